@@ -1,0 +1,36 @@
+"""forecastr: forecast time series from CSV with recurrent neural networks.
+
+The public names are loaded on first use (PEP 562), so `import forecastr` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+_PUBLIC = {
+    "FitConfig": "forecastr.config",
+    "ForecastrError": "forecastr.errors",
+    "DataError": "forecastr.errors",
+    "ConfigError": "forecastr.errors",
+    "Panel": "forecastr.panel",
+    "read_panel": "forecastr.reader",
+    "inspect": "forecastr.api",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+if TYPE_CHECKING:
+    from forecastr.api import inspect
+    from forecastr.config import FitConfig
+    from forecastr.errors import ConfigError, DataError, ForecastrError
+    from forecastr.panel import Panel
+    from forecastr.reader import read_panel
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'forecastr' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

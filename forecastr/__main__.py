@@ -1,0 +1,5 @@
+"""`python -m forecastr` runs the command-line interface."""
+
+from forecastr.cli import main
+
+main()

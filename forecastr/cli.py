@@ -1,0 +1,159 @@
+"""The `forecastr` command: Click options built from FitConfig, one call into forecastr.api
+per command, and the one place where exceptions become exit statuses.
+
+Only click and forecastr.config are imported at module level, so `forecastr --help` and
+shell completion never load torch or pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from forecastr import __version__
+from forecastr.config import FitConfig, choices, coerce, field_types, flag_name, load_yaml, merge
+from forecastr.errors import DataError, ForecastrError
+
+EXIT_INTERRUPTED = 130
+
+
+def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with one option per FitConfig field of the given groups."""
+    types = field_types()
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for f in reversed(dataclasses.fields(FitConfig)):
+            if f.metadata["group"] in groups:
+                click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(
+                    command)
+        return click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                            help="YAML file of options; flags given here override it.")(command)
+
+    return decorate
+
+
+def _declaration(f: dataclasses.Field, annotation: Any) -> list[str]:
+    flag = flag_name(f)
+    if annotation is bool:
+        return [f"--{flag}/--no-{flag}", f.name]
+    return [f"--{flag}", f.name]
+
+
+def _settings(f: dataclasses.Field, annotation: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {"help": f.metadata["help"], "default": f.default,
+                                "show_default": f.default not in (None, ())}
+    allowed = choices(annotation)
+    if allowed:
+        settings["type"] = click.Choice(allowed)
+    elif annotation is int:
+        settings["type"] = int
+    elif annotation is float:
+        settings["type"] = float
+    elif annotation is not bool:
+        settings["type"] = str
+    if isinstance(f.default, tuple):
+        settings["multiple"] = True
+    return settings
+
+
+def build_config(ctx: click.Context, params: dict[str, Any]) -> FitConfig:
+    """FitConfig defaults < the --config YAML file < flags actually given."""
+    config_path = params.pop("config_path", None)
+    from_yaml = load_yaml(config_path) if config_path else {}
+    given = {}
+    for f in dataclasses.fields(FitConfig):
+        if f.name in params and ctx.get_parameter_source(f.name) in (
+                ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            given[f.name] = coerce(f.name, params[f.name], f"--{flag_name(f)}")
+    return merge(FitConfig(), from_yaml, given)
+
+
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command shares: verbosity and debugging."""
+    command = click.option("--debug", is_flag=True,
+                           help="Show a traceback when something fails.")(command)
+    command = click.option("-v", "--verbose", is_flag=True, help="Log more detail on stderr.")(
+        command)
+    return click.option("-q", "--quiet", is_flag=True, help="Log only errors on stderr.")(
+        command)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="forecastr")
+def cli() -> None:
+    """Forecast time series from CSV files with recurrent neural networks.
+
+    Series are read from a file, a .gz or stdin (-): one series (time + value), wide (time +
+    one column per series) or long (unique_id, ds, y).
+    """
+
+
+@cli.command()
+@click.argument("data", type=click.Path(allow_dash=True, dir_okay=True))
+@config_options("data", "windows")
+@click.option("--json", "as_json", is_flag=True, help="Write the report as JSON to stdout.")
+@output_options
+@click.pass_context
+def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: bool,
+            debug: bool, **params: Any) -> None:
+    """Show what forecastr sees in DATA: layout, time axis, series and windows.
+
+    Exits with status 2 when DATA cannot be read or cannot make a single window.
+    """
+    from forecastr import api, ui
+
+    ui.setup_logging(quiet, verbose)
+    report = api.inspect(data, build_config(ctx, params))
+    if as_json:
+        ui.write_json(report, sys.stdout)
+    else:
+        ui.show_inspect(report, sys.stdout)
+    if "error" in report["windows"]:
+        raise DataError(report["windows"]["error"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn every outcome into an exit status: 0 ok, 2 bad input or usage,
+    1 anything else, 130 interrupted; a closed stdout pipe ends quietly."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
+    try:
+        code = cli.main(args=args, prog_name="forecastr", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("forecastr: interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except ForecastrError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"forecastr: error: {exc}", err=True)
+        code = exc.exit_code
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for cron users
+        if debug:
+            traceback.print_exc()
+        click.echo(f"forecastr: internal error: {type(exc).__name__}: {exc} "
+                   f"(run again with --debug for a traceback)", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """After the reader of our stdout went away, stop Python's exit-time flush complaining."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

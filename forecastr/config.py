@@ -1,0 +1,178 @@
+"""FitConfig: every option of reading, windowing and fitting, with its default and help.
+
+YAML keys, CLI flags and attribute names are the same words (`val_windows:` in YAML is
+`--val-windows` on the command line). This module imports neither torch nor pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from forecastr.errors import ConfigError
+
+FillPolicy = Literal["linear", "ffill", "zero", "error"]
+DuplicatePolicy = Literal["error", "first", "last", "mean", "sum"]
+ScalerKind = Literal["standard", "minmax", "none", "window"]
+
+
+def option(default: Any, help: str, group: str, flag: str | None = None) -> Any:
+    """A dataclass field carrying its help text, its option group and (rarely) its flag name."""
+    return field(default=default, metadata={"help": help, "group": group, "flag": flag})
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Every option that shapes how a panel is read, windowed and (later) fitted."""
+
+    # data
+    time_col: str | None = option(
+        None, "Time column (default: detected; 'ds' in long files).", "data")
+    id_col: str | None = option(
+        None, "Series id column of a long file (default: 'unique_id' when present).", "data")
+    targets: tuple[str, ...] = option(
+        (), "Column(s) to forecast; repeat or comma-separate (default: every numeric column, "
+        "or 'y' in long files).", "data", flag="target")
+    features: tuple[str, ...] = option(
+        (), "Extra numeric columns fed to the model but not forecast (past covariates); "
+        "repeat or comma-separate.", "data")
+    freq: str | None = option(
+        None, "Pandas frequency alias such as D, h, W-SUN, MS (default: inferred). Off-grid "
+        "timestamps are floored onto it.", "data")
+    fill: FillPolicy = option(
+        "linear", "How to fill interior gaps (missing rows or empty cells).", "data")
+    duplicates: DuplicatePolicy = option(
+        "error", "How to combine rows of one series that share a timestamp.", "data")
+    utc: bool = option(
+        False, "Convert all timestamps to UTC (needed when a time column mixes time zones).",
+        "data")
+    # windows
+    window: int = option(24, "Input window length L: steps the model sees.", "windows")
+    horizon: int = option(12, "Forecast horizon H: steps predicted at once.", "windows")
+    stride: int = option(1, "Steps between the starts of consecutive windows.", "windows")
+    val_windows: int = option(
+        4, "Validation windows cut from the tail of each series (0 = no validation).", "windows")
+    scaler: ScalerKind = option(
+        "standard", "Scaling: per series (standard, minmax) fitted on the training span, "
+        "per input window (window), or none.", "windows")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    """The command-line flag of a config field, without dashes: `val_windows` -> `val-windows`."""
+    return (f.metadata.get("flag") or f.name).replace("_", "-")
+
+
+def field_types() -> dict[str, Any]:
+    """Resolved type annotations of FitConfig's fields (they are strings under __future__)."""
+    return typing.get_type_hints(FitConfig)
+
+
+def choices(annotation: Any) -> tuple[str, ...] | None:
+    """The allowed values of a Literal annotation, or None for any other type."""
+    return typing.get_args(annotation) if typing.get_origin(annotation) is Literal else None
+
+
+def validate(cfg: FitConfig) -> None:
+    """Raise ConfigError naming the flag of the first out-of-range value."""
+    types = field_types()
+    for f in dataclasses.fields(cfg):
+        allowed = choices(types[f.name])
+        value = getattr(cfg, f.name)
+        if allowed is not None and value not in allowed:
+            raise ConfigError(
+                f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
+    for name in ("window", "horizon", "stride"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
+                              f"got {getattr(cfg, name)}")
+    if cfg.val_windows < 0:
+        raise ConfigError(f"--val-windows must be 0 or more, got {cfg.val_windows}")
+    overlap = set(cfg.targets) & set(cfg.features)
+    if overlap:
+        raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as --target and "
+                          f"as --features")
+
+
+def coerce(name: str, value: Any, where: str) -> Any:
+    """Check one raw value (from YAML or a flag) against the field's type; return it typed."""
+    annotation = field_types()[name]
+    allowed = choices(annotation)
+    args = set(typing.get_args(annotation))
+    if value is None and type(None) in args:
+        return None
+    if allowed is not None:
+        if value in allowed:
+            return value
+        raise ConfigError(f"{where}: {name!r} must be one of {', '.join(allowed)}; got {value!r}")
+    base = next((a for a in (bool, int, float, str) if a is annotation or a in args), None)
+    if typing.get_origin(annotation) is tuple:
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, (list, tuple)) and all(isinstance(v, str) for v in items):
+            return tuple(part.strip() for v in items for part in v.split(",") if part.strip())
+        raise ConfigError(f"{where}: {name!r} must be a list of column names, got {value!r}")
+    if base is bool and isinstance(value, bool):
+        return value
+    if base is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if base is str and isinstance(value, str):
+        return value
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    raise ConfigError(f"{where}: {name!r} must be {expected.get(base, base)}, got {value!r}")
+
+
+def from_mapping(raw: Any, where: str) -> dict[str, Any]:
+    """Validate a mapping of config keys (YAML contents) and return it with typed values."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping of option: value, "
+                          f"got {type(raw).__name__}")
+    names = [f.name for f in dataclasses.fields(FitConfig)]
+    typed = {}
+    for key, value in raw.items():
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+        typed[key] = coerce(key, value, where)
+    return typed
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into typed values; every failure is a one-line ConfigError."""
+    import yaml  # lazily: `forecastr --help` should not pay for it
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}") from None
+    return from_mapping(raw, str(path))
+
+
+def merge(base: FitConfig, yaml_values: dict[str, Any], flag_values: dict[str, Any]) -> FitConfig:
+    """Defaults < YAML file < command-line flags; the result is validated."""
+    return dataclasses.replace(base, **{**yaml_values, **flag_values})
+
+
+def to_yaml(cfg: FitConfig) -> str:
+    """The config as YAML that `--config` reads back to an equal FitConfig."""
+    import yaml
+
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+    return yaml.safe_dump(plain, sort_keys=False)

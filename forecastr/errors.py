@@ -1,0 +1,33 @@
+"""forecastr's exception types and the exit status each one maps to in the CLI."""
+
+from __future__ import annotations
+
+
+class ForecastrError(Exception):
+    """Base of every error forecastr raises on purpose; the message is one line for the user."""
+
+    exit_code = 1
+
+
+class DataError(ForecastrError):
+    """The input data cannot be used: unreadable, malformed, or too short."""
+
+    exit_code = 2
+
+
+class ConfigError(ForecastrError):
+    """A configuration value (flag or YAML key) is missing, unknown or out of range."""
+
+    exit_code = 2
+
+
+class ModelFileError(ForecastrError):
+    """A model file cannot be loaded: truncated, corrupt, foreign or from a newer format."""
+
+    exit_code = 2
+
+
+class DeviceError(ForecastrError):
+    """The requested compute device is not available on this machine."""
+
+    exit_code = 2

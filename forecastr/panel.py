@@ -1,0 +1,69 @@
+"""Panel and Schema: a set of series held as one contiguous array with CSR-style boundaries.
+
+Series s occupies rows `indptr[s]:indptr[s + 1]` of `values` (targets first, then features)
+and of `times`. Numpy only, so everything above it can share one copy of the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Layout = Literal["single", "wide", "long"]
+TimeKind = Literal["datetime", "integer", "none"]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a CSV looked like, so that forecasts can be written back in the same shape."""
+
+    layout: Layout
+    time_col: str | None
+    time_kind: TimeKind
+    freq: str | None  # pandas offset alias when time_kind == "datetime"
+    step: int  # distance between integer time steps when time_kind != "datetime"
+    tz: str | None  # the single time zone of the input, restored on output
+    id_col: str | None  # long layout only
+    targets: tuple[str, ...]  # CSV columns forecast: one series each (wide) or channels (long)
+    features: tuple[str, ...]  # CSV columns used as inputs only
+    channels: tuple[str, ...]  # names of the columns of Panel.values, targets first
+
+    @property
+    def n_targets(self) -> int:
+        """Target channels per series: 1 for single/wide, len(targets) for long."""
+        return len(self.channels) - len(self.features)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Series side by side: values (T_total, C) float32, times (T_total,), boundaries indptr."""
+
+    values: np.ndarray  # (T_total, C) float32
+    times: np.ndarray  # (T_total,) datetime64[ns] or int64
+    indptr: np.ndarray  # (S + 1,) int64
+    ids: tuple[str, ...]  # (S,)
+    schema: Schema
+    filled: np.ndarray  # (S,) int64: points filled by the gap policy, per series
+    source: str  # the file name (or "<stdin>") for messages
+
+    def __post_init__(self) -> None:
+        assert self.values.ndim == 2 and self.values.dtype == np.float32
+        assert self.values.shape[1] == len(self.schema.channels)
+        assert len(self.times) == len(self.values) == self.indptr[-1]
+        assert len(self.ids) == len(self.indptr) - 1 == len(self.filled)
+
+    @property
+    def n_series(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(S,) int64: number of time steps of each series."""
+        return np.diff(self.indptr)
+
+    def series(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values (T_s, C) and times (T_s,) of series number s, as views."""
+        lo, hi = self.indptr[s], self.indptr[s + 1]
+        return self.values[lo:hi], self.times[lo:hi]

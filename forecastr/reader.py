@@ -1,0 +1,267 @@
+"""CSV (file, .gz or stdin) -> Panel: decoding, delimiter sniffing, layout detection and
+every message about a malformed file. The only module that parses CSV."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from forecastr.config import FitConfig
+from forecastr.errors import DataError
+from forecastr.panel import Layout, Panel, Schema
+from forecastr.timegrid import Parsed, parse_times, regularise
+
+log = logging.getLogger(__name__)
+
+TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "date_time", "period", "month",
+              "week", "day", "hour", "year", "quarter", "t", "step")
+LONG_ID, LONG_TIME, LONG_TARGET = "unique_id", "ds", "y"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which CSV column plays which part."""
+
+    layout: Layout
+    time_col: str | None
+    id_col: str | None
+    targets: tuple[str, ...]
+    features: tuple[str, ...]
+
+
+def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> Panel:
+    """Read a CSV of one series, wide series or long (`unique_id, ds, y`) series into a Panel.
+
+    Args:
+        source: a path (plain or gzip), "-" for stdin, or a binary file object.
+        cfg: the data options (time_col, id_col, targets, features, freq, fill, duplicates,
+            utc); defaults when None.
+
+    Raises:
+        DataError: with a one-line message naming the file, column and line of the problem.
+    """
+    cfg = cfg or FitConfig()
+    name, text = read_text(source)
+    frame = parse_csv(text, name)
+    columns = detect_columns(frame, cfg, name)
+    lines = frame.index.to_numpy() + 2  # header is line 1 and blank lines are kept as rows
+    channels = columns.targets if columns.layout != "wide" else ("value",)
+    numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
+    if columns.layout == "long":
+        ids_raw = frame[columns.id_col]
+        if ids_raw.isna().any():
+            raise DataError(f"{name}, line {lines[ids_raw.isna().to_numpy().argmax()]}: "
+                            f"empty series id in column {columns.id_col!r}")
+        codes, uniques = pd.factorize(ids_raw.astype(str), sort=False)
+        ids = [str(u) for u in uniques]
+        values = np.column_stack([numbers[c] for c in columns.targets + columns.features])
+        row_lines = lines
+    else:  # each target column is a series; features are repeated beside every one of them
+        ids = list(columns.targets)
+        codes = np.repeat(np.arange(len(ids)), len(frame))
+        feats = [numbers[c] for c in columns.features]
+        values = np.concatenate([np.column_stack([numbers[t], *feats]) for t in columns.targets])
+        row_lines = np.tile(lines, len(ids))
+    times = _times(frame, columns, name, lines, cfg.utc, codes)
+    if columns.layout != "long":
+        times = Parsed(np.tile(times.values, len(ids)), times.kind, times.tz)
+    where = f"{name}: column {columns.time_col!r}" if columns.time_col else name
+    grid = regularise(np.asarray(codes, np.int64), times, values, row_lines, ids, where,
+                      cfg.freq, cfg.duplicates, cfg.fill)
+    return _to_panel(grid, ids, columns, times, channels, name, cfg.fill)
+
+
+def read_text(source: str | Path | BinaryIO) -> tuple[str, str]:
+    """Bytes of a path, "-" or a file object, gunzipped if gzip, decoded as UTF-8."""
+    if hasattr(source, "read"):
+        name, raw = getattr(source, "name", "<stream>"), source.read()
+    elif str(source) == "-":
+        name, raw = "<stdin>", sys.stdin.buffer.read()
+    else:
+        name, path = str(source), Path(source)
+        if path.is_dir():
+            raise DataError(f"{name}: is a directory, not a CSV file")
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise DataError(f"{name}: no such file") from None
+        except OSError as exc:
+            raise DataError(f"{name}: cannot read file ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error):
+            raise DataError(f"{name}: truncated or corrupt gzip data") from None
+    if b"\x00" in raw[:65536]:
+        raise DataError(f"{name}: binary data, not CSV text")
+    try:
+        return name, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataError(f"{name}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                        f"convert it, e.g. iconv -f latin1 -t utf-8") from None
+
+
+def parse_csv(text: str, name: str) -> pd.DataFrame:
+    """Parse CSV text with a sniffed delimiter; blank lines become all-NaN rows, then go."""
+    if not text.strip():
+        raise DataError(f"{name}: file is empty")
+    sample = text[:65536]
+    sep = sniff_delimiter(sample)
+    header = next(csv.reader(io.StringIO(sample), delimiter=sep))
+    seen = set()
+    for column in header:
+        if column.strip() in seen:
+            raise DataError(f"{name}: duplicate column name {column.strip()!r} in the header")
+        seen.add(column.strip())
+    decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, skip_blank_lines=False,
+                            low_memory=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: file is empty") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+        raise DataError(f"{name}: malformed CSV: {detail}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataError(f"{name}: has a header but no data rows")
+    return frame
+
+
+def sniff_delimiter(sample: str) -> str:
+    """Comma, semicolon, tab or pipe, whichever splits the first lines consistently."""
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    best, best_count = ",", 0
+    for sep in (",", ";", "\t", "|"):
+        counts = {line.count(sep) for line in lines[:-1] or lines}
+        if len(counts) == 1 and (count := counts.pop()) > best_count:
+            best, best_count = sep, count
+    return best
+
+
+def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str) -> Columns:
+    """Decide layout, time, id, target and feature columns from names, dtypes and flags."""
+    names = list(frame.columns)
+    for given, flag in [(cfg.time_col, "--time-col"), (cfg.id_col, "--id-col"),
+                        *[(t, "--target") for t in cfg.targets],
+                        *[(f, "--features") for f in cfg.features]]:
+        if given is not None and given not in names:
+            raise DataError(f"{name}: {flag} {given!r} is not a column "
+                            f"(columns: {', '.join(names)})")
+    long = cfg.id_col is not None or LONG_ID in names
+    id_col = cfg.id_col or (LONG_ID if long else None)
+    time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
+    time_col = time_col or _guess_time_column(frame, exclude={id_col})
+    taken = {id_col, time_col, *cfg.features}
+    if cfg.targets:
+        targets = cfg.targets
+    elif long and LONG_TARGET in names and LONG_TARGET not in taken:
+        targets = (LONG_TARGET,)
+    else:
+        targets = tuple(c for c in names if c not in taken and _looks_numeric(frame[c]))
+    if not targets:
+        raise DataError(f"{name}: no numeric value column to forecast "
+                        f"(columns: {', '.join(names)})")
+    if long and len(targets) > 1 and not cfg.targets:
+        raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
+                        f"to forecast with --target")
+    layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
+    return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features))
+
+
+def _guess_time_column(frame: pd.DataFrame, exclude: set[str | None]) -> str | None:
+    candidates = [c for c in frame.columns if c not in exclude]
+    for column in candidates:
+        if column.lower() in TIME_NAMES:
+            return column
+    first = candidates[0] if candidates else None
+    if first is not None and not pd.api.types.is_numeric_dtype(frame[first]):
+        head = frame[first].dropna().astype(str).head(20)
+        if len(head) and not _looks_numeric(head):
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+            if parsed.notna().all():
+                return first
+    return None
+
+
+def _looks_numeric(column: pd.Series) -> bool:
+    """Numeric dtype, or text of which most non-empty cells parse as numbers."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    present = column.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return False
+    return pd.to_numeric(present, errors="coerce").notna().mean() > 0.5
+
+
+def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.ndarray:
+    """float64 values of a value column; text cells and infinities are errors naming the line."""
+    if pd.api.types.is_bool_dtype(column):
+        raise DataError(f"{name}: column {col!r} holds true/false values, not numbers")
+    if pd.api.types.is_numeric_dtype(column):
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        text = column.astype("string").str.strip()
+        text = text.mask(text == "")
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(numbers) & text.notna().to_numpy()
+        if bad.any():
+            i = int(bad.argmax())
+            raise DataError(f"{name}, line {lines[i]}: column {col!r} holds {text.iloc[i]!r}, "
+                            f"not a number")
+    infinite = np.isinf(numbers) | (np.abs(numbers) > np.finfo(np.float32).max)
+    if infinite.any():
+        i = int(infinite.argmax())
+        raise DataError(f"{name}, line {lines[i]}: column {col!r} holds an infinite or "
+                        f"too-large value ({numbers[i]})")
+    return numbers
+
+
+def _times(frame: pd.DataFrame, columns: Columns, name: str, lines: np.ndarray, utc: bool,
+           codes: np.ndarray) -> Parsed:
+    if columns.time_col is None:  # no time column: row order is time, in plain steps
+        if columns.layout != "long":
+            return Parsed(np.arange(len(frame), dtype=np.int64), "integer", None)
+        rank = pd.Series(codes).groupby(codes).cumcount().to_numpy(np.int64)
+        return Parsed(rank, "integer", None)
+    return parse_times(frame[columns.time_col], f"{name}: column {columns.time_col!r}", lines,
+                       utc)
+
+
+def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
+              channels: tuple[str, ...], name: str, fill: str) -> Panel:
+    present = np.unique(grid.codes)  # series left after trimming empty ones
+    empty = [ids[c] for c in range(len(ids)) if c not in set(present.tolist())]
+    if empty and len(empty) == len(ids):
+        raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)}")
+    for series in empty:
+        log.warning("%s: series %r has no values and is left out", name, series)
+    filled = grid.filled[present]
+    if filled.sum():
+        log.warning("%s: filled %d missing point(s) in %d series (--fill %s)", name,
+                    int(filled.sum()), int((filled > 0).sum()), fill)
+    counts = np.bincount(np.searchsorted(present, grid.codes), minlength=len(present))
+    schema = Schema(layout=columns.layout, time_col=columns.time_col, time_kind=(
+        times.kind if columns.time_col else "none"), freq=grid.freq, step=grid.step,
+        tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,
+        channels=channels + columns.features)
+    return Panel(values=grid.values.astype(np.float32), times=grid.times,
+                 indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+                 ids=tuple(ids[c] for c in present), schema=schema,
+                 filled=filled.astype(np.int64), source=name)

@@ -1,0 +1,96 @@
+"""Scaling as pure functions: per-series statistics fitted on each series' training span,
+applied to and inverted from the panel; and per-window normalisation of batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    from forecastr.panel import Panel
+
+# A (near-)constant series would divide by ~0; below this spread it is only shifted.
+MIN_SPREAD = 1e-8
+
+
+@dataclass(frozen=True)
+class ScaleStats:
+    """Per-series, per-channel affine map: scaled = (value - loc) / scale."""
+
+    kind: str  # standard | minmax | none | window (window: identity here, done per batch)
+    loc: np.ndarray  # (S, C) float64
+    scale: np.ndarray  # (S, C) float64
+
+
+def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleStats:
+    """Statistics of each series over its first `train_ends[s]` rows (all rows when None)."""
+    lengths = panel.lengths
+    ends = lengths if train_ends is None else np.minimum(train_ends, lengths)
+    shape = (panel.n_series, panel.values.shape[1])
+    if kind == "none":
+        return ScaleStats(kind, np.zeros(shape), np.ones(shape))
+    if kind == "window":  # targets are scaled per batch; features still per series
+        standard = fit(panel, "standard", train_ends)
+        loc, scale = standard.loc.copy(), standard.scale.copy()
+        loc[:, :panel.schema.n_targets], scale[:, :panel.schema.n_targets] = 0.0, 1.0
+        return ScaleStats(kind, loc, scale)
+    assert np.all(ends >= 1), "every series needs at least one training row"
+    offset = np.arange(len(panel.values)) - np.repeat(panel.indptr[:-1], lengths)
+    used = offset < np.repeat(ends, lengths)  # (T_total,) rows inside each training span
+    values = panel.values.astype(np.float64)
+    starts = panel.indptr[:-1]
+    if kind == "standard":
+        count = ends[:, None].astype(np.float64)
+        mean = np.add.reduceat(np.where(used[:, None], values, 0.0), starts, axis=0) / count
+        centred = np.where(used[:, None], values - np.repeat(mean, lengths, axis=0), 0.0)
+        std = np.sqrt(np.add.reduceat(centred**2, starts, axis=0) / count)
+        return ScaleStats(kind, mean, np.where(std > MIN_SPREAD, std, 1.0))
+    if kind == "minmax":
+        low = np.minimum.reduceat(np.where(used[:, None], values, np.inf), starts, axis=0)
+        high = np.maximum.reduceat(np.where(used[:, None], values, -np.inf), starts, axis=0)
+        spread = high - low
+        return ScaleStats(kind, low, np.where(spread > MIN_SPREAD, spread, 1.0))
+    raise ValueError(f"unknown scaler {kind!r}")
+
+
+def apply(panel: Panel, stats: ScaleStats) -> np.ndarray:
+    """A scaled float32 copy of the panel's values, (T_total, C)."""
+    lengths = panel.lengths
+    loc = np.repeat(stats.loc, lengths, axis=0)
+    scale = np.repeat(stats.scale, lengths, axis=0)
+    return ((panel.values - loc) / scale).astype(np.float32)
+
+
+def invert(scaled: np.ndarray, stats: ScaleStats, series: np.ndarray,
+           channels: slice = slice(None)) -> np.ndarray:
+    """Back to data units: `scaled` is (N, ..., C') for rows of `series` (N,), C' = channels."""
+    loc = stats.loc[series][:, channels]
+    scale = stats.scale[series][:, channels]
+    extra = (1,) * (scaled.ndim - 2)
+    return scaled * scale.reshape(len(series), *extra, -1) + loc.reshape(len(series), *extra, -1)
+
+
+def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor,
+                     n_targets: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor,
+                                              torch.Tensor]:
+    """Standardise each window's target channels by the mean and spread of its observed
+    input steps only (never the horizon, which would leak the answer).
+
+    x (B, L, C), y (B, H, n_targets) or None, mask (B, L) -> x, y, loc (B, 1, n_targets),
+    scale (B, 1, n_targets); invert with `prediction * scale + loc`.
+    """
+    weight = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
+    count = weight.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1, 1)
+    target = x[..., :n_targets]
+    loc = (target * weight).sum(dim=1, keepdim=True) / count  # (B, 1, n_targets)
+    var = (((target - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
+    std = var.sqrt()
+    scale = std.where(std > MIN_SPREAD, std.new_ones(()))
+    x = x.clone()
+    x[..., :n_targets] = (target - loc) / scale * weight  # padded steps stay exactly 0
+    y = None if y is None else (y - loc) / scale
+    return x, y, loc, scale

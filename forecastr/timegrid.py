@@ -1,0 +1,275 @@
+"""The time axis of a panel: parse time columns, infer the frequency, put every series on
+a regular grid, resolve duplicate timestamps, and fill or trim missing values."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecastr.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A time column after parsing: int64 nanoseconds (datetime) or plain integers."""
+
+    values: np.ndarray  # (n,) datetime64[ns] or int64
+    kind: str  # "datetime" | "integer"
+    tz: str | None
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Rows of a panel after regularisation, sorted by series then time, gaps filled."""
+
+    codes: np.ndarray  # (T,) int64 series code
+    times: np.ndarray  # (T,) datetime64[ns] or int64
+    values: np.ndarray  # (T, C) float64
+    filled: np.ndarray  # (S,) int64 rows filled per series code
+    freq: str | None
+    step: int
+
+
+def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Parsed:
+    """Parse a time column; integers stay integer steps, strings become datetimes."""
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise DataError(f"{where}, line {lines[missing.argmax()]}: empty time value")
+    if pd.api.types.is_bool_dtype(raw):
+        raise DataError(f"{where}: time column holds true/false values, not times")
+    if pd.api.types.is_numeric_dtype(raw):
+        numbers = raw.to_numpy()
+        if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
+            bad = int(np.argmax(~np.isfinite(numbers) | (numbers != np.round(numbers))))
+            raise DataError(f"{where}, line {lines[bad]}: time step {numbers[bad]!r} is not "
+                            f"a whole number or a date")
+        return Parsed(numbers.astype(np.int64), "integer", None)
+    try:
+        stamps = pd.to_datetime(raw, utc=utc)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _time_error(raw, where, lines, exc) from None
+    if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
+        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
+    tz = str(stamps.dt.tz) if stamps.dt.tz is not None else None
+    if tz is not None:
+        stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
+    return Parsed(stamps.to_numpy(dtype="datetime64[ns]"), "datetime", tz)
+
+
+def _time_error(raw: pd.Series, where: str, lines: np.ndarray, exc: Exception) -> DataError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "timezone" in text.lower() or "tz-aware" in text.lower() or "offset" in text.lower():
+        return DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
+    for i, value in enumerate(raw.to_numpy()):
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            return DataError(f"{where}, line {lines[i]}: cannot parse {value!r} as a date or time")
+    return DataError(f"{where}: cannot parse the time column ({text})")
+
+
+def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.ndarray,
+               ids: list[str], where: str, freq: str | None, duplicates: str,
+               fill: str) -> Grid:
+    """Sort rows, resolve duplicates, align each series to one grid and fill its gaps."""
+    stamps = times.values
+    if freq is not None:
+        if times.kind != "datetime":
+            raise DataError(f"{where}: --freq applies to date/time columns; this one holds "
+                            f"integer steps")
+        stamps = _floor_to(stamps, freq, where)
+    order = np.lexsort((stamps, codes))
+    codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
+    codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids, where,
+                                                duplicates)
+    firsts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+    if times.kind == "datetime":
+        freq = freq or _infer_freq(codes, stamps, firsts, ids, where)
+        positions = _grid_positions(stamps, firsts, codes, freq, ids, where)
+        step = 1
+    else:
+        step = _integer_step(stamps, codes)
+        positions = (stamps - stamps[firsts][np.searchsorted(firsts, np.arange(len(codes)),
+                                                             "right") - 1]) // step
+        freq = None
+    return _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, where,
+                            fill)
+
+
+def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
+    offset = _offset(freq, where)
+    index = pd.DatetimeIndex(stamps)
+    if isinstance(offset, pd.offsets.Tick):
+        return index.floor(offset).to_numpy()
+    grid = pd.date_range(offset.rollback(index.min().normalize()), index.max(), freq=offset)
+    return grid.to_numpy()[np.searchsorted(grid.to_numpy(), stamps, side="right") - 1]
+
+
+def _offset(freq: str, where: str) -> pd.DateOffset:
+    try:
+        return pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        raise DataError(f"{where}: --freq {freq!r} is not a pandas frequency alias "
+                        f"(examples: D, h, 15min, W-SUN, MS, QS)") from None
+
+
+def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy):
+    same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
+    if not same.any():
+        return codes, stamps, values
+    if policy == "error":
+        i = int(np.argmax(same))
+        when = pd.Timestamp(stamps[i]) if stamps.dtype.kind == "M" else stamps[i]
+        hint = "" if len(ids) > 1 else " (a long file? name its id column with --id-col)"
+        raise DataError(f"{where}, lines {lines[i]} and {lines[i + 1]}: series {ids[codes[i]]!r} "
+                        f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}")
+    frame = pd.DataFrame(values)
+    frame["code"], frame["time"] = codes, stamps
+    merged = frame.groupby(["code", "time"], sort=True).agg(policy)
+    log.warning("%s: combined %d rows that share a timestamp (--duplicates %s)",
+                where, int(same.sum()), policy)
+    return (merged.index.get_level_values(0).to_numpy(np.int64),
+            merged.index.get_level_values(1).to_numpy(), merged.to_numpy(np.float64))
+
+
+def _pandas_freq(index: pd.DatetimeIndex) -> str | None:
+    """pandas.infer_freq as an alias string (pandas 4 is to return an offset object)."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = pd.infer_freq(index)
+    return getattr(found, "freqstr", found)
+
+
+def _infer_freq(codes, stamps, firsts, ids, where) -> str:
+    """Vote over per-series pandas.infer_freq, then keep the first candidate that fits all."""
+    bounds = np.r_[firsts, len(codes)]
+    votes: Counter[str] = Counter()
+    for s in range(min(len(firsts), 200)):
+        run = pd.DatetimeIndex(stamps[bounds[s]:bounds[s + 1]])
+        found = _pandas_freq(run)
+        if found:
+            votes[found] += 10  # a whole series agreeing beats short runs
+            continue
+        for lo in np.linspace(0, max(len(run) - 5, 0), num=min(12, len(run)), dtype=int):
+            found = _pandas_freq(run[lo:lo + 5])
+            if found:
+                votes[found] += 1
+    for candidate, _ in votes.most_common():
+        try:
+            _grid_positions(stamps, firsts, codes, candidate, ids, where)
+            return candidate
+        except DataError:
+            continue
+    longest = int(np.argmax(np.diff(bounds)))
+    raise DataError(f"{where}: cannot infer a regular frequency from the timestamps "
+                    f"(series {ids[codes[bounds[longest]]]!r} has "
+                    f"{bounds[longest + 1] - bounds[longest]} points); pass --freq, "
+                    f"e.g. --freq D")
+
+
+def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
+    """Integer position of every timestamp on the grid of `freq`; off-grid is an error."""
+    offset = _offset(freq, where)
+    if isinstance(offset, pd.offsets.Tick):
+        delta = np.timedelta64(offset.nanos, "ns")
+        owner = np.searchsorted(firsts, np.arange(len(stamps)), side="right") - 1
+        since = stamps - stamps[firsts][owner]
+        positions, rest = np.divmod(since, delta)
+        positions = positions.astype(np.int64)
+        off = rest != np.timedelta64(0, "ns")
+    else:
+        index = pd.DatetimeIndex(stamps)
+        grid = pd.date_range(offset.rollback(index.min()), index.max(), freq=offset)
+        positions = grid.get_indexer(index).astype(np.int64)
+        off = positions < 0
+    if off.any():
+        i = int(np.argmax(off))
+        raise DataError(f"{where}: series {ids[codes[i]]!r} has a timestamp "
+                        f"({pd.Timestamp(stamps[i])}) off the {freq} grid; pass --freq to "
+                        f"floor timestamps onto a grid")
+    return positions
+
+
+def _integer_step(stamps: np.ndarray, codes: np.ndarray) -> int:
+    diffs = np.diff(stamps)[np.diff(codes) == 0]
+    return int(np.gcd.reduce(diffs)) if len(diffs) and np.gcd.reduce(diffs) > 0 else 1
+
+
+def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, where,
+                     fill) -> Grid:
+    """Scatter rows onto each series' full grid, trim NaN edges, then fill interior gaps."""
+    n_codes = len(ids)
+    bounds = np.r_[firsts, len(codes)]
+    start_pos = positions[firsts]
+    spans = positions[bounds[1:] - 1] - start_pos + 1  # (S_present,)
+    indptr = np.r_[0, np.cumsum(spans)]
+    series_of_row = np.repeat(np.arange(len(firsts)), np.diff(bounds))
+    dest = indptr[series_of_row] + positions - start_pos[series_of_row]
+    full = np.full((indptr[-1], values.shape[1]), np.nan)
+    full[dest] = values
+    new_codes = np.repeat(codes[firsts], spans)
+    offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], spans)
+    if freq is None:
+        new_times = np.repeat(stamps[firsts], spans) + offsets * step
+    elif isinstance(pd.tseries.frequencies.to_offset(freq), pd.offsets.Tick):
+        delta = np.timedelta64(pd.tseries.frequencies.to_offset(freq).nanos, "ns")
+        new_times = np.repeat(stamps[firsts], spans) + offsets * delta
+    else:
+        index = pd.DatetimeIndex(stamps)
+        offset = pd.tseries.frequencies.to_offset(freq)
+        grid = pd.date_range(offset.rollback(index.min()), index.max(), freq=offset).to_numpy()
+        new_times = grid[np.repeat(start_pos, spans) + offsets]
+    keep = np.ones(len(full), dtype=bool)
+    filled = np.zeros(n_codes, dtype=np.int64)
+    missing_rows = np.isnan(full).any(axis=1)
+    for s in np.flatnonzero(np.add.reduceat(missing_rows, indptr[:-1])):
+        lo, hi = indptr[s], indptr[s + 1]
+        keep[lo:hi], count = _fill_series(full[lo:hi], fill, ids[codes[firsts[s]]], where,
+                                          new_times[lo:hi])
+        filled[codes[firsts[s]]] = count
+    return Grid(new_codes[keep], new_times[keep], full[keep], filled, freq, step)
+
+
+def _fill_series(block: np.ndarray, fill: str, series: str, where: str,
+                 times: np.ndarray) -> tuple[np.ndarray, int]:
+    """Fill one series in place; return the rows kept (NaN edges trimmed) and rows filled."""
+    observed = ~np.isnan(block).any(axis=1)
+    keep = np.zeros(len(block), dtype=bool)
+    if not observed.any():
+        return keep, 0
+    first, last = np.argmax(observed), len(observed) - 1 - np.argmax(observed[::-1])
+    keep[first:last + 1] = True
+    inner = block[first:last + 1]
+    gaps = int((~observed[first:last + 1]).sum())
+    if gaps == 0:
+        return keep, 0
+    if fill == "error":
+        at = times[first + int(np.argmax(~observed[first:last + 1]))]
+        when = pd.Timestamp(at) if np.asarray(at).dtype.kind == "M" else at
+        raise DataError(f"{where}: series {series!r} has {gaps} missing point(s), the first at "
+                        f"{when}; choose --fill linear, ffill or zero")
+    steps = np.arange(len(inner))
+    for c in range(inner.shape[1]):
+        column = inner[:, c]
+        hole = np.isnan(column)
+        if not hole.any():
+            continue
+        if hole.all():
+            column[:] = 0.0
+        elif fill == "linear":
+            column[hole] = np.interp(steps[hole], steps[~hole], column[~hole])
+        elif fill == "ffill":
+            filled = pd.Series(column).ffill().bfill().to_numpy()
+            column[:] = filled
+        else:
+            column[hole] = 0.0
+    return keep, gaps

