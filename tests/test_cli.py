@@ -1,0 +1,147 @@
+"""The command line: help and version, light imports, inspect on every sample file, and the
+exit statuses and streams that pipelines and cron rely on."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from forecastr import __version__
+from tests.conftest import SAMPLE_DATA
+
+HELP_IMPORTS = """
+import sys
+from forecastr.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("torch", "pandas", "numpy", "rich", "yaml") if m in sys.modules)
+print("HEAVY:" + ",".join(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"], ["--version"]])
+def test_help_and_version_import_neither_torch_nor_pandas(args):
+    done = subprocess.run([sys.executable, "-c", HELP_IMPORTS, *args], capture_output=True,
+                          text=True, check=True)
+    assert "HEAVY:\n" in done.stderr, done.stderr
+
+
+def test_python_dash_m_and_version():
+    done = subprocess.run([sys.executable, "-m", "forecastr", "--version"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and done.stdout == f"forecastr, version {__version__}\n"
+
+
+def test_help_lists_the_subcommands(cli):
+    result = cli(["--help"])
+    assert result.exit_code == 0 and "inspect" in result.stdout
+
+
+@pytest.mark.parametrize("name, layout, n_series", [
+    ("single.csv", "single", 1), ("wide.csv", "wide", 20), ("long.csv", "long", 8),
+    ("gaps.csv", "single", 1), ("hourly.csv", "wide", 3),
+])
+def test_inspect_every_sample_file_as_json(cli, name, layout, n_series):
+    result = cli(["inspect", SAMPLE_DATA / name, "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout is nothing but the report
+    assert (report["layout"], report["n_series"]) == (layout, n_series)
+    assert report["windows"]["train"] > 0 and report["windows"]["val"] > 0
+
+
+def test_inspect_table_on_stdout_and_warnings_on_stderr(cli):
+    result = cli(["inspect", SAMPLE_DATA / "gaps.csv"])
+    assert result.exit_code == 0
+    assert "W-SAT" in result.stdout and "39 points" in result.stdout
+    assert result.stderr == ("forecastr: warning: " + str(SAMPLE_DATA / "gaps.csv")
+                             + ": filled 39 missing point(s) in 1 series (--fill linear)\n")
+    quiet = cli(["inspect", SAMPLE_DATA / "gaps.csv", "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_inspect_long_file_golden_json(cli):
+    report = json.loads(cli(["inspect", SAMPLE_DATA / "long.csv", "--json"]).stdout)
+    assert report["series"][0] == {"id": "leisure_hospitality", "length": 237,
+                                   "start": "2000-01-01", "end": "2019-09-01", "filled": 0}
+    assert report["freq"] == "MS" and report["id_col"] == "unique_id"
+    # validation targets fill the last H + V - 1 steps of a series; training windows
+    # (L inputs + H targets) end before them: n - L - 2H - V + 2 of them per series
+    lengths = [s["length"] for s in report["series"]]
+    assert report["windows"]["train"] == sum(n - 24 - 2 * 12 - 4 + 2 for n in lengths) == 836
+    assert report["windows"]["val"] == 4 * len(lengths)
+
+
+def test_inspect_reads_stdin_and_gzip(cli, tmp_path):
+    text = (SAMPLE_DATA / "single.csv").read_text()
+    from_stdin = json.loads(cli(["inspect", "-", "--json"], input=text).stdout)
+    packed = tmp_path / "single.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    from_gzip = json.loads(cli(["inspect", packed, "--json"]).stdout)
+    assert from_stdin["source"] == "<stdin>" and from_gzip["source"] == str(packed)
+    assert from_stdin["series"] == from_gzip["series"]
+    assert from_gzip["series"][0]["length"] == 204
+
+
+def test_inspect_with_targets_and_features(cli):
+    result = cli(["inspect", SAMPLE_DATA / "hourly.csv", "--json", "--target", "demand",
+                  "--features", "temperature,workday"])
+    report = json.loads(result.stdout)
+    assert report["targets"] == ["demand"] and report["features"] == ["temperature", "workday"]
+    assert report["series"][0]["end"] == "2014-02-25 23:00:00"
+
+
+def test_no_window_possible_reports_then_exits_2(cli):
+    result = cli(["inspect", SAMPLE_DATA / "single.csv", "--json", "--window", "300",
+                  "--horizon", "300"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["windows"]["error"].startswith(str(SAMPLE_DATA))
+    assert result.stderr.count("\n") == 1
+    assert "the longest, 'sales', has 204 points; at least 301 are needed" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["inspect"], "Missing argument 'DATA'"),
+    (["inspect", "x.csv", "--fill", "cubic"], "Invalid value for '--fill'"),
+    (["inspect", "x.csv", "--window", "ten"], "Invalid value for '--window'"),
+    (["inspect", "x.csv", "--no-such-flag"], "No such option"),
+    (["frobnicate"], "No such command"),
+])
+def test_usage_errors_exit_2(cli, args, message):
+    result = cli(args)
+    assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+
+
+def test_bad_value_from_flag_names_the_flag(cli):
+    result = cli(["inspect", SAMPLE_DATA / "single.csv", "--window", "0"])
+    assert result.exit_code == 2
+    assert result.stderr == "forecastr: error: --window must be at least 1, got 0\n"
+
+
+def test_bad_input_is_one_line_without_traceback_unless_debug(cli, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("date,value\n2020-01-01,1\n2020-01-02,oops\n2020-01-03,2\n")
+    result = cli(["inspect", path])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"forecastr: error: {path}, line 3: column 'value' holds 'oops', "
+                             f"not a number\n")
+    debug = cli(["inspect", path, "--debug"])
+    assert debug.exit_code == 2 and "Traceback" in debug.stderr
+
+
+def test_unexpected_failure_is_an_internal_error_with_status_1(cli, monkeypatch):
+    import forecastr.api
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(forecastr.api, "inspect", explode)
+    result = cli(["inspect", SAMPLE_DATA / "single.csv"])
+    assert result.exit_code == 1
+    assert result.stderr == ("forecastr: internal error: RuntimeError: boom "
+                             "(run again with --debug for a traceback)\n")

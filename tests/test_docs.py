@@ -1,0 +1,54 @@
+"""The README, CHANGELOG and CI script stay in step with the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from forecastr.cli import cli as group
+from forecastr.config import FitConfig, from_mapping, merge
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_every_command_has_help_and_a_readme_entry():
+    for name, command in group.commands.items():
+        assert command.help and command.help.strip(), name
+        assert f"forecastr {name}" in README, name
+
+
+def test_readme_yaml_example_is_a_valid_config():
+    (example,) = blocks("yaml")
+    cfg = merge(FitConfig(), from_mapping(yaml.safe_load(example), "README"), {})
+    assert cfg.targets == ("demand",) and cfg.window == 48
+
+
+def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():
+    setup, tests = [block.strip() for block in blocks("sh")[:2]]
+    assert "torch==2.13.0" in setup and "forecastr inspect sample_data/" in setup
+    assert tests.endswith("python -m pytest")
+    ci_script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert tests in ci_script and "set -euo pipefail" in ci_script
+
+
+def test_readme_console_example_matches_real_output(cli, monkeypatch):
+    console = blocks("console")[0].splitlines()
+    command = console[0].removeprefix("$ ").split()
+    assert command[:2] == ["forecastr", "inspect"]
+    expected = console[1:console.index("...")]
+    monkeypatch.chdir(ROOT)
+    result = cli(command[1:])
+    seen = [line.rstrip() for line in (result.stderr + result.stdout).splitlines()]
+    assert expected and all(line in seen for line in expected), (expected, seen)
+
+
+def test_changelog_has_an_unreleased_section():
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "## [Unreleased]" in changelog and "Keep a Changelog" in changelog
