@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from forecastr.calendar import rhythm
 from forecastr.config import FitConfig
 from forecastr.errors import DataError
 from forecastr.panel import Panel
@@ -63,11 +64,18 @@ def _time_text(value: np.generic, clock: bool) -> str | int:
     return int(value)
 
 
+def window_and_horizon(cfg: FitConfig, freq: str | None) -> tuple[int, int]:
+    """The configured window and horizon, or those suggested for the data's frequency."""
+    suggested = rhythm(freq)
+    return cfg.window or suggested.window, cfg.horizon or suggested.horizon
+
+
 def _describe_windows(panel: Panel, cfg: FitConfig) -> dict[str, Any]:
-    settings = {"window": cfg.window, "horizon": cfg.horizon, "stride": cfg.stride,
+    window, horizon = window_and_horizon(cfg, panel.schema.freq)
+    settings = {"window": window, "horizon": horizon, "stride": cfg.stride,
                 "val_windows": cfg.val_windows}
     try:
-        split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
+        split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
     except DataError as exc:
         return {**settings, "error": str(exc)}
     return {**settings, "train": len(split.train), "val": len(split.val),

@@ -18,7 +18,7 @@ import click
 from click.core import ParameterSource
 
 from forecastr import __version__
-from forecastr.config import FitConfig, choices, coerce, field_types, flag_name, load_yaml, merge
+from forecastr.config import FitConfig, base_type, choices, coerce, field_types, flag_name, load_yaml, merge
 from forecastr.errors import DataError, ForecastrError
 
 EXIT_INTERRUPTED = 130
@@ -41,7 +41,7 @@ def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[...,
 
 def _declaration(f: dataclasses.Field, annotation: Any) -> list[str]:
     flag = flag_name(f)
-    if annotation is bool:
+    if base_type(annotation) is bool:
         return [f"--{flag}/--no-{flag}", f.name]
     return [f"--{flag}", f.name]
 
@@ -50,16 +50,13 @@ def _settings(f: dataclasses.Field, annotation: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {"help": f.metadata["help"], "default": f.default,
                                 "show_default": f.default not in (None, ())}
     allowed = choices(annotation)
+    base = base_type(annotation)
     if allowed:
         settings["type"] = click.Choice(allowed)
-    elif annotation is int:
-        settings["type"] = int
-    elif annotation is float:
-        settings["type"] = float
-    elif annotation is not bool:
-        settings["type"] = str
-    if isinstance(f.default, tuple):
-        settings["multiple"] = True
+    elif base in (int, float, str):
+        settings["type"] = base
+    elif base is tuple:
+        settings["type"], settings["multiple"] = str, True
     return settings
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,12 @@ from forecastr.errors import ConfigError
 FillPolicy = Literal["linear", "ffill", "zero", "error"]
 DuplicatePolicy = Literal["error", "first", "last", "mean", "sum"]
 ScalerKind = Literal["standard", "minmax", "none", "window"]
+Cell = Literal["rnn", "lstm", "gru"]
+Mode = Literal["many-to-one", "many-to-many"]
+Nonlinearity = Literal["tanh", "relu"]
+Loss = Literal["mse", "mae", "huber"]
+Precision = Literal["auto", "32", "bf16", "16"]
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 def option(default: Any, help: str, group: str, flag: str | None = None) -> Any:
@@ -50,15 +58,52 @@ class FitConfig:
     utc: bool = option(
         False, "Convert all timestamps to UTC (needed when a time column mixes time zones).",
         "data")
+    calendar: bool = option(
+        False, "Add calendar inputs (hour of day, day of week, month... as the frequency "
+        "allows); they are known for future steps too.", "data")
     # windows
-    window: int = option(24, "Input window length L: steps the model sees.", "windows")
-    horizon: int = option(12, "Forecast horizon H: steps predicted at once.", "windows")
+    window: int | None = option(
+        None, "Input window length L: steps the model sees (default: a few seasons of the "
+        "inferred frequency, e.g. 36 for monthly, 168 for hourly).", "windows")
+    horizon: int | None = option(
+        None, "Forecast horizon H: steps predicted at once (default: by frequency, e.g. 18 "
+        "for monthly, 48 for hourly).", "windows")
     stride: int = option(1, "Steps between the starts of consecutive windows.", "windows")
     val_windows: int = option(
         4, "Validation windows cut from the tail of each series (0 = no validation).", "windows")
     scaler: ScalerKind = option(
         "standard", "Scaling: per series (standard, minmax) fitted on the training span, "
         "per input window (window), or none.", "windows")
+    # model
+    cell: Cell = option("gru", "Recurrent cell.", "model")
+    mode: Mode = option(
+        "many-to-one", "many-to-one: the final state predicts the whole horizon at once; "
+        "many-to-many: a recurrent decoder unrolls over the horizon.", "model")
+    layers: int = option(2, "Stacked recurrent layers.", "model")
+    hidden: int = option(64, "Hidden units per layer.", "model")
+    dropout: float = option(0.1, "Dropout between layers and before the output.", "model")
+    bidirectional: bool = option(
+        False, "Read the input window in both directions.", "model")
+    nonlinearity: Nonlinearity = option("tanh", "Nonlinearity of the vanilla rnn cell.", "model")
+    # training
+    loss: Loss = option("huber", "Training loss on scaled values.", "training")
+    lr: float = option(1e-3, "Adam learning rate (halved when validation stalls).", "training")
+    epochs: int = option(100, "Upper bound on training epochs.", "training")
+    batch_size: int = option(256, "Windows per batch.", "training")
+    patience: int = option(
+        10, "Stop after this many epochs without a better validation loss.", "training")
+    clip: float = option(
+        1.0, "Clip the gradient norm to this value against exploding gradients (0 = off).",
+        "training")
+    teacher_forcing: float = option(
+        0.5, "Share of many-to-many training batches whose decoder reads the true previous "
+        "value instead of its own forecast.", "training")
+    seed: int = option(0, "Random seed; the same seed reproduces a CPU run exactly.", "training")
+    # system
+    device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N.", "system")
+    precision: Precision = option(
+        "auto", "Float precision on CUDA: auto (bf16 where supported), 32, bf16 or 16; the CPU "
+        "always uses 32.", "system")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -79,6 +124,14 @@ def choices(annotation: Any) -> tuple[str, ...] | None:
     return typing.get_args(annotation) if typing.get_origin(annotation) is Literal else None
 
 
+def base_type(annotation: Any) -> type:
+    """bool, int, float, str or tuple: the plain type behind `X | None` and `tuple[str, ...]`."""
+    if typing.get_origin(annotation) is tuple or choices(annotation):
+        return tuple if typing.get_origin(annotation) is tuple else str
+    args = set(typing.get_args(annotation)) or {annotation}
+    return next(a for a in (bool, int, float, str) if a in args)
+
+
 def validate(cfg: FitConfig) -> None:
     """Raise ConfigError naming the flag of the first out-of-range value."""
     types = field_types()
@@ -88,12 +141,27 @@ def validate(cfg: FitConfig) -> None:
         if allowed is not None and value not in allowed:
             raise ConfigError(
                 f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
-    for name in ("window", "horizon", "stride"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
+    for name in ("window", "horizon", "stride", "layers", "hidden", "epochs", "batch_size",
+                 "patience"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for f in dataclasses.fields(cfg):
+        if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
+            raise ConfigError(f"--{flag_name(f)} must be a finite number, got "
+                              f"{getattr(cfg, f.name)}")
+    for name in ("val_windows", "seed", "clip"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")
-    if cfg.val_windows < 0:
-        raise ConfigError(f"--val-windows must be 0 or more, got {cfg.val_windows}")
+    if not 0 <= cfg.dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0 <= cfg.teacher_forcing <= 1:
+        raise ConfigError(f"--teacher-forcing must be in [0, 1], got {cfg.teacher_forcing}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"--lr must be above 0, got {cfg.lr}")
+    if not DEVICE_PATTERN.match(cfg.device):
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
     overlap = set(cfg.targets) & set(cfg.features)
     if overlap:
         raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as --target and "
@@ -104,15 +172,14 @@ def coerce(name: str, value: Any, where: str) -> Any:
     """Check one raw value (from YAML or a flag) against the field's type; return it typed."""
     annotation = field_types()[name]
     allowed = choices(annotation)
-    args = set(typing.get_args(annotation))
-    if value is None and type(None) in args:
+    if value is None and type(None) in typing.get_args(annotation):
         return None
     if allowed is not None:
-        if value in allowed:
-            return value
+        if str(value) in allowed and not isinstance(value, bool):  # YAML reads `32` as int
+            return str(value)
         raise ConfigError(f"{where}: {name!r} must be one of {', '.join(allowed)}; got {value!r}")
-    base = next((a for a in (bool, int, float, str) if a is annotation or a in args), None)
-    if typing.get_origin(annotation) is tuple:
+    base = base_type(annotation)
+    if base is tuple:
         items = [value] if isinstance(value, str) else value
         if isinstance(items, (list, tuple)) and all(isinstance(v, str) for v in items):
             return tuple(part.strip() for v in items for part in v.split(",") if part.strip())

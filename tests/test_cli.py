@@ -66,7 +66,8 @@ def test_inspect_table_on_stdout_and_warnings_on_stderr(cli):
 
 
 def test_inspect_long_file_golden_json(cli):
-    report = json.loads(cli(["inspect", SAMPLE_DATA / "long.csv", "--json"]).stdout)
+    report = json.loads(cli(["inspect", SAMPLE_DATA / "long.csv", "--json", "--window", "24",
+                             "--horizon", "12"]).stdout)
     assert report["series"][0] == {"id": "leisure_hospitality", "length": 237,
                                    "start": "2000-01-01", "end": "2019-09-01", "filled": 0}
     assert report["freq"] == "MS" and report["id_col"] == "unique_id"
@@ -75,6 +76,14 @@ def test_inspect_long_file_golden_json(cli):
     lengths = [s["length"] for s in report["series"]]
     assert report["windows"]["train"] == sum(n - 24 - 2 * 12 - 4 + 2 for n in lengths) == 836
     assert report["windows"]["val"] == 4 * len(lengths)
+
+
+@pytest.mark.parametrize("name, window, horizon", [
+    ("long.csv", 36, 18), ("wide.csv", 16, 8), ("hourly.csv", 168, 48), ("gaps.csv", 52, 13),
+])
+def test_window_and_horizon_are_suggested_from_the_frequency(cli, name, window, horizon):
+    report = json.loads(cli(["inspect", SAMPLE_DATA / name, "--json"]).stdout)
+    assert (report["windows"]["window"], report["windows"]["horizon"]) == (window, horizon)
 
 
 def test_inspect_reads_stdin_and_gzip(cli, tmp_path):

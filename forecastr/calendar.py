@@ -1,0 +1,65 @@
+"""What a frequency implies: its seasonal period, suggested window and horizon, and calendar
+features (hour of day, day of week, ...) that are known for future steps too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DAY_NS = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """Seasonal period of a frequency and the window and horizon suggested for it."""
+
+    season: int  # steps per seasonal cycle (1 = no seasonality assumed)
+    window: int
+    horizon: int
+    calendar: tuple[str, ...]  # calendar features that vary at this frequency
+
+
+def rhythm(freq: str | None) -> Rhythm:
+    """Defaults per frequency. Horizons follow the M4 competition's (hourly 48, daily 14,
+    weekly 13, monthly 18, quarterly 8, yearly 6); windows cover a few seasons."""
+    if freq is None:
+        return Rhythm(1, 24, 12, ())
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = offset.rule_code.split("-")[0]
+    if isinstance(offset, pd.offsets.Tick) and offset.nanos < DAY_NS:
+        per_day = DAY_NS // offset.nanos if DAY_NS % offset.nanos == 0 else 1
+        return Rhythm(per_day, min(7 * per_day, 1024), min(2 * per_day, 512),
+                      ("hour", "weekday"))
+    if isinstance(offset, pd.offsets.Tick):  # daily or a multiple of days
+        return Rhythm(7 if offset.nanos == DAY_NS else 1, 56, 14, ("weekday", "month"))
+    if name in ("B", "C"):
+        return Rhythm(5, 40, 10, ("weekday", "month"))
+    if name == "W":
+        return Rhythm(52, 52, 13, ("week",))
+    if name in ("MS", "ME", "M", "SMS", "SME", "BMS", "BME"):
+        return Rhythm(12, 36, 18, ("month",))
+    if name in ("QS", "QE", "Q", "BQS", "BQE"):
+        return Rhythm(4, 16, 8, ("quarter",))
+    return Rhythm(1, 12, 6, ())  # yearly and anything rarer
+
+
+def features(times: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """(T, 2 * len(names)) float32: a sine and cosine per cyclic calendar feature."""
+    if not names:
+        return np.zeros((len(times), 0), np.float32)
+    index = pd.DatetimeIndex(times)
+    cycles = {
+        "hour": (index.hour + index.minute / 60, 24),
+        "weekday": (index.dayofweek, 7),
+        "week": (index.isocalendar().week.to_numpy(np.float64) - 1, 53),
+        "month": (index.month - 1, 12),
+        "quarter": (index.quarter - 1, 4),
+    }
+    columns = []
+    for name in names:
+        value, period = cycles[name]
+        angle = 2 * np.pi * np.asarray(value, np.float64) / period
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.column_stack(columns).astype(np.float32)
