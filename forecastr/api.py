@@ -3,17 +3,28 @@ and return plain data. It never prints; warnings go to the `forecastr` logger.""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
 from forecastr.config import FitConfig
 from forecastr.errors import DataError
 from forecastr.panel import Panel
 from forecastr.reader import read_panel
 from forecastr.windows import build
+from forecastr.writer import check_writable
+
+if TYPE_CHECKING:
+    from forecastr.artifact import Artifact
+
+log = logging.getLogger(__name__)
 
 
 def inspect(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> dict[str, Any]:
@@ -80,3 +91,109 @@ def _describe_windows(panel: Panel, cfg: FitConfig) -> dict[str, Any]:
         return {**settings, "error": str(exc)}
     return {**settings, "train": len(split.train), "val": len(split.val),
             "padded": list(split.padded), "skipped": list(split.skipped)}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A trained model: its artifact (what the model file holds) and where it was written."""
+
+    artifact: Artifact
+    output: Path | None
+
+
+def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
+        output: str | Path | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+    """Train a recurrent forecaster on a CSV and, when `output` is given, write its model file.
+
+    The output folder is checked before reading or training, so a bad path fails at once.
+    """
+    import torch
+
+    from forecastr import artifact, device, train
+    from forecastr.model import Dimensions, Forecaster
+
+    cfg = cfg or FitConfig()
+    if output is not None:
+        check_writable(output)
+    target_device = device.resolve_device(cfg.device)
+    precision = device.resolve_precision(cfg.precision, target_device)
+    panel = read_panel(source, cfg)
+    window, horizon = window_and_horizon(cfg, panel.schema.freq)
+    split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
+    if cfg.val_windows and not len(split.val):
+        log.warning("%s: no series is long enough to hold out validation windows; early "
+                    "stopping watches the training loss", panel.source)
+    stats = scaling.fit(panel, cfg.scaler, split.train_ends)
+    names = calendar_names(cfg, panel)
+    values = np.concatenate([scaling.apply(panel, stats),
+                             calendar.features(panel.times, names)], axis=1)
+    n_targets = panel.schema.n_targets
+    dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=n_targets,
+                      n_calendar=values.shape[1] - panel.values.shape[1])
+    torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
+    model = Forecaster(cfg, dims, horizon).to(target_device)
+    data = train.TrainingData(
+        values=torch.from_numpy(values).to(target_device),
+        indptr=torch.from_numpy(panel.indptr).to(target_device), window=window,
+        horizon=horizon, n_targets=n_targets, calendar_from=panel.values.shape[1],
+        per_window=cfg.scaler == "window")
+    result = train.train(model, data, train.Windows.from_index(split.train, target_device),
+                         train.Windows.from_index(split.val, target_device), cfg,
+                         target_device, precision, on_epoch)
+    if result.stopped.startswith("diverged"):
+        log.warning("training %s (loss not finite); kept the weights of epoch %d",
+                    result.stopped, result.best_epoch)
+    summary = {**dataclasses.asdict(result), "device": str(target_device),
+               "precision": precision, "train_windows": len(split.train),
+               "val_windows": len(split.val), "monitored": "validation" if len(split.val)
+               else "training", "parameters": sum(p.numel() for p in model.parameters()),
+               "padded_series": len(split.padded), "skipped_series": list(split.skipped)}
+    fitted = artifact.Artifact(
+        config=cfg, window=window, horizon=horizon, schema=panel.schema, dimensions=dims,
+        calendar=names, scaling=stats, series=_series_record(panel),
+        state_dict=model.state_dict(), training=summary, versions=artifact.versions())
+    if output is not None:
+        artifact.save(output, fitted)
+    return FitResult(fitted, Path(output) if output is not None else None)
+
+
+def calendar_names(cfg: FitConfig, panel: Panel) -> tuple[str, ...]:
+    """Calendar features to add: those that vary at the panel's frequency, if asked for."""
+    if not cfg.calendar:
+        return ()
+    names = rhythm(panel.schema.freq).calendar if panel.schema.time_kind == "datetime" else ()
+    if not names:
+        log.warning("--calendar: no calendar features vary at this time axis (%s); none added",
+                    panel.schema.freq or "integer steps")
+    return names
+
+
+def _series_record(panel: Panel) -> dict[str, list]:
+    last = panel.times[panel.indptr[1:] - 1]
+    as_text = [_time_text(t, True) for t in last]
+    return {"ids": list(panel.ids), "last_times": as_text,
+            "lengths": [int(n) for n in panel.lengths]}
+
+
+def info(model_path: str | Path) -> dict[str, Any]:
+    """What a model file holds: architecture, data schema, config and training summary."""
+    from forecastr import artifact
+
+    loaded = artifact.load(model_path)
+    cfg = loaded.config
+    return {
+        "model": str(model_path),
+        "versions": loaded.versions,
+        "architecture": {"cell": cfg.cell, "mode": cfg.mode, "layers": cfg.layers,
+                         "hidden": cfg.hidden, "bidirectional": cfg.bidirectional,
+                         "dropout": cfg.dropout, "window": loaded.window,
+                         "horizon": loaded.horizon,
+                         "inputs_per_step": loaded.dimensions.n_inputs,
+                         "parameters": sum(int(t.numel()) for t in loaded.state_dict.values())},
+        "data": {**{k: v for k, v in dataclasses.asdict(loaded.schema).items()},
+                 "calendar": list(loaded.calendar), "scaler": loaded.scaling.kind,
+                 "n_series": len(loaded.series["ids"])},
+        "training": {k: v for k, v in loaded.training.items() if k != "history"},
+        "config": dataclasses.asdict(cfg),
+    }

@@ -52,7 +52,7 @@ def features(times: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     index = pd.DatetimeIndex(times)
     cycles = {
         "hour": (index.hour + index.minute / 60, 24),
-        "weekday": (index.dayofweek, 7),
+        "weekday": (index.day_of_week, 7),
         "week": (index.isocalendar().week.to_numpy(np.float64) - 1, 53),
         "month": (index.month - 1, 12),
         "quarter": (index.quarter - 1, 4),

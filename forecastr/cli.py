@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -115,6 +116,68 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
         ui.show_inspect(report, sys.stdout)
     if "error" in report["windows"]:
         raise DataError(report["windows"]["error"])
+
+
+@cli.command()
+@click.argument("data", type=click.Path(allow_dash=True), required=False)
+@config_options("data", "windows", "model", "training", "system")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Model file to write [default: DATA's name with .fcst, here].")
+@click.option("--print-config", is_flag=True,
+              help="Print the effective configuration as YAML and exit.")
+@output_options
+@click.pass_context
+def fit(ctx: click.Context, data: str | None, output: str | None, print_config: bool,
+        quiet: bool, verbose: bool, debug: bool, **params: Any) -> None:
+    """Train a recurrent forecaster on DATA and write it to a model file.
+
+    DATA is a CSV path, a .gz, or - for stdin. Options can come from --config FILE.yaml;
+    flags override the file.
+    """
+    cfg = build_config(ctx, params)
+    if print_config:
+        from forecastr.config import to_yaml
+
+        click.echo(to_yaml(cfg), nl=False)
+        return
+    if data is None:
+        raise click.UsageError("Missing argument 'DATA'.", ctx)
+    from forecastr import api, ui
+
+    ui.setup_logging(quiet, verbose)
+    output = output or default_output(data)
+    bar = sys.stderr.isatty() and not quiet
+    with ui.training_progress(cfg.epochs, bar, verbose) as on_epoch:
+        result = api.fit(data, cfg, output, on_epoch)
+    if not quiet:
+        click.echo("forecastr: " + ui.fit_summary(result.artifact.training, cfg, output),
+                   err=True)
+
+
+def default_output(data: str) -> str:
+    """sales.csv.gz -> sales.fcst, in the current folder."""
+    if data == "-":
+        raise click.UsageError("reading DATA from stdin needs -o/--output for the model file")
+    name = Path(data).name
+    for suffix in (".gz", ".csv", ".tsv", ".txt"):
+        name = name.removesuffix(suffix)
+    return f"{name or 'model'}.fcst"
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Write the report as JSON to stdout.")
+@output_options
+def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Show what a model file holds: architecture, data, configuration and training summary."""
+    from forecastr import api, ui
+
+    ui.setup_logging(quiet, verbose)
+    report = api.info(model)
+    if as_json:
+        ui.write_json(report, sys.stdout)
+    else:
+        ui.show_info(report, sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,3 +31,9 @@ class DeviceError(ForecastrError):
     """The requested compute device is not available on this machine."""
 
     exit_code = 2
+
+
+class OutputError(ForecastrError):
+    """An output path cannot be written: missing folder, no permission, disk full."""
+
+    exit_code = 2

@@ -3,12 +3,15 @@ log handler. Imported only by cli.py; the library never prints."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 SERIES_SHOWN = 20  # longer panels are summarised; --json lists every series
@@ -79,3 +82,61 @@ def _windows_text(windows: dict[str, Any]) -> str:
     if windows["skipped"]:
         text += f"; {len(windows['skipped'])} series too short, skipped"
     return text
+
+
+@contextlib.contextmanager
+def training_progress(epochs: int, bar: bool, per_epoch_lines: bool
+                      ) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Yield an on_epoch callback: a rich bar on a terminal, else optional log lines."""
+    log = logging.getLogger("forecastr")
+    if not bar:
+        def report(stats: dict[str, Any]) -> None:
+            if per_epoch_lines:
+                log.info("epoch %d/%d %s", stats["epoch"], stats["epochs"], _epoch_text(stats))
+
+        yield report
+        return
+    columns = (TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
+               TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("fit", total=epochs, status="")
+
+        def advance(stats: dict[str, Any]) -> None:
+            progress.update(task, completed=stats["epoch"], status=_epoch_text(stats))
+
+        yield advance
+        progress.update(task, total=progress.tasks[0].completed)  # early stop: a full bar
+
+
+def _epoch_text(stats: dict[str, Any]) -> str:
+    val = "-" if stats["val_loss"] is None else f"{stats['val_loss']:.4f}"
+    return (f"train {stats['train_loss']:.4f}  val {val}  best {stats['best_epoch']}  "
+            f"lr {stats['lr']:.2g}  {stats['windows_per_second']:,.0f} windows/s")
+
+
+def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
+    """One line that says what was trained, how it went and where it went."""
+    text = (f"trained {cfg.cell} {cfg.mode} ({training['parameters']:,} parameters) for "
+            f"{training['epochs_run']} epochs in {training['seconds']:.1f} s on "
+            f"{training['device']} ({training['windows_per_second']:,.0f} windows/s); best "
+            f"{training['monitored']} loss {training['best_loss']:.4f} at epoch "
+            f"{training['best_epoch']}")
+    return text + (f"; wrote {output}" if output else "")
+
+
+def show_info(report: dict[str, Any], stream: TextIO) -> None:
+    """The model file as three small tables: architecture, data, training."""
+    console = Console(file=stream, highlight=False)
+    for title in ("architecture", "data", "training"):
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in report[title].items():
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value) or "(none)"
+            elif isinstance(value, float):
+                value = f"{value:.4g}"
+            table.add_row(key, str(value))
+        console.print(table)
+    console.print(f"written by forecastr {report['versions'].get('forecastr')} with torch "
+                  f"{report['versions'].get('torch')}")

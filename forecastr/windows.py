@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from forecastr.errors import DataError
 from forecastr.panel import Panel
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +96,18 @@ def _names(ids: tuple[str, ...], limit: int = 5) -> str:
 
 
 def gather(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor,
-           series: torch.Tensor, window: int, horizon: int,
-           n_targets: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+           series: torch.Tensor, window: int, horizon: int, n_targets: int,
+           calendar_from: int | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One batch of windows by tensor indexing, on whatever device `values` lives.
 
     values (T_total, C) scaled panel; origins, series (B,) int64 -> x (B, L, C) with padded
-    steps zeroed, y (B, H, K) targets, mask (B, L) True where an input step is observed.
+    steps zeroed, y (B, H, K) targets, mask (B, L) True where an input step is observed, and
+    calendar (B, H, A): channels from `calendar_from` on at the horizon steps, which are
+    known in advance (A = 0 when calendar_from is None).
     """
+    import torch  # here, so that building windows (inspect) does not load torch
+
     steps = torch.arange(-window, horizon, device=values.device)  # (L + H,)
     rows = origins.unsqueeze(1) + steps  # (B, L + H)
     first_row = indptr[series].unsqueeze(1)  # (B, 1)
@@ -108,4 +117,5 @@ def gather(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor,
     mask = observed[:, :window]  # (B, L)
     x = picked[:, :window] * mask.unsqueeze(-1).to(values.dtype)  # (B, L, C)
     y = picked[:, window:, :n_targets]  # (B, H, K)
-    return x, y, mask
+    calendar = picked[:, window:, values.shape[1] if calendar_from is None else calendar_from:]
+    return x, y, mask, calendar

@@ -154,3 +154,76 @@ def test_unexpected_failure_is_an_internal_error_with_status_1(cli, monkeypatch)
     assert result.exit_code == 1
     assert result.stderr == ("forecastr: internal error: RuntimeError: boom "
                              "(run again with --debug for a traceback)\n")
+
+
+TINY_FLAGS = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--batch-size", "64",
+              "--window", "12", "--horizon", "6"]
+
+
+@pytest.mark.parametrize("cell, mode, bidirectional", [
+    (cell, mode, bidirectional) for cell in ("rnn", "lstm", "gru")
+    for mode in ("many-to-one", "many-to-many") for bidirectional in (False, True)])
+def test_fit_every_architecture_on_sample_data(cli, tmp_path, cell, mode, bidirectional):
+    output = tmp_path / "model.fcst"
+    args = ["fit", SAMPLE_DATA / "long.csv", "-o", output, "--cell", cell, "--mode", mode,
+            "--bidirectional" if bidirectional else "--no-bidirectional", *TINY_FLAGS]
+    result = cli(args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # fit writes a file, never data on stdout
+    assert f"trained {cell} {mode}" in result.stderr and f"wrote {output}" in result.stderr
+    report = json.loads(cli(["info", output, "--json"]).stdout)
+    assert report["architecture"]["cell"] == cell
+    assert report["architecture"]["bidirectional"] is bidirectional
+    assert report["training"]["epochs_run"] == 2 and report["data"]["n_series"] == 8
+
+
+def test_fit_default_output_name_and_info_table(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gz = tmp_path / "sales.csv.gz"
+    gz.write_bytes(gzip.compress((SAMPLE_DATA / "single.csv").read_bytes()))
+    result = cli(["fit", gz, *TINY_FLAGS, "--verbose", "--calendar"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "sales.fcst").exists()
+    # not a terminal: no progress bar, one log line per epoch with --verbose
+    assert result.stderr.count("forecastr: info: epoch ") == 2
+    table = cli(["info", "sales.fcst"])
+    assert table.exit_code == 0 and "many-to-one" in table.stdout and "month" in table.stdout
+    quiet = cli(["fit", gz, *TINY_FLAGS, "--quiet", "-o", "q.fcst"])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and (tmp_path / "q.fcst").exists()
+
+
+def test_fit_from_stdin_needs_an_output(cli, tmp_path):
+    text = (SAMPLE_DATA / "single.csv").read_text()
+    result = cli(["fit", "-", *TINY_FLAGS], input=text)
+    assert result.exit_code == 2 and "needs -o/--output" in result.stderr
+    output = tmp_path / "stdin.fcst"
+    assert cli(["fit", "-", "-o", output, *TINY_FLAGS], input=text).exit_code == 0
+    assert output.exists()
+
+
+def test_print_config_round_trips_through_config(cli, tmp_path):
+    printed = cli(["fit", "--print-config", "--cell", "lstm", "--target", "a,b", "--calendar"])
+    assert printed.exit_code == 0 and printed.stderr == ""
+    path = tmp_path / "fit.yaml"
+    path.write_text(printed.stdout)
+    again = cli(["fit", "--print-config", "--config", path])
+    assert again.stdout == printed.stdout
+    assert "cell: lstm" in printed.stdout and "- a\n- b\n" in printed.stdout
+
+
+def test_fit_problems_fail_fast_with_status_2(cli, tmp_path):
+    data = SAMPLE_DATA / "single.csv"
+    cuda = cli(["fit", data, "--device", "cuda", "-o", tmp_path / "m.fcst", *TINY_FLAGS])
+    if not cuda.exit_code == 0:  # a machine with a GPU trains; one without says so
+        assert cuda.exit_code == 2 and "torch sees no CUDA GPU" in cuda.stderr
+    folder = cli(["fit", data, "-o", tmp_path / "missing" / "m.fcst", *TINY_FLAGS])
+    assert folder.exit_code == 2 and "does not exist" in folder.stderr
+    assert cli(["fit"]).exit_code == 2
+    assert cli(["fit", data, "--dropout", "1.5"]).stderr == (
+        "forecastr: error: --dropout must be in [0, 1), got 1.5\n")
+
+
+def test_info_refuses_a_file_that_is_not_a_model(cli, tmp_path):
+    result = cli(["info", SAMPLE_DATA / "single.csv"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "not a forecastr model file" in result.stderr and "Traceback" not in result.stderr

@@ -95,9 +95,10 @@ def test_gather_golden_values_with_padding():
     panel = make_panel([3])
     split = build(panel, window=4, horizon=1, stride=1, val_windows=0)
     values = torch.from_numpy(panel.values)
-    x, y, mask = gather(values, torch.from_numpy(panel.indptr),
-                        torch.from_numpy(split.train.origins),
-                        torch.from_numpy(split.train.series), 4, 1, 1)
+    x, y, mask, calendar = gather(values, torch.from_numpy(panel.indptr),
+                                  torch.from_numpy(split.train.origins),
+                                  torch.from_numpy(split.train.series), 4, 1, 1)
+    assert calendar.shape == (2, 1, 0)
     assert x[:, :, 0].tolist() == [[0, 0, 0, 1000], [0, 0, 1000, 1001]]
     assert mask.tolist() == [[False, False, False, True], [False, False, True, True]]
     assert y[:, :, 0].tolist() == [[1001], [1002]]
@@ -105,7 +106,7 @@ def test_gather_golden_values_with_padding():
 
 def naive_windows(panel: Panel, index, window: int, horizon: int):
     """Reference: slice each window out of its series with a Python loop."""
-    xs, ys, masks = [], [], []
+    xs, ys, masks, aheads = [], [], [], []
     for origin, s in zip(index.origins, index.series):
         values, _ = panel.series(int(s))
         t0 = int(origin - panel.indptr[s])
@@ -117,8 +118,9 @@ def naive_windows(panel: Panel, index, window: int, horizon: int):
                 x[i], mask[i] = values[t], True
         xs.append(x)
         ys.append(values[t0:t0 + horizon, :1])
+        aheads.append(values[t0:t0 + horizon, 1:])
         masks.append(mask)
-    return np.array(xs), np.array(ys), np.array(masks)
+    return np.array(xs), np.array(ys), np.array(masks), np.array(aheads)
 
 
 shapes = st.fixed_dictionaries({
@@ -164,10 +166,12 @@ def test_windows_properties(case):
     for index in (split.train, split.val):
         if not len(index):
             continue
-        x, y, mask = gather(torch.from_numpy(panel.values), torch.from_numpy(panel.indptr),
-                            torch.from_numpy(index.origins), torch.from_numpy(index.series),
-                            window, horizon, 1)
-        ref_x, ref_y, ref_mask = naive_windows(panel, index, window, horizon)
+        x, y, mask, ahead = gather(torch.from_numpy(panel.values),
+                                   torch.from_numpy(panel.indptr),
+                                   torch.from_numpy(index.origins),
+                                   torch.from_numpy(index.series), window, horizon, 1, 1)
+        ref_x, ref_y, ref_mask, ref_ahead = naive_windows(panel, index, window, horizon)
+        np.testing.assert_array_equal(ahead.numpy(), ref_ahead)
         np.testing.assert_array_equal(x.numpy(), ref_x)
         np.testing.assert_array_equal(y.numpy(), ref_y)
         np.testing.assert_array_equal(mask.numpy(), ref_mask)

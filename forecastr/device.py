@@ -1,0 +1,49 @@
+"""Where the tensors live and in which precision; the only module that asks about CUDA."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ContextManager
+
+import torch
+
+from forecastr.errors import DeviceError
+
+
+def resolve_device(spec: str) -> torch.device:
+    """'auto' -> CUDA when torch sees a GPU, else the CPU; 'cpu', 'cuda' and 'cuda:N' as asked."""
+    spec = spec.strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {spec}: torch sees no CUDA GPU on this machine "
+                              f"(use --device cpu or auto)")
+        if ":" in spec:
+            number = spec.split(":", 1)[1]
+            if not number.isdigit() or int(number) >= torch.cuda.device_count():
+                raise DeviceError(f"--device {spec}: this machine has "
+                                  f"{torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
+        return torch.device(spec)
+    raise DeviceError(f"--device must be auto, cpu, cuda or cuda:N; got {spec!r}")
+
+
+def resolve_precision(spec: str, device: torch.device) -> str:
+    """'auto' -> bf16 on a GPU that supports it, else 16 on CUDA, 32 on the CPU."""
+    if device.type != "cuda":
+        if spec in ("16", "bf16"):
+            raise DeviceError(f"--precision {spec} needs a CUDA device; the CPU trains in 32")
+        return "32"
+    if spec == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "16"
+    return spec
+
+
+def autocast(device: torch.device, precision: str) -> ContextManager:
+    """Mixed precision for the forward pass on CUDA; a no-op in full precision."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)

@@ -1,0 +1,94 @@
+"""Forecasts from a trained model: the last window of every series, one batched forward pass
+per chunk of series, inverse scaling, and the future timestamps."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecastr import calendar, scaling
+from forecastr.artifact import Artifact
+from forecastr.device import autocast
+from forecastr.model import Forecaster, encoder_inputs
+from forecastr.panel import Panel
+from forecastr.scaling import ScaleStats
+
+log = logging.getLogger(__name__)
+
+CHUNK = 8192  # series per forward pass: large enough to be fast, small enough for any GPU
+
+
+def series_stats(artifact: Artifact, panel: Panel) -> ScaleStats:
+    """Stored statistics for series seen in training; fitted on their history for new ones."""
+    own = scaling.fit(panel, artifact.scaling.kind)
+    known = {series_id: s for s, series_id in enumerate(artifact.series["ids"])}
+    rows = np.array([known.get(series_id, -1) for series_id in panel.ids])
+    seen = rows >= 0
+    loc, scale = own.loc.copy(), own.scale.copy()
+    loc[seen], scale[seen] = artifact.scaling.loc[rows[seen]], artifact.scaling.scale[rows[seen]]
+    return ScaleStats(artifact.scaling.kind, loc, scale)
+
+
+def future_times(panel: Panel, horizon: int) -> np.ndarray:
+    """(S, H) timestamps (or integer steps) that follow each series' last one."""
+    last = panel.times[panel.indptr[1:] - 1]  # (S,)
+    steps = np.arange(1, horizon + 1)
+    schema = panel.schema
+    if schema.time_kind != "datetime":
+        return last[:, None] + steps[None, :] * schema.step
+    offset = pd.tseries.frequencies.to_offset(schema.freq)
+    if isinstance(offset, pd.offsets.Tick):
+        return last[:, None] + steps[None, :] * np.timedelta64(offset.nanos, "ns")
+    out = np.empty((len(last), horizon), dtype="datetime64[ns]")
+    for stamp in np.unique(last):  # series usually share their last timestamp
+        ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]
+        out[last == stamp] = ahead.to_numpy()
+    return out
+
+
+def last_windows(values: torch.Tensor, indptr: torch.Tensor, window: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (S, L, C) of each series' last L rows (left-padded with zeros) and mask (S, L)."""
+    ends = indptr[1:].unsqueeze(1)  # (S, 1) one past each series' last row
+    rows = ends - window + torch.arange(window, device=values.device)  # (S, L)
+    first = indptr[:-1].unsqueeze(1)
+    observed = rows >= first
+    picked = values[torch.where(observed, rows, first)]  # (S, L, C)
+    return picked * observed.unsqueeze(-1).to(values.dtype), observed
+
+
+@torch.no_grad()
+def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
+             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
+    """Point forecasts (S, H, K) in data units and their timestamps (S, H)."""
+    stats = series_stats(artifact, panel)
+    times = future_times(panel, artifact.horizon)
+    future_calendar = calendar.features(times.reshape(-1), artifact.calendar).reshape(
+        len(times), artifact.horizon, -1)  # (S, H_trained, A)
+    values = np.concatenate([scaling.apply(panel, stats),
+                             calendar.features(panel.times, artifact.calendar)], axis=1)
+    values_t = torch.from_numpy(values).to(device)
+    indptr_t = torch.from_numpy(panel.indptr).to(device)
+    n_targets = artifact.dimensions.n_targets
+    point = artifact.dimensions.n_quantiles // 2
+    model = model.to(device).eval()
+    outputs = []
+    for lo in range(0, panel.n_series, CHUNK):
+        hi = min(lo + CHUNK, panel.n_series)
+        x, mask = last_windows(values_t, indptr_t[lo:hi + 1], artifact.window)
+        loc = scale = None
+        if artifact.scaling.kind == "window":
+            x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets)
+        cal = torch.from_numpy(future_calendar[lo:hi]).to(device)
+        with autocast(device, precision):
+            out = model(encoder_inputs(x, mask), cal)[..., point].float()  # (B, H, K)
+        if loc is not None:
+            out = out * scale + loc
+        outputs.append(out.cpu().numpy())
+    scaled = np.concatenate(outputs)[:, :horizon]
+    result = scaling.invert(scaled.astype(np.float64), stats, np.arange(panel.n_series),
+                            slice(0, n_targets))
+    return result, times[:, :horizon]

@@ -1,0 +1,110 @@
+"""Forecaster: a recurrent encoder (RNN, LSTM or GRU; stacked, bidirectional) with a dense
+head over the whole horizon (many-to-one) or a recurrent decoder unrolled over it
+(many-to-many).
+
+Shape legend: B batch, L window (input steps), H horizon, N inputs per step, K targets,
+A calendar channels of a future step, Q quantiles per output (1 = a point forecast),
+D hidden units, E directions (2 when bidirectional), S stacked layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from forecastr.config import FitConfig
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """What the data fixes about the network; the config fixes the rest."""
+
+    n_inputs: int  # N: targets + features + calendar + the observed-step mask
+    n_targets: int  # K
+    n_calendar: int  # A: calendar channels, also fed to the decoder for each future step
+    n_quantiles: int = 1  # Q
+
+
+def encoder_inputs(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, L, C) and mask (B, L) -> (B, L, C + 1): the mask tells padded steps from zeros."""
+    return torch.cat([x, mask.unsqueeze(-1).to(x.dtype)], dim=-1)
+
+
+def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
+    extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
+    return CELLS[cfg.cell](input_size=n_inputs, hidden_size=cfg.hidden, num_layers=cfg.layers,
+                           batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+                           bidirectional=bidirectional, **extra)
+
+
+class Forecaster(nn.Module):
+    """Window in, horizon out: forward(x (B, L, N), calendar (B, H, A)) -> (B, H, K, Q)."""
+
+    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int) -> None:
+        super().__init__()
+        self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
+        self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
+        self.encoder = _recurrent(cfg, dims.n_inputs, cfg.bidirectional)
+        self.dropout = nn.Dropout(cfg.dropout)
+        width = self.directions * cfg.hidden
+        outputs = dims.n_targets * dims.n_quantiles
+        if cfg.mode == "many-to-one":
+            self.head = nn.Linear(width, horizon * outputs)
+        else:
+            # a bidirectional encoder's two final states become one decoder state per layer
+            self.bridge = nn.Linear(width, cfg.hidden) if cfg.bidirectional else None
+            self.decoder = _recurrent(cfg, dims.n_targets + dims.n_calendar, False)
+            self.head = nn.Linear(cfg.hidden, outputs)
+
+    def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+                teacher: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, N); calendar (B, H, A) of the future steps; teacher (B, H, K) true
+        targets fed to the decoder instead of its own outputs (training only)."""
+        _, state = self.encoder(x)  # h: (S * E, B, D), and c for LSTM
+        if self.mode == "many-to-one":
+            h = state[0] if self.cell == "lstm" else state
+            last = h.view(self.layers, self.directions, *h.shape[1:])[-1]  # (E, B, D)
+            summary = self.dropout(torch.cat(list(last), dim=-1))  # (B, E * D)
+            return self.head(summary).view(len(x), self.horizon, self.dims.n_targets,
+                                           self.dims.n_quantiles)
+        state = self._decoder_state(state)
+        if calendar is None:
+            calendar = x.new_zeros(len(x), self.horizon, self.dims.n_calendar)
+        first = x[:, -1:, :self.dims.n_targets]  # (B, 1, K): the last observed targets
+        if teacher is not None:  # every step's input is known: one call over the horizon
+            previous = torch.cat([first, teacher[:, :-1]], dim=1)  # (B, H, K)
+            out, _ = self.decoder(torch.cat([previous, calendar], dim=-1), state)
+            return self._project(self.dropout(out))
+        return self.decode_stepwise(first, calendar, state)
+
+    def decode_stepwise(self, first: torch.Tensor, calendar: torch.Tensor,
+                        state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Free-running decoder: each step reads the previous step's point forecast."""
+        previous, steps = first, []
+        point = self.dims.n_quantiles // 2
+        for h in range(self.horizon):
+            step_in = torch.cat([previous, calendar[:, h:h + 1]], dim=-1)  # (B, 1, K + A)
+            out, state = self.decoder(step_in, state)
+            forecast = self._project(self.dropout(out))  # (B, 1, K, Q)
+            steps.append(forecast)
+            previous = forecast[..., point]  # (B, 1, K)
+        return torch.cat(steps, dim=1)  # (B, H, K, Q)
+
+    def _decoder_state(self, state):
+        def bridge(h: torch.Tensor) -> torch.Tensor:  # (S * E, B, D) -> (S, B, D)
+            if self.bridge is None:
+                return h
+            per_layer = h.view(self.layers, self.directions, *h.shape[1:])  # (S, E, B, D)
+            joined = torch.cat(list(per_layer.unbind(1)), dim=-1)  # (S, B, E * D)
+            return torch.tanh(self.bridge(joined))
+
+        if self.cell == "lstm":
+            return bridge(state[0]).contiguous(), bridge(state[1]).contiguous()
+        return bridge(state).contiguous()
+
+    def _project(self, out: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, K, Q)
+        return self.head(out).view(*out.shape[:2], self.dims.n_targets, self.dims.n_quantiles)

@@ -1,0 +1,91 @@
+"""Training through the library API: the loss falls, seeds reproduce, early stopping keeps
+the best epoch, divergence is caught, and a trained model beats the naive forecasts."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecastr import api
+from forecastr.artifact import build_model
+from forecastr.config import FitConfig
+from forecastr.forecast import forecast
+from forecastr.reader import read_panel
+from forecastr.train import TrainingError
+from tests.conftest import SAMPLE_DATA
+
+TINY = {"hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32, "window": 12, "horizon": 4,
+        "val_windows": 2, "dropout": 0.0}
+
+
+def tiny(**changes) -> FitConfig:
+    return FitConfig(**{**TINY, **changes})
+
+
+def test_loss_falls(long_csv):
+    result = api.fit(long_csv, tiny(epochs=15, patience=15, lr=3e-3))
+    history = result.artifact.training["history"]
+    assert len(history) == 15
+    assert history[-1]["train_loss"] < 0.75 * history[0]["train_loss"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+
+
+def test_same_seed_reproduces_the_weights_exactly(long_csv):
+    first = api.fit(long_csv, tiny(seed=7, dropout=0.2, layers=2)).artifact.state_dict
+    again = api.fit(long_csv, tiny(seed=7, dropout=0.2, layers=2)).artifact.state_dict
+    other = api.fit(long_csv, tiny(seed=8, dropout=0.2, layers=2)).artifact.state_dict
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_early_stopping_restores_the_best_epoch(long_csv):
+    seen = []
+    stopped = api.fit(long_csv, tiny(epochs=60, patience=3, lr=0.01), on_epoch=seen.append)
+    training = stopped.artifact.training
+    assert training["stopped"] == "patience"
+    val = [s["val_loss"] for s in seen]
+    assert training["best_epoch"] == int(np.argmin(val)) + 1 < len(val) == training["epochs_run"]
+    assert training["epochs_run"] == training["best_epoch"] + 3 and training["best_epoch"] > 2
+    # training exactly to the best epoch gives exactly the restored weights
+    direct = api.fit(long_csv, tiny(epochs=training["best_epoch"], patience=60, lr=0.01))
+    for key, value in stopped.artifact.state_dict.items():
+        assert torch.equal(value, direct.artifact.state_dict[key]), key
+
+
+def test_on_epoch_reports_progress(long_csv):
+    seen = []
+    api.fit(long_csv, tiny(epochs=2), on_epoch=seen.append)
+    assert [s["epoch"] for s in seen] == [1, 2] and seen[0]["epochs"] == 2
+    assert {"train_loss", "val_loss", "best_epoch", "lr", "windows_per_second"} <= set(seen[0])
+    assert seen[1]["windows_per_second"] > 0
+
+
+def test_diverging_loss_stops_with_the_epoch_named(tmp_path):
+    huge = pd.DataFrame({"t": range(40), "y": np.linspace(1, 2, 40) * 1e25})
+    path = tmp_path / "huge.csv"
+    huge.to_csv(path, index=False)
+    with pytest.raises(TrainingError, match="diverged at epoch 1"):
+        api.fit(path, tiny(scaler="none", loss="mse", lr=10.0, clip=0.0))
+
+
+@pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])
+def test_beats_naive_and_seasonal_naive_on_a_seasonal_series(mode):
+    """a10 (monthly drug sales: trend and a strong yearly season); the last 12 months held out."""
+    frame = pd.read_csv(SAMPLE_DATA / "single.csv")
+    history, actual = frame.iloc[:-12], frame["sales"].to_numpy()[-12:]
+    source = io.BytesIO(history.to_csv(index=False).encode())
+    cfg = FitConfig(window=36, horizon=12, scaler="window", calendar=True, mode=mode,
+                    batch_size=32, epochs=40, patience=8, seed=0)
+    fitted = api.fit(source, cfg).artifact
+    source.seek(0)
+    predicted, _ = forecast(build_model(fitted), fitted, read_panel(source, cfg), 12,
+                            torch.device("cpu"))
+    past = history["sales"].to_numpy()
+    model_mae = np.abs(predicted[0, :, 0] - actual).mean()
+    naive_mae = np.abs(past[-1] - actual).mean()
+    seasonal_mae = np.abs(past[-12:] - actual).mean()
+    assert model_mae < 0.9 * min(naive_mae, seasonal_mae), (model_mae, naive_mae, seasonal_mae)
