@@ -32,7 +32,7 @@ def test_readme_yaml_example_is_a_valid_config():
 
 def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():
     setup, tests = [block.strip() for block in blocks("sh")[:2]]
-    assert "torch==2.13.0" in setup and "forecastr inspect sample_data/" in setup
+    assert "torch==2.13.0" in setup and "forecastr fit sample_data/" in setup
     assert tests.endswith("python -m pytest")
     ci_script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci_script and "set -euo pipefail" in ci_script
