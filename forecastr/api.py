@@ -197,3 +197,26 @@ def info(model_path: str | Path) -> dict[str, Any]:
         "training": {k: v for k, v in loaded.training.items() if k != "history"},
         "config": dataclasses.asdict(cfg),
     }
+
+
+def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int = 3,
+             step: int | None = None, season: int | None = None, horizon: int | None = None,
+             device_spec: str = "auto") -> dict[str, Any]:
+    """Backtest a model on the tail of DATA with rolling origins, beside naive baselines."""
+    from forecastr import artifact, backtest, device, forecast
+
+    loaded = artifact.load(model_path)
+    target_device = device.resolve_device(device_spec)
+    panel = read_panel(source, loaded.config)
+    horizon = horizon or loaded.horizon
+    season = season or rhythm(panel.schema.freq).season
+    model = artifact.build_model(loaded, str(model_path)).to(target_device)
+
+    def predict(history: Panel) -> np.ndarray:
+        return forecast.forecast(model, loaded, history, horizon, target_device)[0]
+
+    scored = backtest.run(panel, predict, horizon, folds, step or horizon, season)
+    clock = _has_clock_times(panel.times)
+    result = backtest.report(scored, panel.ids, lambda t: _time_text(t, clock))
+    return {"model": str(model_path), "data": panel.source, "horizon": horizon,
+            "folds": folds, "step": step or horizon, "season": season, **result}

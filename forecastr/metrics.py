@@ -1,0 +1,58 @@
+"""Forecast error metrics as pure numpy functions over arrays of actuals and forecasts.
+
+Every function takes arrays of the same shape and reduces over all of them. Definitions:
+MAPE skips zero actuals; sMAPE is the M4 competition's (0..200, in percent); MASE divides by
+the in-sample MAE of the seasonal naive forecast with period m (Hyndman & Koehler, 2006).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.mean(np.abs(forecast - actual)))
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((forecast - actual) ** 2)))
+
+
+def bias(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean of forecast - actual: positive when the forecasts run high."""
+    return float(np.mean(forecast - actual))
+
+
+def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute percentage error over non-zero actuals; NaN when every actual is 0."""
+    nonzero = actual != 0
+    if not nonzero.any():
+        return float("nan")
+    return float(100 * np.mean(np.abs((forecast[nonzero] - actual[nonzero]) / actual[nonzero])))
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """M4's symmetric MAPE: 200 * |F - A| / (|A| + |F|), with 0/0 counted as 0."""
+    denominator = np.abs(actual) + np.abs(forecast)
+    safe = np.where(denominator == 0, 1.0, denominator)
+    return float(np.mean(np.where(denominator == 0, 0.0, 200 * np.abs(forecast - actual) / safe)))
+
+
+def seasonal_scale(history: np.ndarray, season: int) -> float:
+    """In-sample MAE of the seasonal naive forecast (naive when the history is too short)."""
+    m = season if len(history) > season else 1
+    if len(history) <= m:
+        return float("nan")
+    return float(np.mean(np.abs(history[m:] - history[:-m])))
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """MAE divided by `scale` (see seasonal_scale); NaN when the scale is 0 or unknown."""
+    if not np.isfinite(scale) or scale == 0:
+        return float("nan")
+    return mae(actual, forecast) / scale
+
+
+def zeros(actual: np.ndarray) -> int:
+    """How many actuals MAPE had to skip."""
+    return int(np.sum(actual == 0))
