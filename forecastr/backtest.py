@@ -28,11 +28,16 @@ class Scored:
     scale: np.ndarray  # (P, K) in-sample seasonal naive MAE, for MASE
 
 
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated row ranges starts[i] : starts[i] + lengths[i], without a Python loop."""
+    return np.repeat(starts, lengths) + (
+        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+
+
 def history_before(panel: Panel, cuts: np.ndarray) -> Panel:
     """The panel cut to each series' first `cuts[s]` rows (every cut >= 1)."""
     lengths = cuts.astype(np.int64)
-    rows = np.repeat(panel.indptr[:-1], lengths) + (
-        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    rows = _ranges(panel.indptr[:-1], lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
                  schema=panel.schema, filled=panel.filled, source=panel.source)
@@ -92,8 +97,7 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
 
 def _select(panel: Panel, keep: np.ndarray) -> Panel:
     lengths = panel.lengths[keep]
-    rows = np.repeat(panel.indptr[keep], lengths) + (
-        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    rows = _ranges(panel.indptr[keep], lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
                  ids=tuple(panel.ids[i] for i in keep), schema=panel.schema,

@@ -53,9 +53,8 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> P
     """
     cfg = cfg or FitConfig()
     name, text = read_text(source)
-    frame = parse_csv(text, name)
+    frame, lines = parse_csv(text, name, text_columns=(cfg.id_col or LONG_ID,))
     columns = detect_columns(frame, cfg, name)
-    lines = frame.index.to_numpy() + 2  # header is line 1 and blank lines are kept as rows
     channels = columns.targets if columns.layout != "wide" else ("value",)
     numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
     if columns.layout == "long":
@@ -113,32 +112,75 @@ def read_text(source: str | Path | BinaryIO) -> tuple[str, str]:
                         f"convert it, e.g. iconv -f latin1 -t utf-8") from None
 
 
-def parse_csv(text: str, name: str) -> pd.DataFrame:
-    """Parse CSV text with a sniffed delimiter; blank lines become all-NaN rows, then go."""
+def parse_csv(text: str, name: str,
+              text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parse CSV text with a sniffed delimiter; return the data rows (blank lines dropped) and
+    the line of the file each row starts on (the header is line 1 after any blank lines).
+    `text_columns` stay text: series ids such as 007 are not numbers."""
     if not text.strip():
         raise DataError(f"{name}: file is empty")
-    sample = text[:65536]
+    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", text)  # blank lines above the header
+    skip, sample = blank[0].count("\n") or blank[0].count("\r"), text[blank.end():][:65536]
     sep = sniff_delimiter(sample)
-    header = next(csv.reader(io.StringIO(sample), delimiter=sep))
+    try:
+        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
+    except csv.Error:  # pandas reports it below
+        header = []
     seen = set()
     for column in header:
-        if column.strip() in seen:
+        if column.strip() in seen and column.strip():  # pandas names empty ones "Unnamed: i"
             raise DataError(f"{name}: duplicate column name {column.strip()!r} in the header")
         seen.add(column.strip())
     decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
+    starts = _record_lines(text, sep)  # starts[r]: line of record r (0-based, header included)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, skip_blank_lines=False,
-                            low_memory=False, skipinitialspace=True)
+                            low_memory=False, skipinitialspace=True, skiprows=skip,
+                            dtype={c.lstrip(): "str" for c in header if c.strip() in text_columns})
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty") from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+        # pandas counts records, which quoted line breaks make differ from lines
+        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", detail)
+        if ragged:
+            raise DataError(f"{name}, line {_line(starts, int(ragged[2]) - 1)}: {ragged[3]} "
+                            f"fields, but the header names {ragged[1]} columns") from None
+        if unclosed:
+            raise DataError(f"{name}, line {_line(starts, int(unclosed[1]))}: a quoted field "
+                            f"is never closed") from None
         raise DataError(f"{name}: malformed CSV: {detail}") from None
+    lines = np.arange(skip + 2, skip + 2 + len(frame))
+    if starts is not None and len(starts) == skip + 1 + len(frame):  # else csv and pandas differ
+        lines = starts[skip + 1:]
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first column as index
+        raise DataError(f"{name}, line {lines[0]}: one field more than the header names; add "
+                        f"the missing column name or drop the trailing delimiter")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.dropna(how="all")
-    if frame.empty:
+    keep = frame.notna().any(axis=1).to_numpy()
+    if not keep.any():
         raise DataError(f"{name}: has a header but no data rows")
-    return frame
+    return frame[keep], lines[keep]
+
+
+def _record_lines(text: str, sep: str) -> np.ndarray | None:
+    """The line each CSV record starts on, where quoted fields may hold line breaks; None
+    when record r simply starts on line r + 1."""
+    if '"' not in text:
+        return None
+    reader, starts = csv.reader(io.StringIO(text, newline=""), delimiter=sep), [1]
+    try:
+        for _ in reader:
+            starts.append(reader.line_num + 1)
+    except csv.Error:  # a file pandas reads anyway; keep the plain count
+        return None
+    return np.asarray(starts[:-1])
+
+
+def _line(starts: np.ndarray | None, record: int) -> int:
+    """The line on which CSV record number `record` (0-based, header included) starts."""
+    return int(starts[record]) if starts is not None and record < len(starts) else record + 1
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -191,7 +233,7 @@ def _guess_time_column(frame: pd.DataFrame, exclude: set[str | None]) -> str | N
     if first is not None and not pd.api.types.is_numeric_dtype(frame[first]):
         head = frame[first].dropna().astype(str).head(20)
         if len(head) and not _looks_numeric(head):
-            parsed = pd.to_datetime(head, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(head, errors="coerce", format="mixed", utc=True)  # any tz
             if parsed.notna().all():
                 return first
     return None
@@ -247,7 +289,7 @@ def _times(frame: pd.DataFrame, columns: Columns, name: str, lines: np.ndarray, 
 def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
               channels: tuple[str, ...], name: str, fill: str) -> Panel:
     present = np.unique(grid.codes)  # series left after trimming empty ones
-    empty = [ids[c] for c in range(len(ids)) if c not in set(present.tolist())]
+    empty = [ids[c] for c in np.setdiff1d(np.arange(len(ids)), present)]
     if empty and len(empty) == len(ids):
         raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)}")
     for series in empty:

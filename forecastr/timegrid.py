@@ -4,6 +4,7 @@ a regular grid, resolve duplicate timestamps, and fill or trim missing values.""
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ import pandas as pd
 from forecastr.errors import DataError
 
 log = logging.getLogger(__name__)
+
+DATE_RANGE = f"({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d})"
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 @dataclass(frozen=True)
@@ -45,62 +50,82 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
     if pd.api.types.is_bool_dtype(raw):
         raise DataError(f"{where}: time column holds true/false values, not times")
     if pd.api.types.is_numeric_dtype(raw):
-        numbers = raw.to_numpy()
-        if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
-            bad = int(np.argmax(~np.isfinite(numbers) | (numbers != np.round(numbers))))
-            raise DataError(f"{where}, line {lines[bad]}: time step {numbers[bad]!r} is not "
-                            f"a whole number or a date")
+        numbers = raw.to_numpy()  # bounded below so that differences cannot overflow int64
+        ok = np.isfinite(numbers) & (numbers == np.round(numbers)) & (-1e18 <= numbers) & (
+            numbers <= 1e18)
+        if not ok.all():
+            bad = int(np.argmax(~ok))
+            raise DataError(f"{where}, line {lines[bad]}: time step {numbers[bad]} is neither a "
+                            f"date nor a whole number of at most 18 digits")
         return Parsed(numbers.astype(np.int64), "integer", None)
-    try:
-        stamps = pd.to_datetime(raw, utc=utc)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise _time_error(raw, where, lines, exc) from None
+    stamps = _to_datetime(raw, where, lines, utc)
     if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
         raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
     tz = str(stamps.dt.tz) if stamps.dt.tz is not None else None
     if tz is not None:
         stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
-    return Parsed(stamps.to_numpy(dtype="datetime64[ns]"), "datetime", tz)
+    try:  # astype checks the range; numpy's to_numpy(dtype=...) would wrap silently
+        return Parsed(stamps.astype("datetime64[ns]").to_numpy(), "datetime", tz)
+    except pd.errors.OutOfBoundsDatetime:
+        bad = int(np.argmax(((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max))))
+        raise DataError(f"{where}, line {lines[bad]}: {raw.iloc[bad]!r} is outside the dates "
+                        f"pandas supports {DATE_RANGE}") from None
 
 
-def _time_error(raw: pd.Series, where: str, lines: np.ndarray, exc: Exception) -> DataError:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "timezone" in text.lower() or "tz-aware" in text.lower() or "offset" in text.lower():
-        return DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
+def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd.Series:
+    """pandas' format inferred from the first value, then ISO 8601, which also reads columns
+    that mix ISO forms (2020-01-01 beside 2020-01-01 12:00)."""
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": the result is checked
+        for options in ({}, {"format": "ISO8601"}):
+            try:
+                return pd.to_datetime(raw, utc=utc, **options)
+            except (ValueError, TypeError, OverflowError) as exc:
+                errors.append(str(exc).split("\n")[0] or type(exc).__name__)
+    if any(word in text.lower() for text in errors for word in ("timezone", "tz-aware", "offset")):
+        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
     for i, value in enumerate(raw.to_numpy()):
         try:
             pd.Timestamp(value)
         except (ValueError, TypeError, OverflowError):
-            return DataError(f"{where}, line {lines[i]}: cannot parse {value!r} as a date or time")
-    return DataError(f"{where}: cannot parse the time column ({text})")
+            raise DataError(f"{where}, line {lines[i]}: cannot parse {value!r} as a date or "
+                            f"time") from None
+    # each value parses alone, so rows use different formats (01/02/2020 beside 2020-01-03)
+    other = re.search(r'time data "(.*)" doesn.t match format "(.*)"', errors[0])
+    if other and (raw == other[1]).any():
+        raise DataError(f"{where}, line {lines[int((raw == other[1]).to_numpy().argmax())]}: "
+                        f"{other[1]!r} is not in the format of the first time ({other[2]}); "
+                        f"write all times in one format")
+    raise DataError(f"{where}: cannot parse the time column ({errors[0]})")
 
 
 def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.ndarray,
                ids: list[str], where: str, freq: str | None, duplicates: str,
                fill: str) -> Grid:
     """Sort rows, resolve duplicates, align each series to one grid and fill its gaps."""
-    stamps = times.values
-    if freq is not None:
-        if times.kind != "datetime":
-            raise DataError(f"{where}: --freq applies to date/time columns; this one holds "
-                            f"integer steps")
-        stamps = _floor_to(stamps, freq, where)
-    order = np.lexsort((stamps, codes))
-    codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
-    codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids, where,
-                                                duplicates)
-    firsts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
-    if times.kind == "datetime":
-        freq = freq or _infer_freq(codes, stamps, firsts, ids, where)
-        positions = _grid_positions(stamps, firsts, codes, freq, ids, where)
-        step = 1
-    else:
-        step = _integer_step(stamps, codes)
-        positions = (stamps - stamps[firsts][np.searchsorted(firsts, np.arange(len(codes)),
-                                                             "right") - 1]) // step
-        freq = None
-    return _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, where,
-                            fill)
+    if freq is not None and times.kind != "datetime":
+        raise DataError(f"{where}: --freq applies to date/time columns, not to integer steps "
+                        f"or row order")
+    try:
+        stamps = times.values if freq is None else _floor_to(times.values, freq, where)
+        order = np.lexsort((stamps, codes))  # stable, so duplicates keep their file order
+        codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
+        codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids, where,
+                                                    duplicates)
+        firsts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+        if times.kind == "datetime":
+            freq = freq or _infer_freq(codes, stamps, firsts, ids, where)
+            positions, step = _grid_positions(stamps, firsts, codes, freq, ids, where), 1
+        else:
+            step = _integer_step(stamps, codes)
+            owner = np.searchsorted(firsts, np.arange(len(codes)), "right") - 1
+            positions = (stamps - stamps[firsts][owner]) // step
+        return _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids,
+                                where, fill)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        raise DataError(f"{where}: the time grid runs past the dates pandas supports "
+                        f"{DATE_RANGE}, or one series spans centuries at a fine step") from None
 
 
 def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
@@ -108,16 +133,20 @@ def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
     index = pd.DatetimeIndex(stamps)
     if isinstance(offset, pd.offsets.Tick):
         return index.floor(offset).to_numpy()
-    grid = pd.date_range(offset.rollback(index.min().normalize()), index.max(), freq=offset)
-    return grid.to_numpy()[np.searchsorted(grid.to_numpy(), stamps, side="right") - 1]
+    start = offset.rollback(index.min().as_unit("us").normalize())  # ns would overflow at 1677
+    grid = pd.date_range(start, index.max(), freq=offset).as_unit("ns").to_numpy()
+    return grid[np.searchsorted(grid, stamps, side="right") - 1]
 
 
 def _offset(freq: str, where: str) -> pd.DateOffset:
     try:
-        return pd.tseries.frequencies.to_offset(freq)
+        offset = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
-        raise DataError(f"{where}: --freq {freq!r} is not a pandas frequency alias "
-                        f"(examples: D, h, 15min, W-SUN, MS, QS)") from None
+        offset = None
+    if offset is None or offset.n <= 0:  # a zero or negative step never reaches the next row
+        raise DataError(f"{where}: --freq {freq!r} is not a pandas frequency alias with a "
+                        f"positive step (examples: D, h, 15min, W-SUN, MS, QS)")
+    return offset
 
 
 def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy):
@@ -132,7 +161,9 @@ def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy):
                         f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}")
     frame = pd.DataFrame(values)
     frame["code"], frame["time"] = codes, stamps
-    merged = frame.groupby(["code", "time"], sort=True).agg(policy)
+    groups = frame.groupby(["code", "time"], sort=True)
+    # min_count: a sum of empty cells stays empty (pandas makes it 0) and is filled later
+    merged = groups.sum(min_count=1) if policy == "sum" else groups.agg(policy)
     log.warning("%s: combined %d rows that share a timestamp (--duplicates %s)",
                 where, int(same.sum()), policy)
     return (merged.index.get_level_values(0).to_numpy(np.int64),
@@ -159,21 +190,42 @@ def _infer_freq(codes, stamps, firsts, ids, where) -> str:
         if found:
             votes[found] += 10  # a whole series agreeing beats short runs
             continue
-        for lo in np.linspace(0, max(len(run) - 5, 0), num=min(12, len(run)), dtype=int):
-            found = _pandas_freq(run[lo:lo + 5])
+        # runs of three (the fewest pandas needs) find the step between the gaps of a series
+        for lo in np.linspace(0, max(len(run) - 3, 0), num=min(12, len(run)), dtype=int):
+            found = _pandas_freq(run[lo:lo + 3])
             if found:
                 votes[found] += 1
-    for candidate, _ in votes.most_common():
+    voted = [candidate for candidate, _ in votes.most_common()]
+    for rank, candidate in enumerate(voted + _fallback_freqs(codes, stamps)):
         try:
-            _grid_positions(stamps, firsts, codes, candidate, ids, where)
-            return candidate
+            positions = _grid_positions(stamps, firsts, codes, candidate, ids, where)
         except DataError:
             continue
+        spans = positions[bounds[1:] - 1] - positions[firsts] + 1
+        if rank < len(voted) or spans.sum() <= 2 * len(stamps):  # guesses: at most half filled
+            return candidate
     longest = int(np.argmax(np.diff(bounds)))
     raise DataError(f"{where}: cannot infer a regular frequency from the timestamps "
                     f"(series {ids[codes[bounds[longest]]]!r} has "
                     f"{bounds[longest + 1] - bounds[longest]} points); pass --freq, "
                     f"e.g. --freq D")
+
+
+def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
+    """Candidates for series too short or gappy for pandas (two points, gaps everywhere):
+    calendar steps anchored on the first timestamp, coarsest first, then the largest fixed
+    step dividing every difference."""
+    diffs = np.diff(stamps.view(np.int64))[np.diff(codes) == 0]
+    if not len(diffs) or diffs.min() <= 0:  # <= 0: int64 wrapped, rows centuries apart
+        return []
+    first = pd.Timestamp(stamps[0])
+    m = first.month - 1
+    calendar = [f"YS-{MONTHS[m]}", f"YE-{MONTHS[m]}", f"QS-{MONTHS[m % 3]}",
+                f"QE-{MONTHS[9 + m % 3]}", "MS", "ME", f"W-{DAYS[first.weekday()]}"]
+    step = pd.Timedelta(int(np.gcd.reduce(diffs)), "ns")
+    if step != pd.Timedelta(days=step.days):
+        return [*calendar, pd.tseries.frequencies.to_offset(step).freqstr]
+    return [*calendar, "D" if step.days == 1 else f"{step.days}D"]
 
 
 def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
@@ -183,6 +235,8 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
         delta = np.timedelta64(offset.nanos, "ns")
         owner = np.searchsorted(firsts, np.arange(len(stamps)), side="right") - 1
         since = stamps - stamps[firsts][owner]
+        if (since < np.timedelta64(0, "ns")).any():
+            raise OverflowError("int64 nanoseconds wrapped: rows centuries apart")
         positions, rest = np.divmod(since, delta)
         positions = positions.astype(np.int64)
         off = rest != np.timedelta64(0, "ns")
@@ -211,6 +265,12 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     bounds = np.r_[firsts, len(codes)]
     start_pos = positions[firsts]
     spans = positions[bounds[1:] - 1] - start_pos + 1  # (S_present,)
+    rows = np.diff(bounds)
+    sparse = spans > 100 * rows + 100_000  # a grid this empty is a wrong time column, not gaps
+    if sparse.any():
+        s = int(np.argmax(sparse))
+        raise DataError(f"{where}: series {ids[codes[firsts[s]]]!r} has {rows[s]} rows spread "
+                        f"over {spans[s]} steps of {freq or step}; check the time column")
     indptr = np.r_[0, np.cumsum(spans)]
     series_of_row = np.repeat(np.arange(len(firsts)), np.diff(bounds))
     dest = indptr[series_of_row] + positions - start_pos[series_of_row]
@@ -218,15 +278,14 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     full[dest] = values
     new_codes = np.repeat(codes[firsts], spans)
     offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], spans)
-    if freq is None:
+    offset = pd.tseries.frequencies.to_offset(freq) if freq else None
+    if offset is None:
         new_times = np.repeat(stamps[firsts], spans) + offsets * step
-    elif isinstance(pd.tseries.frequencies.to_offset(freq), pd.offsets.Tick):
-        delta = np.timedelta64(pd.tseries.frequencies.to_offset(freq).nanos, "ns")
-        new_times = np.repeat(stamps[firsts], spans) + offsets * delta
+    elif isinstance(offset, pd.offsets.Tick):
+        new_times = np.repeat(stamps[firsts], spans) + offsets * np.timedelta64(offset.nanos, "ns")
     else:
-        index = pd.DatetimeIndex(stamps)
-        offset = pd.tseries.frequencies.to_offset(freq)
-        grid = pd.date_range(offset.rollback(index.min()), index.max(), freq=offset).to_numpy()
+        grid = pd.date_range(offset.rollback(pd.Timestamp(stamps.min())), stamps.max(),
+                             freq=offset).to_numpy()
         new_times = grid[np.repeat(start_pos, spans) + offsets]
     keep = np.ones(len(full), dtype=bool)
     filled = np.zeros(n_codes, dtype=np.int64)
@@ -263,13 +322,10 @@ def _fill_series(block: np.ndarray, fill: str, series: str, where: str,
         hole = np.isnan(column)
         if not hole.any():
             continue
-        if hole.all():
-            column[:] = 0.0
-        elif fill == "linear":
+        if fill == "linear":  # a column cannot be all holes: the edge rows are complete
             column[hole] = np.interp(steps[hole], steps[~hole], column[~hole])
         elif fill == "ffill":
-            filled = pd.Series(column).ffill().bfill().to_numpy()
-            column[:] = filled
+            column[:] = pd.Series(column).ffill().to_numpy()
         else:
             column[hole] = 0.0
     return keep, gaps
