@@ -15,13 +15,15 @@ import numpy as np
 from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
 from forecastr.config import FitConfig
-from forecastr.errors import DataError
-from forecastr.panel import Panel
+from forecastr.errors import ConfigError, DataError
+from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
 from forecastr.windows import build
 from forecastr.writer import check_writable
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from forecastr.artifact import Artifact
 
 log = logging.getLogger(__name__)
@@ -201,13 +203,22 @@ def info(model_path: str | Path) -> dict[str, Any]:
 
 def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int = 3,
              step: int | None = None, season: int | None = None, horizon: int | None = None,
-             device_spec: str = "auto") -> dict[str, Any]:
-    """Backtest a model on the tail of DATA with rolling origins, beside naive baselines."""
-    from forecastr import artifact, backtest, device, forecast
+             device_spec: str = "auto", plot_path: str | Path | None = None) -> dict[str, Any]:
+    """Backtest a model on the tail of DATA with rolling origins, beside naive baselines.
 
+    Each origin's forecast uses only the history before it; the model is not refitted.
+    """
+    from forecastr import artifact, backtest, device, forecast, plot
+
+    if plot_path is not None:
+        plot.require_matplotlib()
+        check_writable(plot_path)
     loaded = artifact.load(model_path)
+    if horizon is not None and horizon > loaded.horizon:
+        raise ConfigError(f"--horizon must be at most the model's horizon {loaded.horizon}, "
+                          f"got {horizon}")
     target_device = device.resolve_device(device_spec)
-    panel = read_panel(source, loaded.config)
+    panel = read_for_model(source, loaded)
     horizon = horizon or loaded.horizon
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
@@ -216,7 +227,76 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
         return forecast.forecast(model, loaded, history, horizon, target_device)[0]
 
     scored = backtest.run(panel, predict, horizon, folds, step or horizon, season)
+    if plot_path is not None:
+        plot.draw(panel, scored, plot_path)
     clock = _has_clock_times(panel.times)
     result = backtest.report(scored, panel.ids, lambda t: _time_text(t, clock))
     return {"model": str(model_path), "data": panel.source, "horizon": horizon,
             "folds": folds, "step": step or horizon, "season": season, **result}
+
+
+def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int | None = None,
+            with_history: bool = False, new_series: str = "forecast",
+            device_spec: str = "auto") -> pd.DataFrame:
+    """Forecast the steps after the end of every series in DATA, in DATA's own layout.
+
+    new_series: what to do with series the model never saw: "forecast" (the model is
+    global), "skip" them, or raise an "error".
+    """
+    from forecastr import artifact, device, forecast
+
+    loaded = artifact.load(model_path)
+    if horizon is not None and not 1 <= horizon <= loaded.horizon:
+        raise ConfigError(f"--horizon must be between 1 and the model's horizon "
+                          f"{loaded.horizon}, got {horizon}")
+    target_device = device.resolve_device(device_spec)
+    panel = read_for_model(source, loaded)
+    unseen = [i for i in panel.ids if i not in set(loaded.series["ids"])]
+    if unseen and new_series == "error":
+        raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
+                        f"({len(unseen)} such series); pass --new-series forecast or skip")
+    if unseen and new_series == "skip":
+        keep = np.array([i not in set(unseen) for i in panel.ids])
+        if not keep.any():
+            raise DataError(f"{panel.source}: no series of the training data is in this file")
+        panel = select(panel, np.flatnonzero(keep))
+        log.warning("%s: skipped %d series unseen in training", panel.source, len(unseen))
+    short = int((panel.lengths < loaded.window).sum())
+    if short:
+        log.warning("%s: left-padded %d series with less history than the window (%d)",
+                    panel.source, short, loaded.window)
+    model = artifact.build_model(loaded, str(model_path))
+    values, times = forecast.forecast(model, loaded, panel, horizon or loaded.horizon,
+                                      target_device)
+    return forecast.to_frame(panel, values, times, with_history)
+
+
+def read_for_model(source: str | Path | BinaryIO, loaded: Artifact) -> Panel:
+    """Read DATA with the columns the model was trained on, and check it fits the model."""
+    schema = loaded.schema
+    cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
+                              targets=schema.targets, features=schema.features)
+    if isinstance(source, (str, Path)) and str(source) != "-":
+        panel = _read_with_model_freq(source, cfg, schema.freq)
+    else:  # a stream can be read once: always use the model's frequency
+        panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq))
+    if panel.schema.time_kind != schema.time_kind:
+        raise DataError(f"{panel.source}: the time column holds {panel.schema.time_kind} "
+                        f"values but the model was trained on {schema.time_kind} ones")
+    if schema.freq != panel.schema.freq:
+        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but the "
+                        f"model was trained at {schema.freq}")
+    if panel.schema.layout != schema.layout:
+        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but the model was "
+                        f"trained on a {schema.layout} file")
+    return panel
+
+
+def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None) -> Panel:
+    """Infer the frequency like fit did; fall back to the model's when too few rows tell."""
+    try:
+        return read_panel(source, cfg)
+    except DataError as exc:
+        if freq is None or "cannot infer a regular frequency" not in str(exc):
+            raise
+        return read_panel(source, dataclasses.replace(cfg, freq=freq))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from forecastr import metrics
-from forecastr.panel import Panel
+from forecastr.panel import Panel, select, truncate
 
 METHODS = ("model", "naive", "seasonal_naive")
 Forecaster = Callable[[Panel], np.ndarray]  # history panel -> (S, H, K) point forecasts
@@ -26,21 +26,6 @@ class Scored:
     actual: np.ndarray  # (P, H, K)
     forecasts: dict[str, np.ndarray]  # method -> (P, H, K)
     scale: np.ndarray  # (P, K) in-sample seasonal naive MAE, for MASE
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated row ranges starts[i] : starts[i] + lengths[i], without a Python loop."""
-    return np.repeat(starts, lengths) + (
-        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-
-
-def history_before(panel: Panel, cuts: np.ndarray) -> Panel:
-    """The panel cut to each series' first `cuts[s]` rows (every cut >= 1)."""
-    lengths = cuts.astype(np.int64)
-    rows = _ranges(panel.indptr[:-1], lengths)
-    return Panel(values=panel.values[rows], times=panel.times[rows],
-                 indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
-                 schema=panel.schema, filled=panel.filled, source=panel.source)
 
 
 def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -69,8 +54,8 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
         keep = np.flatnonzero(cuts >= 2)  # an origin needs some history to forecast from
         if not len(keep):
             continue
-        subset = _select(panel, keep)
-        history = history_before(subset, cuts[keep])
+        subset = select(panel, keep)
+        history = truncate(subset, cuts[keep])
         guesses = {"model": forecaster(history)[:, :horizon],
                    **baselines(history, horizon, season)}
         first = subset.indptr[:-1] + cuts[keep]  # row of each origin's first forecast step
@@ -93,15 +78,6 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
     joined = {name: np.concatenate(values) for name, values in parts.items()}
     return Scored(joined["series"], joined["fold"], joined["origin"], joined["actual"],
                   {name: joined[name] for name in METHODS}, joined["scale"])
-
-
-def _select(panel: Panel, keep: np.ndarray) -> Panel:
-    lengths = panel.lengths[keep]
-    rows = _ranges(panel.indptr[keep], lengths)
-    return Panel(values=panel.values[rows], times=panel.times[rows],
-                 indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
-                 ids=tuple(panel.ids[i] for i in keep), schema=panel.schema,
-                 filled=panel.filled[keep], source=panel.source)
 
 
 def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:

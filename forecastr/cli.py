@@ -7,11 +7,12 @@ shell completion never load torch or pandas.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from forecastr.config import FitConfig, base_type, choices, coerce, field_types,
 from forecastr.errors import DataError, ForecastrError
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
 def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -110,10 +112,11 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
 
     ui.setup_logging(quiet, verbose)
     report = api.inspect(data, build_config(ctx, params))
-    if as_json:
-        ui.write_json(report, sys.stdout)
-    else:
-        ui.show_inspect(report, sys.stdout)
+    with stdout_pipe():
+        if as_json:
+            sys.stdout.write(ui.json_text(report))
+        else:
+            ui.show_inspect(report, sys.stdout)
     if "error" in report["windows"]:
         raise DataError(report["windows"]["error"])
 
@@ -174,15 +177,112 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 
     ui.setup_logging(quiet, verbose)
     report = api.info(model)
-    if as_json:
-        ui.write_json(report, sys.stdout)
+    with stdout_pipe():
+        if as_json:
+            sys.stdout.write(ui.json_text(report))
+        else:
+            ui.show_info(report, sys.stdout)
+
+
+def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options for single FitConfig fields (for commands that take no --config file)."""
+    types = field_types()
+    chosen = [f for f in dataclasses.fields(FitConfig) if f.name in names]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for f in reversed(chosen):
+            click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(command)
+        return command
+
+    return decorate
+
+
+@contextlib.contextmanager
+def stdout_pipe() -> Iterator[None]:
+    """Write data to stdout; when its reader has gone (`| head`), stop quietly with 141."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
+
+def emit(text: str) -> None:
+    with stdout_pipe():
+        sys.stdout.write(text)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=True))
+@click.argument("data", type=click.Path(allow_dash=True, dir_okay=True), default="-")
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="Steps to forecast, at most the trained horizon [default: the trained one].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the forecasts to this file (atomically) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="CSV in DATA's layout, or JSON lines.")
+@click.option("--with-history", is_flag=True, help="Put each series' history before its forecasts.")
+@click.option("--new-series", type=click.Choice(["forecast", "skip", "error"]),
+              default="forecast", show_default=True,
+              help="What to do with series the model was not trained on.")
+@field_options("device")
+@output_options
+def predict(model: str, data: str, horizon: int | None, output: str | None, fmt: str,
+            with_history: bool, new_series: str, device: str, quiet: bool, verbose: bool,
+            debug: bool) -> None:
+    """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
+    for stdin) with MODEL, and write them as CSV to stdout."""
+    from forecastr import api, ui, writer
+
+    ui.setup_logging(quiet, verbose)
+    if output is not None:
+        writer.check_writable(output)
+    frame = api.predict(model, data, horizon, with_history, new_series, device)
+    text = writer.render(frame, fmt)
+    if output is None:
+        emit(text)
     else:
-        ui.show_info(report, sys.stdout)
+        writer.write_text(text, output)
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=True))
+@click.argument("data", type=click.Path(allow_dash=True, dir_okay=True))
+@click.option("--folds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Forecast origins, stepping back from the end of each series.")
+@click.option("--step", type=click.IntRange(min=1),
+              help="Steps between origins [default: the horizon].")
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="Steps scored after each origin [default: the trained horizon].")
+@click.option("--season", type=click.IntRange(min=1),
+              help="Seasonal period for seasonal naive and MASE [default: from the frequency].")
+@click.option("--json", "as_json", is_flag=True,
+              help="Write the whole report (overall, per series, per fold, per step) as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw history, forecasts and actuals of a few series to this PNG "
+                   "(needs: pip install 'forecastr[plot]').")
+@field_options("device")
+@output_options
+def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int | None,
+             season: int | None, as_json: bool, plot: str | None, device: str, quiet: bool,
+             verbose: bool, debug: bool) -> None:
+    """Backtest MODEL on the tail of DATA from rolling origins and compare it with the naive
+    and seasonal naive forecasts (MAE, RMSE, MAPE, sMAPE, MASE, bias)."""
+    from forecastr import api, ui
+
+    ui.setup_logging(quiet, verbose)
+    report = api.evaluate(model, data, folds, step, season, horizon, device, plot)
+    with stdout_pipe():
+        if as_json:
+            sys.stdout.write(ui.json_text(report))
+        else:
+            ui.show_evaluation(report, sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into an exit status: 0 ok, 2 bad input or usage,
-    1 anything else, 130 interrupted; a closed stdout pipe ends quietly."""
+    1 anything else, 130 interrupted, 141 (quietly) when the reader of stdout went away."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
     try:
@@ -200,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except BrokenPipeError:
         _silence_stdout()
-        code = 0
+        code = EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the last line of defence for cron users
         if debug:
             traceback.print_exc()

@@ -92,3 +92,42 @@ def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
     result = scaling.invert(scaled.astype(np.float64), stats, np.arange(panel.n_series),
                             slice(0, n_targets))
     return result, times[:, :horizon]
+
+
+def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray,
+             with_history: bool = False) -> pd.DataFrame:
+    """Forecasts (S, H, K) in the input's layout: long gives id, time and target columns;
+    single and wide give the time column and one column per target series."""
+    schema = panel.schema
+    horizon = values.shape[1]
+    time_col = schema.time_col or "step"
+    stamps = times.reshape(-1)
+    ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
+    flat = values.reshape(-1, values.shape[2]).astype(np.float32)  # (S * H, K); the data's
+    # own precision: more digits than float32 holds would only be noise
+    if with_history:
+        k = schema.n_targets
+        history_ids = np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths)
+        ids = np.concatenate([history_ids, ids])
+        stamps = np.concatenate([panel.times, stamps])
+        flat = np.concatenate([panel.values[:, :k], flat])
+        owner = np.concatenate([np.repeat(np.arange(panel.n_series), panel.lengths),
+                                np.repeat(np.arange(panel.n_series), horizon)])
+        order = np.argsort(owner, kind="stable")  # each series: its history, then forecasts
+        ids, stamps, flat = ids[order], stamps[order], flat[order]
+    when = _time_column(stamps, schema.tz)
+    if schema.layout == "long":
+        frame = pd.DataFrame({schema.id_col: ids, time_col: when})
+        for c, name in enumerate(schema.targets):
+            frame[name] = flat[:, c]
+        return frame
+    wide = pd.DataFrame({"series": ids, time_col: when, "value": flat[:, 0]})
+    wide = wide.pivot(index=time_col, columns="series", values="value")
+    return wide.reindex(columns=list(panel.ids)).reset_index().rename_axis(columns=None)
+
+
+def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:
+    if stamps.dtype.kind != "M":
+        return stamps.astype(np.int64)
+    index = pd.DatetimeIndex(stamps)
+    return index.tz_localize(tz) if tz else index

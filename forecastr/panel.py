@@ -67,3 +67,28 @@ class Panel:
         """Values (T_s, C) and times (T_s,) of series number s, as views."""
         lo, hi = self.indptr[s], self.indptr[s + 1]
         return self.values[lo:hi], self.times[lo:hi]
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated row ranges starts[i] : starts[i] + lengths[i], without a Python loop."""
+    return np.repeat(starts, lengths) + (
+        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+
+
+def select(panel: Panel, keep: np.ndarray) -> Panel:
+    """The series numbered `keep`, whole, as a new panel."""
+    lengths = panel.lengths[keep]
+    rows = _ranges(panel.indptr[keep], lengths)
+    return Panel(values=panel.values[rows], times=panel.times[rows],
+                 indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+                 ids=tuple(panel.ids[i] for i in keep), schema=panel.schema,
+                 filled=panel.filled[keep], source=panel.source)
+
+
+def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
+    """Each series cut to its first `lengths[s]` rows (1 <= lengths[s] <= its length)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    rows = _ranges(panel.indptr[:-1], lengths)
+    return Panel(values=panel.values[rows], times=panel.times[rows],
+                 indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
+                 schema=panel.schema, filled=panel.filled, source=panel.source)

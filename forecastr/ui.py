@@ -34,8 +34,19 @@ def _lowercase_level(record: logging.LogRecord) -> bool:
     return True
 
 
-def write_json(data: Any, stream: TextIO) -> None:
-    stream.write(json.dumps(data, indent=2) + "\n")
+def json_text(data: Any) -> str:
+    """Indented JSON with NaN written as null, which strict JSON readers accept."""
+    return json.dumps(_nan_to_none(data), indent=2) + "\n"
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
 
 
 def show_inspect(report: dict[str, Any], stream: TextIO) -> None:
@@ -140,3 +151,39 @@ def show_info(report: dict[str, Any], stream: TextIO) -> None:
         console.print(table)
     console.print(f"written by forecastr {report['versions'].get('forecastr')} with torch "
                   f"{report['versions'].get('torch')}")
+
+
+METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
+
+
+def show_evaluation(report: dict[str, Any], stream: TextIO) -> None:
+    """The overall metrics of the model beside the baselines, and the verdict in one line."""
+    console = Console(file=stream, highlight=False)
+    overall = report["overall"]
+    console.print(f"{report['data']}: {report['forecasts']} forecasts of {report['horizon']} "
+                  f"steps from {report['folds']} origin(s), {report['step']} steps apart; "
+                  f"season {report['season']}")
+    table = Table()
+    table.add_column("metric")
+    for name in ("model", "naive", "seasonal naive"):
+        table.add_column(name, justify="right")
+    for metric in METRICS:
+        cells = [overall[m][metric] for m in ("model", "naive", "seasonal_naive")]
+        best = min((abs(c) for c in cells if c == c), default=None)
+        table.add_row(metric.upper() if metric != "smape" else "sMAPE",
+                      *[_metric_text(c, best) for c in cells])
+    console.print(table)
+    relative = overall["relative_mase"]
+    if relative == relative:
+        verdict = "better than" if relative < 1 else "no better than"
+        console.print(f"MASE relative to seasonal naive: {relative:.3f} (the model is {verdict} "
+                      f"seasonal naive)")
+    if report["mape_skipped_zeros"]:
+        console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
+
+
+def _metric_text(value: float, best: float | None) -> str:
+    if value != value:
+        return "-"
+    text = f"{value:,.4g}"
+    return f"[bold]{text}[/bold]" if best is not None and abs(value) == best else text

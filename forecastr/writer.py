@@ -1,4 +1,4 @@
-"""Output files that are either the old complete file or the new complete file, never half.
+"""Rendering tables as CSV or JSON lines, and output files that are either the old complete file or the new complete file, never half.
 
 atomic_write writes to a temporary file in the target's folder, fsyncs it, and renames it over
 the target; on any error the temporary file is removed and the target is left untouched.
@@ -11,9 +11,28 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from forecastr.errors import OutputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """A table as CSV (with a header) or as JSON lines, one object per row."""
+    if fmt == "json":
+        if not len(frame):
+            return ""
+        text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s")
+        return text.rstrip("\n") + "\n"  # pandas versions differ on the final newline
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def write_text(text: str, path: str | Path) -> None:
+    """Write text to `path` atomically, as UTF-8."""
+    with atomic_write(path) as stream:
+        stream.write(text.encode("utf-8"))
 
 
 def check_writable(path: str | Path) -> None:

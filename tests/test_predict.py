@@ -1,0 +1,177 @@
+"""predict and evaluate end to end: layouts, timestamps, formats, pipelines and exit status."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import SAMPLE_DATA, seasonal_frame
+
+TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny models fitted once per module: monthly long, quarterly wide, hourly, daily."""
+    from tests.conftest import run_cli
+
+    folder = tmp_path_factory.mktemp("models")
+    daily = folder / "daily.csv"
+    seasonal_frame(n_series=2, length=80, period=7, freq="D").to_csv(daily, index=False)
+    paths = {"folder": folder, "daily_data": daily}
+    for name, data, extra in [
+        ("long", SAMPLE_DATA / "long.csv", ["--window", "24", "--horizon", "6"]),
+        ("wide", SAMPLE_DATA / "wide.csv", ["--window", "8", "--horizon", "4"]),
+        ("hourly", SAMPLE_DATA / "hourly.csv", ["--window", "24", "--horizon", "5",
+                                                 "--target", "demand", "--features",
+                                                 "temperature,workday", "--calendar"]),
+        ("daily", daily, ["--window", "14", "--horizon", "3"]),
+    ]:
+        paths[name] = folder / f"{name}.fcst"
+        result = run_cli(["fit", data, "-o", paths[name], *TINY, *extra])
+        assert result.exit_code == 0, result.stderr
+    return paths
+
+
+def test_long_layout_and_monthly_timestamps(cli, models):
+    result = cli(["predict", models["long"], SAMPLE_DATA / "long.csv"])
+    assert result.exit_code == 0 and result.stderr == ""
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert list(frame.columns) == ["unique_id", "ds", "y"]
+    assert len(frame) == 8 * 6 and frame["y"].notna().all()
+    first = frame[frame.unique_id == "leisure_hospitality"]["ds"].tolist()
+    assert first == ["2019-10-01", "2019-11-01", "2019-12-01", "2020-01-01", "2020-02-01",
+                     "2020-03-01"]
+    assert frame["unique_id"].drop_duplicates().tolist()[0] == "leisure_hospitality"
+
+
+def test_wide_layout_quarterly(cli, models):
+    frame = pd.read_csv(io.StringIO(cli(["predict", models["wide"],
+                                         SAMPLE_DATA / "wide.csv"]).stdout))
+    header = (SAMPLE_DATA / "wide.csv").read_text().splitlines()[0].split(",")
+    assert list(frame.columns) == header
+    assert frame["quarter"].tolist() == ["2017-01-01", "2017-04-01", "2017-07-01", "2017-10-01"]
+
+
+def test_hourly_with_features_and_calendar(cli, models):
+    result = cli(["predict", models["hourly"], SAMPLE_DATA / "hourly.csv", "--horizon", "3"])
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert list(frame.columns) == ["time", "demand"]
+    assert frame["time"].tolist() == ["2014-02-26 00:00:00", "2014-02-26 01:00:00",
+                                      "2014-02-26 02:00:00"]
+    assert frame["demand"].between(2, 8).all()  # demand in GW stays in a sane range
+
+
+def test_daily_timestamps_and_json_lines(cli, models):
+    result = cli(["predict", models["daily"], models["daily_data"], "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["ds"] for r in rows[:3]] == ["2000-03-21T00:00:00", "2000-03-22T00:00:00",
+                                           "2000-03-23T00:00:00"]
+    assert set(rows[0]) == {"unique_id", "ds", "y"} and len(rows) == 6
+
+
+def test_with_history_output_file_and_stdin(cli, models, tmp_path):
+    output = tmp_path / "forecast.csv"
+    text = (SAMPLE_DATA / "long.csv").read_text()
+    result = cli(["predict", models["long"], "-", "-o", output, "--with-history"], input=text)
+    assert result.exit_code == 0 and result.stdout == ""
+    frame = pd.read_csv(output)
+    assert len(frame) == 1236 + 8 * 6
+    one = frame[frame.unique_id == "financial_activities"]
+    assert one["ds"].iloc[0] == "2013-01-01" and one["ds"].iloc[-1] == "2020-03-01"
+    original = pd.read_csv(SAMPLE_DATA / "long.csv")
+    np.testing.assert_allclose(one["y"].iloc[:81], original[original.unique_id ==
+                                                             "financial_activities"]["y"],
+                               rtol=1e-6)
+
+
+def test_horizon_and_schema_errors_exit_2(cli, models, tmp_path):
+    longer = cli(["predict", models["long"], SAMPLE_DATA / "long.csv", "--horizon", "7"])
+    assert longer.exit_code == 2 and "the model's horizon 6" in longer.stderr
+    wrong = cli(["predict", models["long"], SAMPLE_DATA / "single.csv"])
+    assert wrong.exit_code == 2 and "'ds'" in wrong.stderr and wrong.stdout == ""
+    daily = cli(["predict", models["long"], models["daily_data"]])
+    assert daily.exit_code == 2 and "frequency D but the model was trained at MS" in daily.stderr
+    assert cli(["predict", tmp_path / "none.fcst", SAMPLE_DATA / "long.csv"]).exit_code == 2
+
+
+def test_new_series_policy(cli, models, tmp_path):
+    renamed = pd.read_csv(SAMPLE_DATA / "long.csv")
+    renamed["unique_id"] = renamed["unique_id"].str.upper()
+    path = tmp_path / "renamed.csv"
+    renamed.to_csv(path, index=False)
+    forecast = cli(["predict", models["long"], path])
+    assert forecast.exit_code == 0 and "LEISURE_HOSPITALITY" in forecast.stdout
+    error = cli(["predict", models["long"], path, "--new-series", "error"])
+    assert error.exit_code == 2 and "'LEISURE_HOSPITALITY' was not in the training data" in \
+        error.stderr
+
+
+def test_short_history_is_padded_with_a_warning(cli, models, tmp_path):
+    short = pd.read_csv(SAMPLE_DATA / "long.csv").groupby("unique_id").tail(5)
+    path = tmp_path / "short.csv"
+    short.to_csv(path, index=False)
+    result = cli(["predict", models["long"], path])
+    assert result.exit_code == 0
+    assert "left-padded 8 series with less history than the window (24)" in result.stderr
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 48
+
+
+def test_shell_pipeline_and_broken_pipe(models, tmp_path):
+    big = seasonal_frame(n_series=3000, length=30)  # ~2 MB of history: more than a pipe holds
+    data = tmp_path / "big.csv"
+    big.to_csv(data, index=False)
+    forecastr = f"{sys.executable} -m forecastr"
+    piped = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; cat {SAMPLE_DATA / 'long.csv'} | {forecastr} predict "
+                       f"{models['long']} - | grep -c leisure"],
+        capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout.strip() == "6" and piped.stderr == ""
+    head = subprocess.run(
+        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history | head -2"],
+        capture_output=True, text=True)
+    assert head.stdout.splitlines() == ["unique_id,ds,y", "s0,2000-01-01,10.0126"]
+    assert head.stderr == ""
+    # a reader that reads nothing: the write fails at once, quietly, with 128 + SIGPIPE
+    closed = subprocess.run(
+        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history | true; "
+                       f"echo status=${{PIPESTATUS[0]}}"], capture_output=True, text=True)
+    assert closed.stdout == "status=141\n" and closed.stderr == ""
+
+
+def test_evaluate_table_json_and_golden_structure(cli, models):
+    table = cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--folds", "2"])
+    assert table.exit_code == 0, table.stderr
+    assert "seasonal naive" in table.stdout and "MASE relative to seasonal naive" in table.stdout
+    report = json.loads(cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--json",
+                             "--folds", "2", "--step", "3"]).stdout)
+    assert (report["horizon"], report["folds"], report["step"], report["season"]) == (6, 2, 3, 12)
+    assert report["forecasts"] == 16 and len(report["per_series"]) == 8
+    assert [f["origin"] for f in report["per_fold"]] == ["2019-04-01", "2019-01-01"]
+    assert len(report["per_step_mae"]["model"]) == 6
+    assert set(report["overall"]["model"]) == {"mae", "rmse", "mape", "smape", "mase", "bias"}
+    ratio = report["overall"]["model"]["mase"] / report["overall"]["seasonal_naive"]["mase"]
+    assert report["overall"]["relative_mase"] == pytest.approx(ratio)
+
+
+def test_evaluate_plot(cli, models, tmp_path):
+    pytest.importorskip("matplotlib")
+    image = tmp_path / "backtest.png"
+    result = cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--plot", image])
+    assert result.exit_code == 0 and image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_plot_without_matplotlib_is_a_clear_error(cli, models, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now fails
+    result = cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--plot",
+                  tmp_path / "x.png"])
+    assert result.exit_code == 2
+    assert result.stderr == ("forecastr: error: --plot needs matplotlib: "
+                             "pip install 'forecastr[plot]'\n")
