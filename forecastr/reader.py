@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -116,47 +117,41 @@ def parse_csv(text: str, name: str,
               text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse CSV text with a sniffed delimiter; return the data rows (blank lines dropped) and
     the line of the file each row starts on (the header is line 1 after any blank lines).
-    `text_columns` stay text: series ids such as 007 are not numbers."""
+    `text_columns` (series ids) are read as written: 007 is no number and NA no gap."""
     if not text.strip():
         raise DataError(f"{name}: file is empty")
     blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", text)  # blank lines above the header
-    skip, sample = blank[0].count("\n") or blank[0].count("\r"), text[blank.end():][:65536]
+    skip = blank[0].count("\n") or blank[0].count("\r")
+    sample = text[blank.end():blank.end() + 65536]
     sep = sniff_delimiter(sample)
     try:
         header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
     except csv.Error:  # pandas reports it below
         header = []
-    seen = set()
-    for column in header:
-        if column.strip() in seen and column.strip():  # pandas names empty ones "Unnamed: i"
-            raise DataError(f"{name}: duplicate column name {column.strip()!r} in the header")
-        seen.add(column.strip())
+    names = Counter(c.strip() for c in header if c.strip())  # pandas names empty ones itself
+    if twice := [c for c, count in names.items() if count > 1]:
+        raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header")
     decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
     starts = _record_lines(text, sep)  # starts[r]: line of record r (0-based, header included)
+    options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip)
+    ids = [c.lstrip() for c in header if c.strip() in text_columns]  # as pandas names them
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, skip_blank_lines=False,
-                            low_memory=False, skipinitialspace=True, skiprows=skip,
-                            dtype={c.lstrip(): "str" for c in header if c.strip() in text_columns})
+        frame = pd.read_csv(io.StringIO(text), decimal=decimal, low_memory=False,
+                            dtype=dict.fromkeys(ids, "str"), **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty") from None
     except pd.errors.ParserError as exc:
-        detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
-        # pandas counts records, which quoted line breaks make differ from lines
-        ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
-        unclosed = re.search(r"EOF inside string starting at row (\d+)", detail)
-        if ragged:
-            raise DataError(f"{name}, line {_line(starts, int(ragged[2]) - 1)}: {ragged[3]} "
-                            f"fields, but the header names {ragged[1]} columns") from None
-        if unclosed:
-            raise DataError(f"{name}, line {_line(starts, int(unclosed[1]))}: a quoted field "
-                            f"is never closed") from None
-        raise DataError(f"{name}: malformed CSV: {detail}") from None
+        raise _parser_error(exc, name, starts) from None
     lines = np.arange(skip + 2, skip + 2 + len(frame))
     if starts is not None and len(starts) == skip + 1 + len(frame):  # else csv and pandas differ
         lines = starts[skip + 1:]
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first column as index
         raise DataError(f"{name}, line {lines[0]}: one field more than the header names; add "
                         f"the missing column name or drop the trailing delimiter")
+    for column in frame.columns.intersection(ids):  # ids such as NA or None are names, not gaps
+        if frame[column].isna().any():
+            frame[column] = pd.read_csv(io.StringIO(text), usecols=[column], dtype="str",
+                                        keep_default_na=False, na_values=[""], **options)[column]
     frame.columns = [str(c).strip() for c in frame.columns]
     keep = frame.notna().any(axis=1).to_numpy()
     if not keep.any():
@@ -178,9 +173,20 @@ def _record_lines(text: str, sep: str) -> np.ndarray | None:
     return np.asarray(starts[:-1])
 
 
-def _line(starts: np.ndarray | None, record: int) -> int:
-    """The line on which CSV record number `record` (0-based, header included) starts."""
-    return int(starts[record]) if starts is not None and record < len(starts) else record + 1
+def _parser_error(exc: Exception, name: str, starts: np.ndarray | None) -> DataError:
+    """pandas' tokenizer error as one line; it counts records, not lines (a quoted field may
+    span lines), so its numbers go through `starts`."""
+    detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+    unclosed = re.search(r"EOF inside string starting at row (\d+)", detail)
+    record = int(ragged[2]) - 1 if ragged else int(unclosed[1]) if unclosed else -1
+    line = int(starts[record]) if starts is not None and record < len(starts) else record + 1
+    if ragged:
+        return DataError(f"{name}, line {line}: {ragged[3]} fields, but the header names "
+                         f"{ragged[1]} columns")
+    if unclosed:
+        return DataError(f"{name}, line {line}: a quoted field is never closed")
+    return DataError(f"{name}: malformed CSV: {detail}")
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -247,9 +253,7 @@ def _looks_numeric(column: pd.Series) -> bool:
         return True
     present = column.dropna().astype(str).str.strip()
     present = present[present != ""]
-    if present.empty:
-        return False
-    return pd.to_numeric(present, errors="coerce").notna().mean() > 0.5
+    return not present.empty and pd.to_numeric(present, errors="coerce").notna().mean() > 0.5
 
 
 def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.ndarray:
@@ -278,10 +282,9 @@ def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.
 def _times(frame: pd.DataFrame, columns: Columns, name: str, lines: np.ndarray, utc: bool,
            codes: np.ndarray) -> Parsed:
     if columns.time_col is None:  # no time column: row order is time, in plain steps
-        if columns.layout != "long":
-            return Parsed(np.arange(len(frame), dtype=np.int64), "integer", None)
-        rank = pd.Series(codes).groupby(codes).cumcount().to_numpy(np.int64)
-        return Parsed(rank, "integer", None)
+        rank = pd.Series(codes).groupby(codes).cumcount() if columns.layout == "long" else (
+            np.arange(len(frame)))
+        return Parsed(np.asarray(rank, dtype=np.int64), "integer", None)
     return parse_times(frame[columns.time_col], f"{name}: column {columns.time_col!r}", lines,
                        utc)
 

@@ -38,7 +38,9 @@ def run_cli(args: list[str], input: str | bytes | None = None) -> CliResult:
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
-            logging.getLogger("forecastr").handlers.clear()  # handler points at the old stderr
+            logger = logging.getLogger("forecastr")
+            logger.handlers.clear()  # the handler points at the runner's old stderr
+            logger.propagate = True  # so that caplog sees later tests' records
     return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
 
 
