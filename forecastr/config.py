@@ -90,6 +90,9 @@ class FitConfig:
     lr: float = option(1e-3, "Adam learning rate (halved when validation stalls).", "training")
     epochs: int = option(100, "Upper bound on training epochs.", "training")
     batch_size: int = option(256, "Windows per batch.", "training")
+    epoch_size: int = option(
+        8192, "Training windows drawn at random for each epoch, so that large panels are "
+        "validated often (0 = every window, every epoch).", "training")
     patience: int = option(
         10, "Stop after this many epochs without a better validation loss.", "training")
     clip: float = option(
@@ -150,7 +153,7 @@ def validate(cfg: FitConfig) -> None:
         if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
             raise ConfigError(f"--{flag_name(f)} must be a finite number, got "
                               f"{getattr(cfg, f.name)}")
-    for name in ("val_windows", "seed", "clip"):
+    for name in ("val_windows", "seed", "clip", "epoch_size"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")

