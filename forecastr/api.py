@@ -128,13 +128,17 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                     "stopping watches the training loss", panel.source)
     stats = scaling.fit(panel, cfg.scaler, split.train_ends)
     names = calendar_names(cfg, panel)
+    high_frequency = rhythm(panel.schema.freq).high_frequency
+    # choices left to the data are made once here, so that the model file records them
+    cfg = dataclasses.replace(cfg, calendar=bool(names), highway=(
+        not high_frequency if cfg.highway is None else cfg.highway))
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
     n_targets = panel.schema.n_targets
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
-    model = Forecaster(cfg, dims, horizon).to(target_device)
+    model = Forecaster(cfg, dims, horizon, window).to(target_device)
     data = train.TrainingData(
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=window,
@@ -161,14 +165,15 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
 
 
 def calendar_names(cfg: FitConfig, panel: Panel) -> tuple[str, ...]:
-    """Calendar features to add: those that vary at the panel's frequency, if asked for."""
-    if not cfg.calendar:
-        return ()
-    names = rhythm(panel.schema.freq).calendar if panel.schema.time_kind == "datetime" else ()
-    if not names:
+    """Calendar features to add: those that vary at the panel's frequency, when asked for or
+    (calendar unset) when the frequency is hourly or daily."""
+    dated = panel.schema.time_kind == "datetime"
+    suggested = rhythm(panel.schema.freq if dated else None)
+    wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
+    if wanted and not suggested.calendar and cfg.calendar:
         log.warning("--calendar: no calendar features vary at this time axis (%s); none added",
                     panel.schema.freq or "integer steps")
-    return names
+    return suggested.calendar if wanted else ()
 
 
 def _series_record(panel: Panel) -> dict[str, list]:
@@ -218,7 +223,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
         raise ConfigError(f"--horizon must be at most the model's horizon {loaded.horizon}, "
                           f"got {horizon}")
     target_device = device.resolve_device(device_spec)
-    panel = read_for_model(source, loaded)
+    panel = forecast.read_for_model(source, loaded)
     horizon = horizon or loaded.horizon
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
@@ -250,7 +255,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
         raise ConfigError(f"--horizon must be between 1 and the model's horizon "
                           f"{loaded.horizon}, got {horizon}")
     target_device = device.resolve_device(device_spec)
-    panel = read_for_model(source, loaded)
+    panel = forecast.read_for_model(source, loaded)
     unseen = [i for i in panel.ids if i not in set(loaded.series["ids"])]
     if unseen and new_series == "error":
         raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
@@ -269,34 +274,3 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     values, times = forecast.forecast(model, loaded, panel, horizon or loaded.horizon,
                                       target_device)
     return forecast.to_frame(panel, values, times, with_history)
-
-
-def read_for_model(source: str | Path | BinaryIO, loaded: Artifact) -> Panel:
-    """Read DATA with the columns the model was trained on, and check it fits the model."""
-    schema = loaded.schema
-    cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
-                              targets=schema.targets, features=schema.features)
-    if isinstance(source, (str, Path)) and str(source) != "-":
-        panel = _read_with_model_freq(source, cfg, schema.freq)
-    else:  # a stream can be read once: always use the model's frequency
-        panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq))
-    if panel.schema.time_kind != schema.time_kind:
-        raise DataError(f"{panel.source}: the time column holds {panel.schema.time_kind} "
-                        f"values but the model was trained on {schema.time_kind} ones")
-    if schema.freq != panel.schema.freq:
-        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but the "
-                        f"model was trained at {schema.freq}")
-    if panel.schema.layout != schema.layout:
-        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but the model was "
-                        f"trained on a {schema.layout} file")
-    return panel
-
-
-def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None) -> Panel:
-    """Infer the frequency like fit did; fall back to the model's when too few rows tell."""
-    try:
-        return read_panel(source, cfg)
-    except DataError as exc:
-        if freq is None or "cannot infer a regular frequency" not in str(exc):
-            raise
-        return read_panel(source, dataclasses.replace(cfg, freq=freq))

@@ -128,7 +128,8 @@ def _typed(payload: dict[str, Any], name: str) -> Artifact:
 
 def build_model(artifact: Artifact, name: str = "model file") -> Forecaster:
     """The network of a loaded artifact, with its weights, in evaluation mode."""
-    model = Forecaster(artifact.config, artifact.dimensions, artifact.horizon)
+    model = Forecaster(artifact.config, artifact.dimensions, artifact.horizon,
+                       artifact.window)
     try:
         model.load_state_dict(artifact.state_dict, strict=True)
     except (RuntimeError, KeyError) as exc:

@@ -19,6 +19,8 @@ class Rhythm:
     window: int
     horizon: int
     calendar: tuple[str, ...]  # calendar features that vary at this frequency
+    high_frequency: bool = False  # daily or finer; the defaults study (bench/defaults.py)
+    # found calendar inputs help such data, and the highway helps coarser data
 
 
 def rhythm(freq: str | None) -> Rhythm:
@@ -31,11 +33,11 @@ def rhythm(freq: str | None) -> Rhythm:
     if isinstance(offset, pd.offsets.Tick) and offset.nanos < DAY_NS:
         per_day = DAY_NS // offset.nanos if DAY_NS % offset.nanos == 0 else 1
         return Rhythm(per_day, min(7 * per_day, 1024), min(2 * per_day, 512),
-                      ("hour", "weekday"))
+                      ("hour", "weekday"), True)
     if isinstance(offset, pd.offsets.Tick):  # daily or a multiple of days
-        return Rhythm(7 if offset.nanos == DAY_NS else 1, 56, 14, ("weekday", "month"))
+        return Rhythm(7 if offset.nanos == DAY_NS else 1, 56, 14, ("weekday", "month"), True)
     if name in ("B", "C"):
-        return Rhythm(5, 40, 10, ("weekday", "month"))
+        return Rhythm(5, 40, 10, ("weekday", "month"), True)
     if name == "W":
         return Rhythm(52, 52, 13, ("week",))
     if name in ("MS", "ME", "M", "SMS", "SME", "BMS", "BME"):

@@ -58,9 +58,10 @@ class FitConfig:
     utc: bool = option(
         False, "Convert all timestamps to UTC (needed when a time column mixes time zones).",
         "data")
-    calendar: bool = option(
-        False, "Add calendar inputs (hour of day, day of week, month... as the frequency "
-        "allows); they are known for future steps too.", "data")
+    calendar: bool | None = option(
+        None, "Add calendar inputs (hour of day, day of week, month... as the frequency "
+        "allows); they are known for future steps too (default: on for hourly and daily "
+        "data, off for weekly and coarser).", "data")
     # windows
     window: int | None = option(
         None, "Input window length L: steps the model sees (default: a few seasons of the "
@@ -72,7 +73,7 @@ class FitConfig:
     val_windows: int = option(
         4, "Validation windows cut from the tail of each series (0 = no validation).", "windows")
     scaler: ScalerKind = option(
-        "standard", "Scaling: per series (standard, minmax) fitted on the training span, "
+        "window", "Scaling: per series (standard, minmax) fitted on the training span, "
         "per input window (window), or none.", "windows")
     # model
     cell: Cell = option("gru", "Recurrent cell.", "model")
@@ -85,6 +86,10 @@ class FitConfig:
     bidirectional: bool = option(
         False, "Read the input window in both directions.", "model")
     nonlinearity: Nonlinearity = option("tanh", "Nonlinearity of the vanilla rnn cell.", "model")
+    highway: bool | None = option(
+        None, "Add a linear map from the window's scaled targets straight to the horizon, an "
+        "autoregressive shortcut beside the recurrent network (default: on for weekly and "
+        "coarser data, off for daily and finer).", "model")
     # training
     loss: Loss = option("huber", "Training loss on scaled values.", "training")
     lr: float = option(1e-3, "Adam learning rate (halved when validation stalls).", "training")

@@ -1,9 +1,13 @@
-"""Forecasts from a trained model: the last window of every series, one batched forward pass
-per chunk of series, inverse scaling, and the future timestamps."""
+"""Forecasts from a trained model: DATA read and checked against the model's schema, the
+last window of every series, one batched forward pass per chunk of series, inverse scaling,
+and the future timestamps, returned in DATA's own layout."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -11,9 +15,12 @@ import torch
 
 from forecastr import calendar, scaling
 from forecastr.artifact import Artifact
+from forecastr.config import FitConfig
 from forecastr.device import autocast
+from forecastr.errors import DataError
 from forecastr.model import Forecaster, encoder_inputs
 from forecastr.panel import Panel
+from forecastr.reader import read_panel
 from forecastr.scaling import ScaleStats
 
 log = logging.getLogger(__name__)
@@ -131,3 +138,34 @@ def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:
         return stamps.astype(np.int64)
     index = pd.DatetimeIndex(stamps)
     return index.tz_localize(tz) if tz else index
+
+
+def read_for_model(source: str | Path | BinaryIO, loaded: Artifact) -> Panel:
+    """Read DATA with the columns the model was trained on, and check it fits the model."""
+    schema = loaded.schema
+    cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
+                              targets=schema.targets, features=schema.features)
+    if isinstance(source, (str, Path)) and str(source) != "-":
+        panel = _read_with_model_freq(source, cfg, schema.freq)
+    else:  # a stream can be read once: always use the model's frequency
+        panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq))
+    if panel.schema.time_kind != schema.time_kind:
+        raise DataError(f"{panel.source}: the time column holds {panel.schema.time_kind} "
+                        f"values but the model was trained on {schema.time_kind} ones")
+    if schema.freq != panel.schema.freq:
+        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but the "
+                        f"model was trained at {schema.freq}")
+    if panel.schema.layout != schema.layout:
+        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but the model was "
+                        f"trained on a {schema.layout} file")
+    return panel
+
+
+def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None) -> Panel:
+    """Infer the frequency like fit did; fall back to the model's when too few rows tell."""
+    try:
+        return read_panel(source, cfg)
+    except DataError as exc:
+        if freq is None or "cannot infer a regular frequency" not in str(exc):
+            raise
+        return read_panel(source, dataclasses.replace(cfg, freq=freq))

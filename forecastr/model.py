@@ -44,7 +44,7 @@ def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
 class Forecaster(nn.Module):
     """Window in, horizon out: forward(x (B, L, N), calendar (B, H, A)) -> (B, H, K, Q)."""
 
-    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int) -> None:
+    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int, window: int) -> None:
         super().__init__()
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
         self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
@@ -59,18 +59,22 @@ class Forecaster(nn.Module):
             self.bridge = nn.Linear(width, cfg.hidden) if cfg.bidirectional else None
             self.decoder = _recurrent(cfg, dims.n_targets + dims.n_calendar, False)
             self.head = nn.Linear(cfg.hidden, outputs)
+        # the shortcut maps each target's L inputs to its H outputs, shared across targets
+        self.highway = nn.Linear(window, horizon) if cfg.highway else None  # None: resolved
+        # by api.fit from the frequency before a model is built; unset means off here
 
     def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, L, N); calendar (B, H, A) of the future steps; teacher (B, H, K) true
         targets fed to the decoder instead of its own outputs (training only)."""
+        shortcut = self._shortcut(x)  # (B, H, K, 1)
         _, state = self.encoder(x)  # h: (S * E, B, D), and c for LSTM
         if self.mode == "many-to-one":
             h = state[0] if self.cell == "lstm" else state
             last = h.view(self.layers, self.directions, *h.shape[1:])[-1]  # (E, B, D)
             summary = self.dropout(torch.cat(list(last), dim=-1))  # (B, E * D)
             return self.head(summary).view(len(x), self.horizon, self.dims.n_targets,
-                                           self.dims.n_quantiles)
+                                           self.dims.n_quantiles) + shortcut
         state = self._decoder_state(state)
         if calendar is None:
             calendar = x.new_zeros(len(x), self.horizon, self.dims.n_calendar)
@@ -78,21 +82,29 @@ class Forecaster(nn.Module):
         if teacher is not None:  # every step's input is known: one call over the horizon
             previous = torch.cat([first, teacher[:, :-1]], dim=1)  # (B, H, K)
             out, _ = self.decoder(torch.cat([previous, calendar], dim=-1), state)
-            return self._project(self.dropout(out))
-        return self.decode_stepwise(first, calendar, state)
+            return self._project(self.dropout(out)) + shortcut
+        return self.decode_stepwise(first, calendar, state, shortcut)
 
     def decode_stepwise(self, first: torch.Tensor, calendar: torch.Tensor,
-                        state: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                        state: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                        shortcut: torch.Tensor) -> torch.Tensor:
         """Free-running decoder: each step reads the previous step's point forecast."""
         previous, steps = first, []
         point = self.dims.n_quantiles // 2
         for h in range(self.horizon):
             step_in = torch.cat([previous, calendar[:, h:h + 1]], dim=-1)  # (B, 1, K + A)
             out, state = self.decoder(step_in, state)
-            forecast = self._project(self.dropout(out))  # (B, 1, K, Q)
+            forecast = self._project(self.dropout(out)) + shortcut[:, h:h + 1]  # (B, 1, K, Q)
             steps.append(forecast)
             previous = forecast[..., point]  # (B, 1, K)
         return torch.cat(steps, dim=1)  # (B, H, K, Q)
+
+    def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """The highway's linear forecast from the window's targets, (B, H, K, 1); 0 if off."""
+        if self.highway is None:
+            return x.new_zeros(1, self.horizon, 1, 1)  # broadcasts like (B, H, K, 1)
+        targets = x[..., :self.dims.n_targets].transpose(1, 2)  # (B, K, L)
+        return self.highway(targets).transpose(1, 2).unsqueeze(-1)
 
     def _decoder_state(self, state):
         def bridge(h: torch.Tensor) -> torch.Tensor:  # (S * E, B, D) -> (S, B, D)

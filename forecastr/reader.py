@@ -203,12 +203,13 @@ def sniff_delimiter(sample: str) -> str:
 def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str) -> Columns:
     """Decide layout, time, id, target and feature columns from names, dtypes and flags."""
     names = list(frame.columns)
-    for given, flag in [(cfg.time_col, "--time-col"), (cfg.id_col, "--id-col"),
-                        *[(t, "--target") for t in cfg.targets],
-                        *[(f, "--features") for f in cfg.features]]:
+    for given, role in [(cfg.time_col, "time column, --time-col"),
+                        (cfg.id_col, "id column, --id-col"),
+                        *[(t, "target, --target") for t in cfg.targets],
+                        *[(f, "feature, --features") for f in cfg.features]]:
         if given is not None and given not in names:
-            raise DataError(f"{name}: {flag} {given!r} is not a column "
-                            f"(columns: {', '.join(names)})")
+            raise DataError(f"{name}: no column {given!r} (the {role}); the columns are "
+                            f"{', '.join(names)}")
     long = cfg.id_col is not None or LONG_ID in names
     id_col = cfg.id_col or (LONG_ID if long else None)
     time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)

@@ -227,3 +227,21 @@ def test_info_refuses_a_file_that_is_not_a_model(cli, tmp_path):
     result = cli(["info", SAMPLE_DATA / "single.csv"])
     assert result.exit_code == 2 and result.stdout == ""
     assert "not a forecastr model file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, calendar, highway, names", [
+    ("hourly.csv", True, False, ["hour", "weekday"]), ("single.csv", False, True, [])])
+def test_calendar_and_highway_follow_the_frequency_unless_given(cli, tmp_path, name, calendar,
+                                                                 highway, names):
+    output = tmp_path / "m.fcst"
+    flags = ["--target", "demand"] if name == "hourly.csv" else []
+    assert cli(["fit", SAMPLE_DATA / name, "-o", output, *TINY_FLAGS, *flags]).exit_code == 0
+    report = json.loads(cli(["info", output, "--json"]).stdout)
+    assert (report["config"]["calendar"], report["config"]["highway"]) == (calendar, highway)
+    assert report["data"]["calendar"] == names
+    forced = ["--no-calendar", "--highway"] if calendar else ["--calendar", "--no-highway"]
+    assert cli(["fit", SAMPLE_DATA / name, "-o", output, *TINY_FLAGS, *flags,
+                *forced]).exit_code == 0
+    report = json.loads(cli(["info", output, "--json"]).stdout)
+    assert (report["config"]["calendar"], report["config"]["highway"]) == (not calendar,
+                                                                             not highway)

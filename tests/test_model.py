@@ -16,14 +16,15 @@ DIMS = Dimensions(n_inputs=4, n_targets=2, n_calendar=1, n_quantiles=1)
 
 
 def tiny(**changes) -> FitConfig:
-    return FitConfig(**{"hidden": 8, "layers": 2, "dropout": 0.0, **changes})
+    return FitConfig(**{"hidden": 8, "layers": 2, "dropout": 0.0, "highway": False, **changes})
 
 
 @pytest.mark.parametrize("cell, mode, bidirectional", list(itertools.product(
     ["rnn", "lstm", "gru"], ["many-to-one", "many-to-many"], [False, True])))
 def test_output_shape_for_every_architecture(cell, mode, bidirectional):
     torch.manual_seed(0)
-    model = Forecaster(tiny(cell=cell, mode=mode, bidirectional=bidirectional), DIMS, horizon=5)
+    model = Forecaster(tiny(cell=cell, mode=mode, bidirectional=bidirectional), DIMS, horizon=5,
+                      window=7)
     x = torch.randn(3, 7, DIMS.n_inputs)
     calendar = torch.randn(3, 5, DIMS.n_calendar)
     out = model(x, calendar)
@@ -35,7 +36,7 @@ def test_output_shape_for_every_architecture(cell, mode, bidirectional):
 def test_quantile_axis_only_widens_the_head():
     dims = Dimensions(n_inputs=3, n_targets=1, n_calendar=0, n_quantiles=3)
     for mode in ("many-to-one", "many-to-many"):
-        model = Forecaster(tiny(mode=mode), dims, horizon=4)
+        model = Forecaster(tiny(mode=mode), dims, horizon=4, window=6)
         assert model(torch.randn(2, 6, 3)).shape == (2, 4, 1, 3)
 
 
@@ -43,7 +44,7 @@ def test_quantile_axis_only_widens_the_head():
 def test_many_to_one_equals_raw_torch_rnn_and_linear(cell):
     torch.manual_seed(1)
     cfg = tiny(cell=cell, bidirectional=True, nonlinearity="relu")
-    model = Forecaster(cfg, DIMS, horizon=3).eval()
+    model = Forecaster(cfg, DIMS, horizon=3, window=9).eval()
     raw = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
         4, 8, num_layers=2, batch_first=True, bidirectional=True,
         **({"nonlinearity": "relu"} if cell == "rnn" else {}))
@@ -60,7 +61,7 @@ def test_many_to_one_equals_raw_torch_rnn_and_linear(cell):
 def test_unrolled_decoder_equals_step_by_step_loop(cell, bidirectional):
     torch.manual_seed(2)
     model = Forecaster(tiny(cell=cell, mode="many-to-many", bidirectional=bidirectional),
-                       DIMS, horizon=4).eval()
+                       DIMS, horizon=4, window=6).eval()
     x = torch.randn(3, 6, 4)
     calendar = torch.randn(3, 4, 1)
     teacher = torch.randn(3, 4, 2)
@@ -84,3 +85,23 @@ def test_encoder_inputs_append_the_mask():
     mask = torch.tensor([[False, True, True], [True, True, True]])
     out = encoder_inputs(x, mask)
     assert out.shape == (2, 3, 3) and out[0, :, -1].tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])
+def test_highway_adds_a_linear_map_of_the_window_targets(mode):
+    torch.manual_seed(3)
+    model = Forecaster(tiny(mode=mode, highway=True), DIMS, horizon=4, window=6).eval()
+    x = torch.randn(3, 6, 4)
+    calendar = torch.randn(3, 4, 1)
+    teacher = torch.randn(3, 4, 2)
+    shortcut = torch.einsum("blk,hl->bhk", x[..., :2], model.highway.weight) + model.highway.bias[
+        None, :, None]
+    without = Forecaster(tiny(mode=mode), DIMS, horizon=4, window=6).eval()
+    without.load_state_dict({k: v for k, v in model.state_dict().items()
+                             if not k.startswith("highway")})
+    # teacher forcing fixes the decoder's inputs, so the shortcut simply adds on
+    torch.testing.assert_close(model(x, calendar, teacher),
+                               without(x, calendar, teacher) + shortcut.unsqueeze(-1))
+    if mode == "many-to-many":  # free running feeds back the forecast, shortcut included
+        free = model(x, calendar)
+        torch.testing.assert_close(model(x, calendar, free[..., 0]), free)

@@ -89,3 +89,19 @@ def test_beats_naive_and_seasonal_naive_on_a_seasonal_series(mode):
     naive_mae = np.abs(past[-1] - actual).mean()
     seasonal_mae = np.abs(past[-12:] - actual).mean()
     assert model_mae < 0.9 * min(naive_mae, seasonal_mae), (model_mae, naive_mae, seasonal_mae)
+
+
+def test_epoch_size_bounds_the_windows_of_each_epoch(long_csv, monkeypatch):
+    from forecastr import train
+
+    batches = []
+    original = train.TrainingData.batch
+
+    def counting(self, windows, chosen):
+        batches.append(len(chosen))
+        return original(self, windows, chosen)
+
+    monkeypatch.setattr(train.TrainingData, "batch", counting)
+    result = api.fit(long_csv, tiny(epochs=2, epoch_size=40, batch_size=16, val_windows=0))
+    assert batches == [16, 16, 8] * 2  # 40 windows drawn per epoch, in batches of 16
+    assert result.artifact.training["train_windows"] > 40
