@@ -256,6 +256,9 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                           f"{loaded.horizon}, got {horizon}")
     target_device = device.resolve_device(device_spec)
     panel = forecast.read_for_model(source, loaded)
+    if panel.empty:  # a series the user expects a forecast for cannot get one
+        raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
+                        f"(every value is empty); {len(panel.empty)} such series")
     unseen = [i for i in panel.ids if i not in set(loaded.series["ids"])]
     if unseen and new_series == "error":
         raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "

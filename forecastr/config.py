@@ -96,7 +96,7 @@ class FitConfig:
     epochs: int = option(100, "Upper bound on training epochs.", "training")
     batch_size: int = option(256, "Windows per batch.", "training")
     epoch_size: int = option(
-        8192, "Training windows drawn at random for each epoch, so that large panels are "
+        4096, "Training windows drawn at random for each epoch, so that large panels are "
         "validated often (0 = every window, every epoch).", "training")
     patience: int = option(
         10, "Stop after this many epochs without a better validation loss.", "training")

@@ -47,6 +47,7 @@ class Panel:
     schema: Schema
     filled: np.ndarray  # (S,) int64: points filled by the gap policy, per series
     source: str  # the file name (or "<stdin>") for messages
+    empty: tuple[str, ...] = ()  # series of the file that had no values and were left out
 
     def __post_init__(self) -> None:
         assert self.values.ndim == 2 and self.values.dtype == np.float32

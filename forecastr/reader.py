@@ -310,4 +310,4 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     return Panel(values=grid.values.astype(np.float32), times=grid.times,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,
-                 filled=filled.astype(np.int64), source=name)
+                 filled=filled.astype(np.int64), source=name, empty=tuple(empty))

@@ -175,3 +175,13 @@ def test_evaluate_plot_without_matplotlib_is_a_clear_error(cli, models, monkeypa
     assert result.exit_code == 2
     assert result.stderr == ("forecastr: error: --plot needs matplotlib: "
                              "pip install 'forecastr[plot]'\n")
+
+
+def test_a_series_without_history_is_an_error_naming_it(cli, models, tmp_path):
+    frame = pd.read_csv(SAMPLE_DATA / "long.csv")
+    frame.loc[frame.unique_id == "construction", "y"] = np.nan
+    path = tmp_path / "hole.csv"
+    frame.to_csv(path, index=False)
+    result = cli(["predict", models["long"], path])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "series 'construction' has no usable history" in result.stderr
