@@ -215,7 +215,7 @@ def emit(text: str) -> None:
 
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=True))
-@click.argument("data", type=click.Path(allow_dash=True, dir_okay=True), default="-")
+@click.argument("data", type=click.Path(allow_dash=True, dir_okay=True), required=False)
 @click.option("--horizon", type=click.IntRange(min=1),
               help="Steps to forecast, at most the trained horizon [default: the trained one].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -228,7 +228,7 @@ def emit(text: str) -> None:
               help="What to do with series the model was not trained on.")
 @field_options("device")
 @output_options
-def predict(model: str, data: str, horizon: int | None, output: str | None, fmt: str,
+def predict(model: str, data: str | None, horizon: int | None, output: str | None, fmt: str,
             with_history: bool, new_series: str, device: str, quiet: bool, verbose: bool,
             debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
@@ -236,9 +236,11 @@ def predict(model: str, data: str, horizon: int | None, output: str | None, fmt:
     from forecastr import api, ui, writer
 
     ui.setup_logging(quiet, verbose)
+    if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
+        raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
     if output is not None:
         writer.check_writable(output)
-    frame = api.predict(model, data, horizon, with_history, new_series, device)
+    frame = api.predict(model, data or "-", horizon, with_history, new_series, device)
     text = writer.render(frame, fmt)
     if output is None:
         emit(text)

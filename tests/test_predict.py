@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -185,3 +186,19 @@ def test_a_series_without_history_is_an_error_naming_it(cli, models, tmp_path):
     result = cli(["predict", models["long"], path])
     assert result.exit_code == 2 and result.stdout == ""
     assert "series 'construction' has no usable history" in result.stderr
+
+
+def test_predict_without_data_reads_stdin_but_not_from_a_terminal(cli, models):
+    text = (SAMPLE_DATA / "long.csv").read_text()
+    piped = cli(["predict", models["long"]], input=text)
+    assert piped.exit_code == 0 and len(pd.read_csv(io.StringIO(piped.stdout))) == 48
+    pty = pytest.importorskip("pty")
+    main_fd, terminal = pty.openpty()  # stdin is a terminal: nobody is piping data in
+    try:
+        typed = subprocess.run([sys.executable, "-m", "forecastr", "predict",
+                                str(models["long"])], stdin=terminal, capture_output=True,
+                               text=True, timeout=60)
+    finally:
+        os.close(main_fd)
+        os.close(terminal)
+    assert typed.returncode == 2 and "pipe the data to stdin" in typed.stderr
