@@ -27,17 +27,29 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
-def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a command with one option per FitConfig field of the given groups."""
+def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One option per named FitConfig field, built from its type, default and help."""
     types = field_types()
+    chosen = [f for f in dataclasses.fields(FitConfig) if f.name in names]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for f in reversed(dataclasses.fields(FitConfig)):
-            if f.metadata["group"] in groups:
-                click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(
-                    command)
+        for f in reversed(chosen):
+            click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(command)
+        return command
+
+    return decorate
+
+
+def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with one option per FitConfig field of the given groups, and
+    --config for a YAML file of them."""
+    fields_option = field_options(*[f.name for f in dataclasses.fields(FitConfig)
+                                    if f.metadata["group"] in groups])
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         return click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                            help="YAML file of options; flags given here override it.")(command)
+                            help="YAML file of options; flags given here override it.")(
+            fields_option(command))
 
     return decorate
 
@@ -182,19 +194,6 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
             sys.stdout.write(ui.json_text(report))
         else:
             ui.show_info(report, sys.stdout)
-
-
-def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Options for single FitConfig fields (for commands that take no --config file)."""
-    types = field_types()
-    chosen = [f for f in dataclasses.fields(FitConfig) if f.name in names]
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for f in reversed(chosen):
-            click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(command)
-        return command
-
-    return decorate
 
 
 @contextlib.contextmanager

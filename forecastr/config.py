@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import typing
@@ -122,8 +123,10 @@ def flag_name(f: dataclasses.Field) -> str:
     return (f.metadata.get("flag") or f.name).replace("_", "-")
 
 
+@functools.cache
 def field_types() -> dict[str, Any]:
-    """Resolved type annotations of FitConfig's fields (they are strings under __future__)."""
+    """Resolved type annotations of FitConfig's fields (they are strings under __future__);
+    cached, since every FitConfig validates against them."""
     return typing.get_type_hints(FitConfig)
 
 

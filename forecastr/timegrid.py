@@ -113,8 +113,7 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
             positions, step = _grid_positions(stamps, firsts, codes, freq, ids, where), 1
         else:
             step = _integer_step(stamps, codes)
-            owner = np.searchsorted(firsts, np.arange(len(codes)), "right") - 1
-            positions = (stamps - stamps[firsts][owner]) // step
+            positions = (stamps - stamps[firsts][_owners(firsts, len(codes))]) // step
         return _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids,
                                 where, fill)
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
@@ -226,17 +225,15 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
     offset = _offset(freq, where)
     if isinstance(offset, pd.offsets.Tick):
         delta = np.timedelta64(offset.nanos, "ns")
-        owner = np.searchsorted(firsts, np.arange(len(stamps)), side="right") - 1
-        since = stamps - stamps[firsts][owner]
+        since = stamps - stamps[firsts][_owners(firsts, len(stamps))]
         if (since < np.timedelta64(0, "ns")).any():
             raise OverflowError("int64 nanoseconds wrapped: rows centuries apart")
         positions, rest = np.divmod(since, delta)
         positions = positions.astype(np.int64)
         off = rest != np.timedelta64(0, "ns")
     else:
-        index = pd.DatetimeIndex(stamps)
-        grid = pd.date_range(offset.rollback(index.min()), index.max(), freq=offset)
-        positions = grid.get_indexer(index).astype(np.int64)
+        positions = _anchored_grid(stamps, offset).get_indexer(
+            pd.DatetimeIndex(stamps)).astype(np.int64)
         off = positions < 0
     if off.any():
         i = int(np.argmax(off))
@@ -246,9 +243,21 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
     return positions
 
 
+def _owners(firsts: np.ndarray, n_rows: int) -> np.ndarray:
+    """Series number of each of the sorted rows, from each series' first row."""
+    return np.searchsorted(firsts, np.arange(n_rows), side="right") - 1
+
+
+def _anchored_grid(stamps: np.ndarray, offset: pd.DateOffset) -> pd.DatetimeIndex:
+    """The calendar grid of a non-fixed offset (MS, W-SUN, ...) over all the timestamps."""
+    return pd.date_range(offset.rollback(pd.Timestamp(stamps.min())), stamps.max(),
+                         freq=offset)
+
+
 def _integer_step(stamps: np.ndarray, codes: np.ndarray) -> int:
     diffs = np.diff(stamps)[np.diff(codes) == 0]
-    return int(np.gcd.reduce(diffs)) if len(diffs) and np.gcd.reduce(diffs) > 0 else 1
+    step = int(np.gcd.reduce(diffs)) if len(diffs) else 0
+    return step if step > 0 else 1
 
 
 def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, where,
@@ -276,8 +285,7 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     elif isinstance(offset, pd.offsets.Tick):
         new_times = np.repeat(stamps[firsts], spans) + offsets * np.timedelta64(offset.nanos, "ns")
     else:
-        grid = pd.date_range(offset.rollback(pd.Timestamp(stamps.min())), stamps.max(),
-                             freq=offset).to_numpy()
+        grid = _anchored_grid(stamps, offset).to_numpy()  # the grid the positions index
         new_times = grid[np.repeat(start_pos, spans) + offsets]
     keep = np.ones(len(full), dtype=bool)
     filled = np.zeros(len(ids), dtype=np.int64)

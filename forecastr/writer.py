@@ -38,7 +38,7 @@ def write_text(text: str, path: str | Path) -> None:
 def check_writable(path: str | Path) -> None:
     """Fail before hours of work, not after: the folder must exist and accept new files."""
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent  # Path("m.fcst").parent is Path(".")
     if target.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the output")
     if not folder.is_dir():
@@ -54,7 +54,7 @@ def check_writable(path: str | Path) -> None:
 def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
     """Yield a binary file; on success it replaces `path` in one rename."""
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent  # Path("m.fcst").parent is Path(".")
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.",
                                              suffix=".tmp")
