@@ -15,9 +15,10 @@ import numpy as np
 from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
 from forecastr.config import FitConfig
-from forecastr.errors import ConfigError, DataError
+from forecastr.errors import ConfigError, DataError, Interrupted
 from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
+from forecastr.stopping import StopRequest
 from forecastr.windows import build
 from forecastr.writer import check_writable
 
@@ -105,19 +106,30 @@ class FitResult:
 
 def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         output: str | Path | None = None,
-        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        stop: StopRequest | None = None, resume: bool = False,
+        checkpoint: str | Path | None = None) -> FitResult:
     """Train a recurrent forecaster on a CSV and, when `output` is given, write its model file.
 
     The output folder is checked before reading or training, so a bad path fails at once.
+    When `stop` is requested during training, the state is written to `checkpoint` (by
+    default OUTPUT.ckpt) and Interrupted is raised; `resume=True` continues from it and ends
+    where an uninterrupted run would have. A finished run removes the checkpoint.
     """
     import torch
 
     from forecastr import artifact, device, train
+    from forecastr import checkpoint as checkpoints
     from forecastr.model import Dimensions, Forecaster
 
     cfg = cfg or FitConfig()
+    if checkpoint is None and output is not None:
+        checkpoint = checkpoints.path_for(output)
     if output is not None:
         check_writable(output)
+    if resume and (checkpoint is None or not Path(checkpoint).is_file()):
+        raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
+                          f"continue from; run without --resume to start")
     target_device = device.resolve_device(cfg.device)
     precision = device.resolve_precision(cfg.precision, target_device)
     panel = read_panel(source, cfg)
@@ -134,19 +146,39 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         not high_frequency if cfg.highway is None else cfg.highway))
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
+    digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
+                                     split.train.series, split.val.origins)
+    state = checkpoints.load(checkpoint, cfg, digest) if resume else None
     n_targets = panel.schema.n_targets
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Forecaster(cfg, dims, horizon, window).to(target_device)
+    if output is not None:  # the model file and a checkpoint (weights, best weights, Adam's
+        # two moments) in float32, the series record, and room for metadata: a full disk
+        # fails now, not after training
+        weights = 4 * sum(p.numel() for p in model.parameters())
+        check_writable(output, 6 * weights + 100 * panel.n_series
+                       + sum(len(i) for i in panel.ids) + 10**6)
     data = train.TrainingData(
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=window,
         horizon=horizon, n_targets=n_targets, calendar_from=panel.values.shape[1],
         per_window=cfg.scaler == "window")
-    result = train.train(model, data, train.Windows.from_index(split.train, target_device),
-                         train.Windows.from_index(split.val, target_device), cfg,
-                         target_device, precision, on_epoch)
+    stop = stop or StopRequest()
+    try:
+        with stop.deferred():
+            result = train.train(
+                model, data, train.Windows.from_index(split.train, target_device),
+                train.Windows.from_index(split.val, target_device), cfg, target_device,
+                precision, on_epoch, stop.requested, state)
+    except train.Paused as paused:
+        if checkpoint is None:
+            raise Interrupted(f"training stopped at {paused.where}; no checkpoint written "
+                              f"(no output path)") from None
+        checkpoints.save(checkpoint, paused.state, cfg, digest)
+        raise Interrupted(f"training stopped at {paused.where}; checkpoint written to "
+                          f"{checkpoint}", str(checkpoint)) from None
     if result.stopped.startswith("diverged"):
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
@@ -154,13 +186,16 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                "precision": precision, "train_windows": len(split.train),
                "val_windows": len(split.val), "monitored": "validation" if len(split.val)
                else "training", "parameters": sum(p.numel() for p in model.parameters()),
-               "padded_series": len(split.padded), "skipped_series": list(split.skipped)}
+               "padded_series": len(split.padded), "skipped_series": list(split.skipped),
+               "resumed": resume}
     fitted = artifact.Artifact(
         config=cfg, window=window, horizon=horizon, schema=panel.schema, dimensions=dims,
         calendar=names, scaling=stats, series=_series_record(panel),
         state_dict=model.state_dict(), training=summary, versions=artifact.versions())
     if output is not None:
         artifact.save(output, fitted)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        Path(checkpoint).unlink()  # finished: the interrupted run it holds is over
     return FitResult(fitted, Path(output) if output is not None else None)
 
 
@@ -220,10 +255,11 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
         check_writable(plot_path)
     loaded = artifact.load(model_path)
     if horizon is not None and horizon > loaded.horizon:
-        raise ConfigError(f"--horizon must be at most the model's horizon {loaded.horizon}, "
-                          f"got {horizon}")
+        raise ConfigError(f"--horizon must be at most {loaded.horizon}, the horizon "
+                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
+                          f"longer --horizon to score more steps)")
     target_device = device.resolve_device(device_spec)
-    panel = forecast.read_for_model(source, loaded)
+    panel = forecast.read_for_model(source, loaded, str(model_path))
     horizon = horizon or loaded.horizon
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
@@ -252,13 +288,15 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
 
     loaded = artifact.load(model_path)
     if horizon is not None and not 1 <= horizon <= loaded.horizon:
-        raise ConfigError(f"--horizon must be between 1 and the model's horizon "
-                          f"{loaded.horizon}, got {horizon}")
+        raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
+                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
+                          f"longer --horizon to forecast further)")
     target_device = device.resolve_device(device_spec)
-    panel = forecast.read_for_model(source, loaded)
+    panel = forecast.read_for_model(source, loaded, str(model_path))
     if panel.empty:  # a series the user expects a forecast for cannot get one
         raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
-                        f"(every value is empty); {len(panel.empty)} such series")
+                        f"(every value is empty); {len(panel.empty)} such series; give it "
+                        f"values or drop it")
     unseen = [i for i in panel.ids if i not in set(loaded.series["ids"])]
     if unseen and new_series == "error":
         raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
@@ -266,7 +304,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     if unseen and new_series == "skip":
         keep = np.array([i not in set(unseen) for i in panel.ids])
         if not keep.any():
-            raise DataError(f"{panel.source}: no series of the training data is in this file")
+            raise DataError(f"{panel.source}: no series of the training data is in this "
+                            f"file; pass --new-series forecast to forecast them anyway")
         panel = select(panel, np.flatnonzero(keep))
         log.warning("%s: skipped %d series unseen in training", panel.source, len(unseen))
     short = int((panel.lengths < loaded.window).sum())

@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import pickle
+import re
 import warnings
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -24,6 +27,9 @@ from forecastr.writer import atomic_write
 
 FORMAT = "forecastr-model"
 FORMAT_VERSION = 1
+# UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
+# written by older releases keep loading; a file older than the chain reaches is refused
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 REQUIRED = ("config", "window", "horizon", "schema", "dimensions", "calendar", "scaling",
             "series", "state_dict", "training", "versions")
 
@@ -53,7 +59,7 @@ def save(path: str | Path, artifact: Artifact) -> None:
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": _plain(artifact.versions),
         "config": _plain(dataclasses.asdict(artifact.config)),
         "window": artifact.window,
@@ -76,44 +82,117 @@ def versions() -> dict[str, str]:
     return {"forecastr": __version__, "torch": torch.__version__}
 
 
+def read_payload(path: str | Path, expected_format: str, newest_version: int,
+                 noun: str = "model file", oldest_version: int = 1) -> dict[str, Any]:
+    """Read a dict that torch.save wrote, without ever running code from the file.
+
+    Args:
+        path: the file to read.
+        expected_format: the value its "format" entry must have.
+        newest_version: the highest "format_version" this forecastr reads.
+        noun: what the file is called in messages ("model file", "checkpoint").
+        oldest_version: the lowest "format_version" this forecastr still reads.
+
+    Raises:
+        ModelFileError: one line naming the path, for anything but a readable file of the
+            expected format and a version in [oldest_version, newest_version].
+    """
+    name = str(path)
+    if Path(path).is_dir():
+        raise ModelFileError(f"{name}: is a directory, not a {noun}")
+    # opened apart from reading, so that an unreadable file is not called corrupt
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
+    except FileNotFoundError:
+        raise ModelFileError(f"{name}: no such {noun}") from None
+    except OSError as exc:
+        raise ModelFileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    with stream:
+        try:
+            payload = _weights_only_load(stream)
+        except pickle.UnpicklingError as exc:
+            # torch names a class or function to call as "Unsupported global: GLOBAL x.y" or
+            # "unsupported GLOBAL x.y whose module x is blocked"
+            if re.search("unsupported global", str(exc), re.IGNORECASE):
+                raise ModelFileError(f"{name}: refused: the file holds Python objects that "
+                                     f"could run code when loaded; a forecastr {noun} never "
+                                     f"does") from None
+            raise ModelFileError(f"{name}: not a forecastr {noun}") from None
+        except Exception:  # noqa: BLE001 - zipfile and torch raise many types for damage
+            raise ModelFileError(f"{name}: not a forecastr {noun}, or truncated or corrupt") \
+                from None
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if found != expected_format:
+        if isinstance(found, str) and re.fullmatch("forecastr-[a-z]+", found):  # a checkpoint
+            raise ModelFileError(f"{name}: not a forecastr {noun} but a forecastr "
+                                 f"{found.removeprefix('forecastr-')}")
+        raise ModelFileError(f"{name}: not a forecastr {noun}")
+    version = payload.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"{name}: corrupt {noun}: format version {version!r}")
+    if version > newest_version:
+        raise ModelFileError(f"{name}: written by a newer forecastr ({noun} format {version}; "
+                             f"this one reads up to {newest_version}); upgrade forecastr")
+    if version < oldest_version:
+        raise ModelFileError(f"{name}: {noun} format {version} is too old (this forecastr "
+                             f"reads {oldest_version} to {newest_version}); refit the model")
+    return payload
+
+
+def _weights_only_load(stream: BinaryIO) -> Any:
+    """torch.load that accepts tensors and plain values only, after checking the archive."""
+    if zipfile.is_zipfile(stream):  # anything else is left to torch.load to name
+        _check_archive(stream)
+    stream.seek(0)
+    with warnings.catch_warnings():  # torch warns about foreign pickle protocols
+        warnings.simplefilter("ignore")
+        return torch.load(stream, map_location="cpu", weights_only=True)
+
+
+def _check_archive(stream: BinaryIO) -> None:
+    """torch reads its zip archives without checking their CRC-32 sums, so a flipped bit in
+    the weights or in a stored string would load silently; zipfile checks every record."""
+    with zipfile.ZipFile(stream) as archive:
+        records = archive.infolist()
+        damaged = archive.testzip()
+    if damaged is not None:
+        raise zipfile.BadZipFile(f"bad CRC-32 for {damaged}")
+    # torch's zip reader takes a record with the MS-DOS directory bit for an empty folder
+    # and then hands back uninitialised memory as that tensor's values
+    if any(record.external_attr & 0x10 for record in records):
+        raise zipfile.BadZipFile("a record is marked as a directory")
+
+
 def load(path: str | Path) -> Artifact:
     """Read and check a model file; every problem is a one-line ModelFileError."""
     name = str(path)
-    if Path(path).is_dir():
-        raise ModelFileError(f"{name}: is a directory, not a model file")
+    payload = read_payload(path, FORMAT, FORMAT_VERSION, "model file", oldest_readable())
     try:
-        with warnings.catch_warnings():  # torch warns about foreign pickle protocols
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelFileError(f"{name}: no such model file") from None
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):  # a reference to a class or function to call
-            raise ModelFileError(f"{name}: refused: the file holds Python objects that could "
-                                 f"run code when loaded; forecastr model files never do") from None
-        raise ModelFileError(f"{name}: not a forecastr model file") from None
-    except OSError as exc:
-        raise ModelFileError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    except Exception:  # noqa: BLE001 - torch raises many types for damaged archives
-        raise ModelFileError(f"{name}: not a forecastr model file, or truncated or corrupt") \
-            from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{name}: not a forecastr model file")
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(f"{name}: written by a newer forecastr (model format {version}; "
-                             f"this one reads up to {FORMAT_VERSION}); upgrade forecastr")
-    missing = [key for key in REQUIRED if key not in payload]
-    if missing:
-        raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry")
-    try:
-        return _typed(payload, name)
-    except (ConfigError, TypeError, KeyError, ValueError) as exc:
+        payload = _upgraded(payload)
+        missing = [key for key in REQUIRED if key not in payload]
+        if missing:
+            raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry")
+        return _typed(payload)
+    except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{name}: corrupt model file ({exc})") from None
 
 
-def _typed(payload: dict[str, Any], name: str) -> Artifact:
-    config = FitConfig(**from_mapping(payload["config"], f"{name}: config"))
+def oldest_readable() -> int:
+    """The oldest model file format that UPGRADES bring up to FORMAT_VERSION."""
+    version = FORMAT_VERSION
+    while version - 1 in UPGRADES:
+        version -= 1
+    return version
+
+
+def _upgraded(payload: dict[str, Any]) -> dict[str, Any]:
+    for version in range(payload["format_version"], FORMAT_VERSION):
+        payload = {**UPGRADES[version](payload), "format_version": version + 1}
+    return payload
+
+
+def _typed(payload: dict[str, Any]) -> Artifact:
+    config = FitConfig(**from_mapping(payload["config"], "config"))
     schema_fields = {k: tuple(v) if isinstance(v, list) else v
                      for k, v in payload["schema"].items()}
     scaling = payload["scaling"]

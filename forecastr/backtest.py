@@ -73,8 +73,11 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
     if not parts["actual"]:
         from forecastr.errors import DataError
 
+        longest = int(np.argmax(panel.lengths))
         raise DataError(f"{panel.source}: no series is long enough to backtest a horizon of "
-                        f"{horizon} (the longest has {int(panel.lengths.max())} points)")
+                        f"{horizon}: the longest, {panel.ids[longest]!r}, has "
+                        f"{int(panel.lengths[longest])} points; at least {horizon + 2} are "
+                        f"needed (give more history or a smaller --horizon)")
     joined = {name: np.concatenate(values) for name, values in parts.items()}
     return Scored(joined["series"], joined["fold"], joined["origin"], joined["actual"],
                   {name: joined[name] for name in METHODS}, joined["scale"])

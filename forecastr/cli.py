@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shlex
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,10 +22,21 @@ import click
 from click.core import ParameterSource
 
 from forecastr import __version__
-from forecastr.config import FitConfig, base_type, choices, coerce, field_types, flag_name, load_yaml, merge
-from forecastr.errors import DataError, ForecastrError
+from forecastr.config import (
+    FitConfig,
+    base_type,
+    choices,
+    coerce,
+    field_types,
+    flag_name,
+    load_yaml,
+    merge,
+)
+from forecastr.errors import DataError, ForecastrError, Interrupted
+from forecastr.stopping import StopRequest, handle_signals
 
-EXIT_INTERRUPTED = 130
+EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
+EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
@@ -138,12 +151,15 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
 @config_options("data", "windows", "model", "training", "system")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write [default: DATA's name with .fcst, here].")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run whose checkpoint (OUTPUT.ckpt) Ctrl-C or "
+                   "SIGTERM left; give the same data and options.")
 @click.option("--print-config", is_flag=True,
               help="Print the effective configuration as YAML and exit.")
 @output_options
 @click.pass_context
-def fit(ctx: click.Context, data: str | None, output: str | None, print_config: bool,
-        quiet: bool, verbose: bool, debug: bool, **params: Any) -> None:
+def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
+        print_config: bool, quiet: bool, verbose: bool, debug: bool, **params: Any) -> None:
     """Train a recurrent forecaster on DATA and write it to a model file.
 
     DATA is a CSV path, a .gz, or - for stdin. Options can come from --config FILE.yaml;
@@ -163,7 +179,8 @@ def fit(ctx: click.Context, data: str | None, output: str | None, print_config: 
     output = output or default_output(data)
     bar = sys.stderr.isatty() and not quiet
     with ui.training_progress(cfg.epochs, bar, verbose) as on_epoch:
-        result = api.fit(data, cfg, output, on_epoch)
+        result = api.fit(data, cfg, output, on_epoch, stop=ctx.find_object(StopRequest),
+                         resume=resume)
     if not quiet:
         click.echo("forecastr: " + ui.fit_summary(result.artifact.training, cfg, output),
                    err=True)
@@ -283,17 +300,34 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into an exit status: 0 ok, 2 bad input or usage,
-    1 anything else, 130 interrupted, 141 (quietly) when the reader of stdout went away."""
+    1 anything else, 130 interrupted (143 on SIGTERM), 141 (quietly) when the reader of stdout
+    went away."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
+    stop = StopRequest()
     try:
-        code = cli.main(args=args, prog_name="forecastr", standalone_mode=False)
+        with handle_signals(stop):
+            code = cli.main(args=args, prog_name="forecastr", standalone_mode=False, obj=stop)
     except click.ClickException as exc:
-        exc.show()
+        # one line like every other error, so that a log shows the whole of it
+        message = " ".join(exc.format_message().split())
+        if isinstance(exc, click.UsageError):
+            command = args[0] if args and args[0] in cli.commands else None
+            path = exc.ctx.command_path if exc.ctx else " ".join(filter(None, (
+                "forecastr", command)))
+            message += f" (see '{path} --help')"
+        click.echo(f"forecastr: error: {message}", err=True)
         code = exc.exit_code
     except (click.Abort, KeyboardInterrupt):
-        click.echo("forecastr: interrupted", err=True)
-        code = EXIT_INTERRUPTED
+        click.echo("forecastr: terminated" if stop.signal == signal.SIGTERM
+                   else "forecastr: interrupted", err=True)
+        code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
+    except Interrupted as exc:
+        if exc.checkpoint is not None:
+            again = args if "--resume" in args else [*args, "--resume"]
+            exc = Interrupted(f"{exc}; to continue: forecastr {shlex.join(again)}")
+        click.echo(f"forecastr: interrupted: {exc}", err=True)
+        code = EXIT_BY_SIGNAL + stop.signal if stop.signal else exc.exit_code
     except ForecastrError as exc:
         if debug:
             traceback.print_exc()

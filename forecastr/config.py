@@ -219,7 +219,8 @@ def from_mapping(raw: Any, where: str) -> dict[str, Any]:
     for key, value in raw.items():
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = (f" (did you mean {close[0]!r}?)" if close else
+                    "; the keys are fit's options, listed by forecastr fit --print-config")
             raise ConfigError(f"{where}: unknown key {key!r}{hint}")
         typed[key] = coerce(key, value, where)
     return typed
@@ -231,8 +232,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read config file: not UTF-8 text; save it as "
+                          f"UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc}); check "
+                          f"the path of --config") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -240,7 +245,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{at}: {problem}") from None
-    return from_mapping(raw, str(path))
+    typed = from_mapping(raw, str(path))
+    try:  # out-of-range values here, so that the message names this file
+        FitConfig(**typed)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return typed
 
 
 def merge(base: FitConfig, yaml_values: dict[str, Any], flag_values: dict[str, Any]) -> FitConfig:

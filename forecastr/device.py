@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
 
 import torch
 
@@ -41,7 +40,7 @@ def resolve_precision(spec: str, device: torch.device) -> str:
     return spec
 
 
-def autocast(device: torch.device, precision: str) -> ContextManager:
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """Mixed precision for the forward pass on CUDA; a no-op in full precision."""
     if precision == "32":
         return contextlib.nullcontext()

@@ -37,3 +37,14 @@ class OutputError(ForecastrError):
     """An output path cannot be written: missing folder, no permission, disk full."""
 
     exit_code = 2
+
+
+class Interrupted(ForecastrError):
+    """Training was stopped on request (Ctrl-C, SIGTERM) after a batch; `checkpoint` is where
+    its state was written, or None when there was nowhere to write it."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint

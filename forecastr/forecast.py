@@ -140,32 +140,44 @@ def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:
     return index.tz_localize(tz) if tz else index
 
 
-def read_for_model(source: str | Path | BinaryIO, loaded: Artifact) -> Panel:
-    """Read DATA with the columns the model was trained on, and check it fits the model."""
+def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,
+                   model: str = "the model") -> Panel:
+    """Read DATA with the columns and data options the model was fitted with, and check it
+    fits the model; `model` names the model file in messages."""
     schema = loaded.schema
     cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
                               targets=schema.targets, features=schema.features)
-    if isinstance(source, (str, Path)) and str(source) != "-":
-        panel = _read_with_model_freq(source, cfg, schema.freq)
-    else:  # a stream can be read once: always use the model's frequency
-        panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq))
+    try:
+        if isinstance(source, (str, Path)) and str(source) != "-":
+            panel = _read_with_model_freq(source, cfg, schema.freq, model)
+        else:  # a stream can be read once: always use the model's frequency
+            panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq), model)
+    except DataError as exc:
+        if " --" not in str(exc):
+            raise
+        # the reader suggests fit's data options, which predict and evaluate do not have
+        raise DataError(f"{exc} (a fit option: {model} reads DATA with the options it was "
+                        f"fitted with; fix DATA or refit)") from None
     if panel.schema.time_kind != schema.time_kind:
         raise DataError(f"{panel.source}: the time column holds {panel.schema.time_kind} "
-                        f"values but the model was trained on {schema.time_kind} ones")
+                        f"values but {model} was fitted on {schema.time_kind} ones; give DATA "
+                        f"the model's kind of time column")
     if schema.freq != panel.schema.freq:
-        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but the "
-                        f"model was trained at {schema.freq}")
+        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but "
+                        f"{model} was fitted at {schema.freq}; give DATA at {schema.freq}, or "
+                        f"fit a model on it")
     if panel.schema.layout != schema.layout:
-        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but the model was "
-                        f"trained on a {schema.layout} file")
+        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but {model} was "
+                        f"fitted on a {schema.layout} file; give DATA in that layout")
     return panel
 
 
-def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None) -> Panel:
+def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None,
+                          model: str) -> Panel:
     """Infer the frequency like fit did; fall back to the model's when too few rows tell."""
     try:
-        return read_panel(source, cfg)
+        return read_panel(source, cfg, model)
     except DataError as exc:
         if freq is None or "cannot infer a regular frequency" not in str(exc):
             raise
-        return read_panel(source, dataclasses.replace(cfg, freq=freq))
+        return read_panel(source, dataclasses.replace(cfg, freq=freq), model)

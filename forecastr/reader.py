@@ -41,13 +41,16 @@ class Columns:
     features: tuple[str, ...]
 
 
-def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> Panel:
+def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
+               model: str | None = None) -> Panel:
     """Read a CSV of one series, wide series or long (`unique_id, ds, y`) series into a Panel.
 
     Args:
         source: a path (plain or gzip), "-" for stdin, or a binary file object.
         cfg: the data options (time_col, id_col, targets, features, freq, fill, duplicates,
             utc); defaults when None.
+        model: the model file whose columns `cfg` names, when reading for one; a missing
+            column is then the model's, not a flag's.
 
     Raises:
         DataError: with a one-line message naming the file, column and line of the problem.
@@ -55,14 +58,15 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> P
     cfg = cfg or FitConfig()
     name, text = read_text(source)
     frame, lines = parse_csv(text, name, text_columns=(cfg.id_col or LONG_ID,))
-    columns = detect_columns(frame, cfg, name)
+    columns = detect_columns(frame, cfg, name, model)
     channels = columns.targets if columns.layout != "wide" else ("value",)
     numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
     if columns.layout == "long":
         ids_raw = frame[columns.id_col]
         if ids_raw.isna().any():
             raise DataError(f"{name}, line {lines[ids_raw.isna().to_numpy().argmax()]}: "
-                            f"empty series id in column {columns.id_col!r}")
+                            f"empty series id in column {columns.id_col!r}; fill it in or "
+                            f"drop the row")
         codes, uniques = pd.factorize(ids_raw.astype(str), sort=False)
         ids = [str(u) for u in uniques]
         values = np.column_stack([numbers[c] for c in columns.targets + columns.features])
@@ -78,7 +82,7 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> P
         times = Parsed(np.tile(times.values, len(ids)), times.kind, times.tz)
     where = f"{name}: column {columns.time_col!r}" if columns.time_col else name
     grid = regularise(np.asarray(codes, np.int64), times, values, row_lines, ids, where,
-                      cfg.freq, cfg.duplicates, cfg.fill)
+                      cfg.freq, cfg.duplicates, cfg.fill, long=columns.layout == "long")
     return _to_panel(grid, ids, columns, times, channels, name, cfg.fill)
 
 
@@ -91,20 +95,22 @@ def read_text(source: str | Path | BinaryIO) -> tuple[str, str]:
     else:
         name, path = str(source), Path(source)
         if path.is_dir():
-            raise DataError(f"{name}: is a directory, not a CSV file")
+            raise DataError(f"{name}: is a directory, not a CSV file; give the path of a file")
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise DataError(f"{name}: no such file") from None
+            raise DataError(f"{name}: no such file; check the path") from None
         except OSError as exc:
-            raise DataError(f"{name}: cannot read file ({exc.strerror or exc})") from None
+            raise DataError(f"{name}: cannot read file ({exc.strerror or exc}); check the path "
+                            f"and its permissions") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error):
-            raise DataError(f"{name}: truncated or corrupt gzip data") from None
+            raise DataError(f"{name}: truncated or corrupt gzip data; compress it again "
+                            f"(gzip -t tests a .gz file)") from None
     if b"\x00" in raw[:65536]:
-        raise DataError(f"{name}: binary data, not CSV text")
+        raise DataError(f"{name}: binary data, not CSV text; give a CSV file, plain or gzipped")
     try:
         return name, raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -119,7 +125,7 @@ def parse_csv(text: str, name: str,
     the line of the file each row starts on (the header is line 1 after any blank lines).
     `text_columns` (series ids) are read as written: 007 is no number and NA no gap."""
     if not text.strip():
-        raise DataError(f"{name}: file is empty")
+        raise DataError(f"{name}: file is empty; give a CSV with a header line and data rows")
     blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", text)  # blank lines above the header
     skip = blank[0].count("\n") or blank[0].count("\r")
     sample = text[blank.end():blank.end() + 65536]
@@ -130,7 +136,8 @@ def parse_csv(text: str, name: str,
         header = []
     names = Counter(c.strip() for c in header if c.strip())  # pandas names empty ones itself
     if twice := [c for c, count in names.items() if count > 1]:
-        raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header")
+        raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header; rename "
+                        f"one of them")
     decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
     starts = _record_lines(text, sep)  # starts[r]: line of record r (0-based, header included)
     options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip)
@@ -139,7 +146,8 @@ def parse_csv(text: str, name: str,
         frame = pd.read_csv(io.StringIO(text), decimal=decimal, low_memory=False,
                             dtype=dict.fromkeys(ids, "str"), **options)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{name}: file is empty") from None
+        raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
+                        f"rows") from None
     except pd.errors.ParserError as exc:
         raise _parser_error(exc, name, starts) from None
     lines = np.arange(skip + 2, skip + 2 + len(frame))
@@ -155,7 +163,7 @@ def parse_csv(text: str, name: str,
     frame.columns = [str(c).strip() for c in frame.columns]
     keep = frame.notna().any(axis=1).to_numpy()
     if not keep.any():
-        raise DataError(f"{name}: has a header but no data rows")
+        raise DataError(f"{name}: has a header but no data rows; add the data below it")
     return frame[keep], lines[keep]
 
 
@@ -183,10 +191,11 @@ def _parser_error(exc: Exception, name: str, starts: np.ndarray | None) -> DataE
     line = int(starts[record]) if starts is not None and record < len(starts) else record + 1
     if ragged:
         return DataError(f"{name}, line {line}: {ragged[3]} fields, but the header names "
-                         f"{ragged[1]} columns")
+                         f"{ragged[1]} columns; fix that row or the header")
     if unclosed:
-        return DataError(f"{name}, line {line}: a quoted field is never closed")
-    return DataError(f"{name}: malformed CSV: {detail}")
+        return DataError(f"{name}, line {line}: a quoted field is never closed; add the "
+                         f"closing quote")
+    return DataError(f"{name}: malformed CSV: {detail}; check its delimiters and quotes")
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -200,16 +209,22 @@ def sniff_delimiter(sample: str) -> str:
     return best
 
 
-def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str) -> Columns:
-    """Decide layout, time, id, target and feature columns from names, dtypes and flags."""
+def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
+                   model: str | None = None) -> Columns:
+    """Decide layout, time, id, target and feature columns from names, dtypes and flags
+    (or, reading for `model`, from the columns it was fitted on)."""
     names = list(frame.columns)
-    for given, role in [(cfg.time_col, "time column, --time-col"),
-                        (cfg.id_col, "id column, --id-col"),
-                        *[(t, "target, --target") for t in cfg.targets],
-                        *[(f, "feature, --features") for f in cfg.features]]:
+    for given, role, flag in [(cfg.time_col, "time column", "--time-col"),
+                              (cfg.id_col, "id column", "--id-col"),
+                              *[(t, "target", "--target") for t in cfg.targets],
+                              *[(f, "feature", "--features") for f in cfg.features]]:
+        if given is not None and given not in names and model is not None:
+            raise DataError(f"{name}: no column {given!r} (the {role} of model {model}); the "
+                            f"columns are {', '.join(names)}; give DATA the columns the model "
+                            f"was fitted on")
         if given is not None and given not in names:
-            raise DataError(f"{name}: no column {given!r} (the {role}); the columns are "
-                            f"{', '.join(names)}")
+            raise DataError(f"{name}: no column {given!r} (the {role}, {flag}); the columns "
+                            f"are {', '.join(names)}")
     long = cfg.id_col is not None or LONG_ID in names
     id_col = cfg.id_col or (LONG_ID if long else None)
     time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
@@ -223,7 +238,7 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str) -> Columns:
         targets = tuple(c for c in names if c not in taken and _looks_numeric(frame[c]))
     if not targets:
         raise DataError(f"{name}: no numeric value column to forecast "
-                        f"(columns: {', '.join(names)})")
+                        f"(columns: {', '.join(names)}); add one, or name it with --target")
     if long and len(targets) > 1 and not cfg.targets:
         raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
                         f"to forecast with --target")
@@ -260,7 +275,8 @@ def _looks_numeric(column: pd.Series) -> bool:
 def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.ndarray:
     """float64 values of a value column; text cells and infinities are errors naming the line."""
     if pd.api.types.is_bool_dtype(column):
-        raise DataError(f"{name}: column {col!r} holds true/false values, not numbers")
+        raise DataError(f"{name}: column {col!r} holds true/false values, not numbers; "
+                        f"write them as 1 and 0")
     if pd.api.types.is_numeric_dtype(column):
         numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -271,12 +287,13 @@ def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.
         if bad.any():
             i = int(bad.argmax())
             raise DataError(f"{name}, line {lines[i]}: column {col!r} holds {text.iloc[i]!r}, "
-                            f"not a number")
+                            f"not a number; fix the cell, or empty it to fill it as a gap")
     infinite = np.isinf(numbers) | (np.abs(numbers) > np.finfo(np.float32).max)
     if infinite.any():
         i = int(infinite.argmax())
         raise DataError(f"{name}, line {lines[i]}: column {col!r} holds an infinite or "
-                        f"too-large value ({numbers[i]})")
+                        f"too-large value ({numbers[i]}); fix the cell, or empty it to fill "
+                        f"it as a gap")
     return numbers
 
 
@@ -295,7 +312,8 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     present = np.unique(grid.codes)  # series left after trimming empty ones
     empty = [ids[c] for c in np.setdiff1d(np.arange(len(ids)), present)]
     if empty and len(empty) == len(ids):
-        raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)}")
+        raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)} "
+                        f"(every cell is empty); check the file")
     for series in empty:
         log.warning("%s: series %r has no values and is left out", name, series)
     filled = grid.filled[present]

@@ -45,9 +45,11 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
     """Parse a time column; integers stay integer steps, strings become datetimes."""
     missing = raw.isna().to_numpy()
     if missing.any():
-        raise DataError(f"{where}, line {lines[missing.argmax()]}: empty time value")
+        raise DataError(f"{where}, line {lines[missing.argmax()]}: empty time value; fill it "
+                        f"in or drop the row")
     if pd.api.types.is_bool_dtype(raw):
-        raise DataError(f"{where}: time column holds true/false values, not times")
+        raise DataError(f"{where}: time column holds true/false values, not times; check "
+                        f"which column holds the times")
     if pd.api.types.is_numeric_dtype(raw):
         numbers = raw.to_numpy()  # bounded so that differences of two cannot overflow int64
         ok = np.isfinite(numbers) & (numbers == np.round(numbers)) & (abs(numbers / 1e18) <= 1)
@@ -65,7 +67,7 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
     try:  # astype checks the range; numpy's to_numpy(dtype=...) would wrap silently
         return Parsed(stamps.astype("datetime64[ns]").to_numpy(), "datetime", tz)
     except pd.errors.OutOfBoundsDatetime:
-        bad = int(np.argmax(((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max))))
+        bad = int(np.argmax((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max)))
         raise DataError(f"{where}, line {lines[bad]}: {raw.iloc[bad]!r} is outside the dates "
                         f"pandas supports {DATE_RANGE}") from None
 
@@ -90,14 +92,16 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd
         i = int(bad.argmax())
         like = f" in the format of line {lines[0]} ({raw.iloc[0]!r})" if i else ""
         raise DataError(f"{where}, line {lines[i]}: cannot parse {raw.iloc[i]!r} as a date or "
-                        f"time{like}")
-    raise DataError(f"{where}: cannot parse the time column ({errors[0]})")
+                        f"time{like}; fix the cell, or write every time in one format")
+    raise DataError(f"{where}: cannot parse the time column ({errors[0]}); write every time "
+                    f"in one format, e.g. 2020-01-31 or 2020-01-31 13:00")
 
 
 def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.ndarray,
                ids: list[str], where: str, freq: str | None, duplicates: str,
-               fill: str) -> Grid:
-    """Sort rows, resolve duplicates, align each series to one grid and fill its gaps."""
+               fill: str, long: bool = False) -> Grid:
+    """Sort rows, resolve duplicates, align each series to one grid and fill its gaps;
+    `long`: the series come from an id column (so one series is no hint of a missing one)."""
     if freq is not None and times.kind != "datetime":
         raise DataError(f"{where}: --freq applies to date/time columns, not to integer steps "
                         f"or row order")
@@ -106,7 +110,7 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
         order = np.lexsort((stamps, codes))  # stable, so duplicates keep their file order
         codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
         codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids, where,
-                                                    duplicates)
+                                                    duplicates, long)
         firsts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
         if times.kind == "datetime":
             freq = freq or _infer_freq(codes, stamps, firsts, ids, where)
@@ -118,7 +122,8 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
                                 where, fill)
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
         raise DataError(f"{where}: the time grid runs past the dates pandas supports "
-                        f"{DATE_RANGE}, or one series spans centuries at a fine step") from None
+                        f"{DATE_RANGE}, or one series spans centuries at a fine step; check "
+                        f"the time column") from None
 
 
 def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
@@ -142,14 +147,14 @@ def _offset(freq: str, where: str) -> pd.DateOffset:
     return offset
 
 
-def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy):
+def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy, long):
     same = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if not same.any():
         return codes, stamps, values
     if policy == "error":
         i = int(np.argmax(same))
         when = pd.Timestamp(stamps[i]) if stamps.dtype.kind == "M" else stamps[i]
-        hint = "" if len(ids) > 1 else " (a long file? name its id column with --id-col)"
+        hint = "" if len(ids) > 1 or long else " (a long file? name its id column with --id-col)"
         raise DataError(f"{where}, lines {lines[i]} and {lines[i + 1]}: series {ids[codes[i]]!r} "
                         f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}")
     frame = pd.DataFrame(values)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,27 +79,64 @@ class TrainResult:
     history: list[dict[str, float | None]] = field(default_factory=list)
 
 
+@dataclass
+class Progress:
+    """Where training stands between two batches; with the model, optimiser, scheduler,
+    gradient scaler and random states it is all that is needed to carry on exactly."""
+
+    epoch: int = 1  # the epoch under way
+    order: torch.Tensor | None = None  # (per_epoch,) its windows, once drawn
+    next_batch: int = 0  # its batches already done
+    total: torch.Tensor | None = None  # () the sum of their losses, weighted by batch size
+    train_seconds: float = 0.0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, float | None]] = field(default_factory=list)
+
+
+class Paused(Exception):
+    """Training stopped between two batches because it was asked to; `state` resumes it."""
+
+    def __init__(self, state: dict[str, Any], where: str) -> None:
+        super().__init__(where)
+        self.state = state
+        self.where = where
+
+
 def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_windows: Windows,
           cfg: FitConfig, device: torch.device, precision: str,
-          on_epoch: Callable[[dict[str, float | int | None]], None] | None = None) -> TrainResult:
-    """Fit `model` in place and leave it holding the weights of its best epoch."""
+          on_epoch: Callable[[dict[str, float | int | None]], None] | None = None,
+          stop: Callable[[], bool] | None = None,
+          resume: dict[str, Any] | None = None) -> TrainResult:
+    """Fit `model` in place and leave it holding the weights of its best epoch.
+
+    `stop` is polled after every batch; when it returns True, training raises Paused with
+    a state that, passed back as `resume` (to the same model, data and config), continues
+    exactly where it stopped: on the CPU the result equals an uninterrupted run's.
+    """
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
                                                          patience=max(1, cfg.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
+    parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
+    progress = Progress() if resume is None else restore(resume, parts, generator, device)
     loss_of = LOSSES[cfg.loss]
     point = model.dims.n_quantiles // 2
-    best_loss, best_epoch, best_state = math.inf, 0, None
     per_epoch = min(cfg.epoch_size or len(train_windows), len(train_windows))
-    history: list[dict[str, float | None]] = []
-    started, train_seconds, stopped = time.perf_counter(), 0.0, "epochs"
-    for epoch in range(1, cfg.epochs + 1):
+    started, stopped = time.perf_counter(), "epochs"
+    while progress.epoch <= cfg.epochs:
+        epoch = progress.epoch
         model.train()
         epoch_start = time.perf_counter()
-        total = torch.zeros((), device=device)
-        order = torch.randperm(len(train_windows), generator=generator)[:per_epoch].to(device)
-        for chosen in order.split(cfg.batch_size):
+        if progress.order is None:
+            progress.order = torch.randperm(len(train_windows),
+                                            generator=generator)[:per_epoch].to(device)
+            progress.total, progress.next_batch = torch.zeros((), device=device), 0
+        batches = progress.order.split(cfg.batch_size)
+        for number in range(progress.next_batch, len(batches)):
+            chosen = batches[number]
             inputs, calendar, target, _, _ = data.batch(train_windows, chosen)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
@@ -112,9 +150,15 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             scaler.step(optimiser)
             scaler.update()
-            total += loss.detach() * len(chosen)
-        train_loss = (total / per_epoch).item()
-        train_seconds += time.perf_counter() - epoch_start
+            progress.total += loss.detach() * len(chosen)
+            progress.next_batch = number + 1
+            if stop is not None and stop():
+                progress.train_seconds += time.perf_counter() - epoch_start
+                raise Paused(snapshot(progress, parts, generator, device),
+                             f"epoch {epoch}, batch {number + 1} of {len(batches)}")
+        train_loss = (progress.total / per_epoch).item()
+        progress.train_seconds += time.perf_counter() - epoch_start
+        progress.order, progress.epoch = None, epoch + 1
         if not math.isfinite(train_loss):
             stopped = f"diverged at epoch {epoch}"
             break
@@ -125,28 +169,62 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
             stopped = f"diverged at epoch {epoch}"
             break
         plateau.step(monitored)
-        if monitored < best_loss:
-            best_loss, best_epoch = monitored, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if monitored < progress.best_loss:
+            progress.best_loss, progress.best_epoch = monitored, epoch
+            progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         stats = {"epoch": epoch, "epochs": cfg.epochs, "train_loss": train_loss,
-                 "val_loss": val_loss, "best_epoch": best_epoch, "best_loss": best_loss,
-                 "lr": optimiser.param_groups[0]["lr"],
-                 "windows_per_second": per_epoch * epoch / max(train_seconds, 1e-9),
+                 "val_loss": val_loss, "best_epoch": progress.best_epoch,
+                 "best_loss": progress.best_loss, "lr": optimiser.param_groups[0]["lr"],
+                 "windows_per_second": per_epoch * epoch / max(progress.train_seconds, 1e-9),
                  "seconds": time.perf_counter() - started}
-        history.append({k: stats[k] for k in ("epoch", "train_loss", "val_loss", "lr")})
+        progress.history.append({k: stats[k] for k in ("epoch", "train_loss", "val_loss", "lr")})
         if on_epoch is not None:
             on_epoch(stats)
-        if epoch - best_epoch >= cfg.patience:
+        if epoch - progress.best_epoch >= cfg.patience:
             stopped = "patience"
             break
-    if best_state is None:
+    if progress.best_state is None:
         raise TrainingError(f"training {stopped}: the loss became infinite or NaN before any "
                             f"epoch finished; try a lower --lr, a --clip value, or check the "
                             f"data's scale")
-    model.load_state_dict(best_state)
-    return TrainResult(best_epoch, best_loss, len(history), stopped,
+    model.load_state_dict(progress.best_state)
+    return TrainResult(progress.best_epoch, progress.best_loss, len(progress.history), stopped,
                        time.perf_counter() - started,
-                       per_epoch * len(history) / max(train_seconds, 1e-9), history)
+                       per_epoch * len(progress.history) / max(progress.train_seconds, 1e-9),
+                       progress.history)
+
+
+def snapshot(progress: Progress, parts: dict[str, Any], generator: torch.Generator,
+             device: torch.device) -> dict[str, Any]:
+    """Everything that decides the rest of the run, as tensors and plain values (so that a
+    checkpoint loads with weights_only=True), on the CPU."""
+    state = {name: part.state_dict() for name, part in parts.items()}
+    state["model"] = {k: v.detach().cpu().clone() for k, v in state["model"].items()}
+    state["progress"] = {f.name: getattr(progress, f.name) for f in fields(Progress)}
+    state["progress"]["order"] = progress.order.cpu() if progress.order is not None else None
+    state["progress"]["total"] = progress.total.cpu() if progress.total is not None else None
+    if progress.best_state is not None:
+        state["progress"]["best_state"] = {k: v.cpu() for k, v in progress.best_state.items()}
+    state["random"] = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["random"]["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore(state: dict[str, Any], parts: dict[str, Any], generator: torch.Generator,
+            device: torch.device) -> Progress:
+    """Put a snapshot back into the parts and random generators; return the progress."""
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    generator.set_state(state["random"]["generator"])
+    torch.set_rng_state(state["random"]["torch"])
+    if device.type == "cuda" and "cuda" in state["random"]:
+        torch.cuda.set_rng_state(state["random"]["cuda"], device)
+    progress = Progress(**state["progress"])
+    if progress.order is not None:
+        progress.order = progress.order.to(device)
+        progress.total = progress.total.to(device)
+    return progress
 
 
 @torch.no_grad()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,7 +58,8 @@ def build(panel: Panel, window: int, horizon: int, stride: int = 1,
         raise DataError(
             f"{panel.source}: no series is long enough for a window of horizon {horizon}: the "
             f"longest, {panel.ids[longest]!r}, has {lengths[longest]} points; at least "
-            f"{horizon + 1} are needed ({window + horizon} for an unpadded window + horizon)")
+            f"{horizon + 1} are needed ({window + horizon} for an unpadded window + horizon); "
+            f"give a smaller --horizon (and --window) or longer series")
     last = lengths - horizon  # relative origin of each series' latest window
     val_count = np.where(usable, np.minimum(val_windows, (last - 1) // stride + 1), 0)
     cut = np.where(val_count > 0, last - (val_count - 1) * stride, lengths)  # first val target

@@ -1,4 +1,5 @@
-"""Rendering tables as CSV or JSON lines, and output files that are either the old complete file or the new complete file, never half.
+"""Rendering tables as CSV or JSON lines, and output files that are either the old complete
+file or the new complete file, never half.
 
 atomic_write writes to a temporary file in the target's folder, fsyncs it, and renames it over
 the target; on any error the temporary file is removed and the target is left untouched.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,19 +37,35 @@ def write_text(text: str, path: str | Path) -> None:
         stream.write(text.encode("utf-8"))
 
 
-def check_writable(path: str | Path) -> None:
-    """Fail before hours of work, not after: the folder must exist and accept new files."""
+def check_writable(path: str | Path, needed_bytes: int = 0) -> None:
+    """Fail before hours of work, not after: the folder must exist, accept a new file and
+    have about `needed_bytes` free (an estimate of the output's size, 0 for unknown)."""
     target = Path(path)
     folder = target.parent  # Path("m.fcst").parent is Path(".")
     if target.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the output")
-    if not folder.is_dir():
+    if not folder.exists():
         raise OutputError(f"{path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is a file, not a folder")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".check"):
-            pass
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".check")
+        try:
+            os.write(handle, b"\0")  # an empty file still fits on a full disk; a byte does not
+        finally:
+            os.close(handle)
+            os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from None
+    free = shutil.disk_usage(folder).free
+    if needed_bytes > free:
+        raise OutputError(f"{path}: only {_megabytes(free)} MB free in {folder}, need about "
+                          f"{_megabytes(needed_bytes)} MB; free some space or choose another "
+                          f"folder")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f}" if size < 10**7 else f"{size / 1e6:,.0f}"
 
 
 @contextlib.contextmanager

@@ -1,23 +1,39 @@
-"""The model file: round trip, atomic writes, and refusal of anything that is not one of ours,
-above all a pickle whose payload would run code."""
+"""The model file: round trip, files of older formats still read (committed fixtures), atomic
+writes, and refusal of anything that is not one of ours: truncated, damaged, foreign, newer,
+and above all a pickle whose payload would run code."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
+import shlex
+import struct
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from forecastr import api, artifact
-from forecastr.artifact import build_model, load, save
+from forecastr.artifact import build_model, load, read_payload, save
 from forecastr.config import FitConfig
-from forecastr.errors import ModelFileError, OutputError
+from forecastr.errors import ModelFileError
 from forecastr.writer import atomic_write
+from tests.conftest import run_cli
 
 TINY = FitConfig(hidden=8, layers=1, epochs=1, batch_size=64, window=12, horizon=4,
                  val_windows=1, calendar=True)
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+V1 = FIXTURES / "model-v1.fcst"  # committed; its bytes, and so the offsets below, never change
+CORRUPT = "not a forecastr model file, or truncated or corrupt"
+REFUSED = ("refused: the file holds Python objects that could run code when loaded; "
+           "a forecastr model file never does")
 
 
 @pytest.fixture(scope="module")
@@ -53,66 +69,247 @@ def test_round_trip_keeps_everything(fitted, tmp_path):
     torch.testing.assert_close(build_model(loaded)(x, calendar), build_model(reloaded)(x, calendar))
 
 
-class Payload:
-    """Unpickling this would create a file: the proof that code ran."""
+def test_old_format_fixtures_load_and_forecast_as_they_did():
+    fixtures = sorted(FIXTURES.glob("model-v*.fcst"))
+    assert V1 in fixtures
+    for path in fixtures:
+        golden = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        assert golden["format_version"] >= artifact.oldest_readable()
+        frame = api.predict(path, FIXTURES / golden["data"], device_spec="cpu")
+        assert list(frame.columns) == golden["columns"] == ["unique_id", "ds", "y"]
+        ids, times, values = zip(*golden["rows"])
+        assert list(frame["unique_id"]) == list(ids)
+        assert list(frame["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S")) == list(times)
+        np.testing.assert_allclose(frame["y"].to_numpy(), values, rtol=0, atol=1e-6)
 
-    def __init__(self, marker: str) -> None:
+
+def test_a_newer_reader_upgrades_old_files_step_by_step(monkeypatch):
+    steps = []
+
+    def step(version: int):
+        def upgrade(payload: dict) -> dict:
+            assert payload["format_version"] == version
+            steps.append(version)
+            return {**payload, "training": {**payload["training"], "upgraded": steps[:]}}
+        return upgrade
+
+    monkeypatch.setattr(artifact, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(artifact, "UPGRADES", {1: step(1), 2: step(2)})
+    assert artifact.oldest_readable() == 1
+    upgraded = load(V1)
+    assert steps == [1, 2] and upgraded.training["upgraded"] == [1, 2]
+    monkeypatch.undo()
+    original = load(V1)
+    assert "upgraded" not in original.training
+    x = torch.randn(2, original.window, original.dimensions.n_inputs)
+    calendar = torch.randn(2, original.horizon, original.dimensions.n_calendar)
+    torch.testing.assert_close(build_model(upgraded)(x, calendar),
+                               build_model(original)(x, calendar), rtol=0, atol=0)
+
+
+def test_files_older_than_the_upgrades_reach_are_named_too_old(monkeypatch):
+    monkeypatch.setattr(artifact, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(artifact, "UPGRADES", {2: lambda payload: payload})
+    with pytest.raises(ModelFileError) as err:
+        load(V1)
+    assert str(err.value) == (f"{V1}: model file format 1 is too old (this forecastr reads 2 "
+                              f"to 3); refit the model")
+    monkeypatch.setattr(artifact, "UPGRADES", {1: lambda payload: {}, 2: lambda payload: payload})
+    with pytest.raises(ModelFileError, match="corrupt model file: no 'config' entry"):
+        load(V1)  # an old file that an upgrade cannot make sense of
+
+
+def test_read_payload_names_the_kind_of_file_it_expected(tmp_path):
+    path = tmp_path / "run.ckpt"
+    torch.save({"format": "forecastr-checkpoint", "format_version": 3}, path)
+    payload = read_payload(path, "forecastr-checkpoint", 3, "checkpoint")
+    assert payload == {"format": "forecastr-checkpoint", "format_version": 3}
+    for newest, oldest, message in [
+        (2, 1, ("written by a newer forecastr (checkpoint format 3; this one reads up to 2); "
+                "upgrade forecastr")),
+        (5, 4, "checkpoint format 3 is too old (this forecastr reads 4 to 5); refit the model"),
+    ]:
+        with pytest.raises(ModelFileError) as err:
+            read_payload(path, "forecastr-checkpoint", newest, "checkpoint", oldest)
+        assert str(err.value) == f"{path}: {message}"
+    with pytest.raises(ModelFileError) as err:
+        read_payload(V1, "forecastr-checkpoint", 1, "checkpoint")
+    assert str(err.value) == f"{V1}: not a forecastr checkpoint but a forecastr model"
+    with pytest.raises(ModelFileError) as err:
+        load(path)
+    assert str(err.value) == f"{path}: not a forecastr model file but a forecastr checkpoint"
+
+
+class OpenGadget:
+    """Unpickling any of these gadgets would create the marker file: the proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
         self.marker = marker
 
     def __reduce__(self):
-        return (open, (self.marker, "w"))
+        return (open, (str(self.marker), "w"))
 
 
-def test_crafted_pickle_is_refused_and_never_runs(tmp_path):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "evil.fcst"
-    torch.save({"format": "forecastr-model", "format_version": 1, "x": Payload(str(marker))},
-               path)
-    with pytest.raises(ModelFileError, match="refused: the file holds Python objects"):
-        load(path)
-    assert not marker.exists()
-    plain = tmp_path / "evil.pkl"
-    plain.write_bytes(pickle.dumps(Payload(str(marker))))
-    with pytest.raises(ModelFileError):
-        load(plain)
-    assert not marker.exists()
+class TouchGadget(OpenGadget):
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda b: b[: len(b) // 2], "truncated or corrupt"),
-    (lambda b: b[:100], "truncated or corrupt"),
-    (lambda b: b"", "truncated or corrupt"),
-    (lambda b: b"month,sales\n2020-01-01,3\n", "not a forecastr model file"),
-    (lambda b: bytes(range(256)) * 8, "not a forecastr model file"),
-])
-def test_damaged_files_are_one_line_errors(fitted, tmp_path, damage, message):
-    path = tmp_path / "damaged.fcst"
-    path.write_bytes(damage(fitted.read_bytes()))
+class ShellGadget(OpenGadget):
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+def record_start(raw: bytes, name: str) -> int:
+    """Offset of the first byte of a zip record's contents (after its local header)."""
+    header = raw.index(name.encode()) - 30  # local headers come first, then the directory
+    name_length, extra_length = struct.unpack("<HH", raw[header + 26:header + 30])
+    return header + 30 + name_length + extra_length
+
+
+def central_entry(raw: bytes, name: str) -> int:
+    """Offset of a record's entry in the zip's central directory."""
+    return raw.index(name.encode(), raw.index(b"PK\x01\x02")) - 46
+
+
+def flip(offset: Callable[[bytes], int], mask: int = 0x10) -> Callable[[bytes], bytes]:
+    def damage(raw: bytes) -> bytes:
+        at = offset(raw)
+        return raw[:at] + bytes([raw[at] ^ mask]) + raw[at + 1:]
+    return damage
+
+
+def overwrite(offset: Callable[[bytes], int], junk: bytes) -> Callable[[bytes], bytes]:
+    def damage(raw: bytes) -> bytes:
+        at = offset(raw)
+        return raw[:at] + junk + raw[at + len(junk):]
+    return damage
+
+
+TRUNCATIONS = [(1, "not a forecastr model file"), (10, CORRUPT), (22, CORRUPT),
+               (760, CORRUPT), (1521, CORRUPT), (3042, CORRUPT), (4563, CORRUPT),
+               (5985, CORRUPT), (6063, CORRUPT), (6084, CORRUPT)]  # of V1's 6085 bytes
+DAMAGE = {
+    "pickle opcode flipped": flip(lambda raw: record_start(raw, "archive/data.pkl") + 40),
+    "stored string flipped": flip(lambda raw: raw.index(b"forecastr-model") + 3),
+    "weight bit flipped": flip(lambda raw: record_start(raw, "archive/data/2") + 100, 0x01),
+    "weights zeroed": overwrite(lambda raw: record_start(raw, "archive/data/3"), bytes(64)),
+    "pickle overwritten": overwrite(lambda raw: record_start(raw, "archive/data.pkl") + 200,
+                                    b"\xff" * 16),
+    # the MS-DOS directory bit: torch alone would then read a weight from uninitialised memory
+    "record marked as folder": flip(lambda raw: central_entry(raw, "archive/data/2") + 38),
+    # torch writes zip64 end records, which both readers trust over the classic one
+    "central directory offset": flip(lambda raw: raw.rindex(b"PK\x06\x06") + 48, 0x01),
+}
+
+
+def torch_saved(obj: object) -> Callable[[Path], bytes]:
+    def make(folder: Path) -> bytes:
+        torch.save(obj, folder / "saved")
+        return (folder / "saved").read_bytes()
+    return make
+
+
+def plain_zip(folder: Path) -> bytes:
+    with zipfile.ZipFile(folder / "other.zip", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+        archive.writestr("data.csv", "a,b\n1,2\n")
+    return (folder / "other.zip").read_bytes()
+
+
+MARKER = "pwned"
+HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
+    **{f"truncated at {n}": (lambda _, n=n: V1.read_bytes()[:n], message)
+       for n, message in TRUNCATIONS},
+    **{name: (lambda _, damage=damage: damage(V1.read_bytes()), CORRUPT)
+       for name, damage in DAMAGE.items()},
+    "csv text": (lambda _: b"month,sales\n2020-01-01,3\n", "not a forecastr model file"),
+    "empty": (lambda _: b"", CORRUPT),
+    "random bytes": (lambda _: np.random.default_rng(0).bytes(4096),
+                     "not a forecastr model file"),
+    "torch list": (torch_saved([1, 2, 3]), "not a forecastr model file"),
+    "torch dict without format": (torch_saved({"weights": torch.zeros(3)}),
+                                  "not a forecastr model file"),
+    "plain zip": (plain_zip, CORRUPT),
+    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 2}),
+                     ("written by a newer forecastr (model file format 2; this one reads up "
+                      "to 1); upgrade forecastr")),
+    "format 0": (torch_saved({"format": "forecastr-model", "format_version": 0}),
+                 "model file format 0 is too old (this forecastr reads 1 to 1); refit the model"),
+    "version not a number": (torch_saved({"format": "forecastr-model", "format_version": "1"}),
+                             "corrupt model file: format version '1'"),
+    "entries missing": (torch_saved({"format": "forecastr-model", "format_version": 1,
+                                     "config": {}}),
+                        "corrupt model file: no 'window' entry"),
+    "entry of the wrong type": (lambda folder: torch_saved(
+        {**torch.load(V1, weights_only=True), "schema": []})(folder),
+        "corrupt model file ('list' object has no attribute 'items')"),
+    "directory": (lambda folder: None, "is a directory, not a model file"),
+    "missing": (lambda folder: "missing", "no such model file"),
+    **{f"{gadget.__name__} in a {where}": (make, REFUSED) for gadget in
+       (OpenGadget, TouchGadget, ShellGadget) for where, make in [
+           ("raw pickle", lambda folder, g=gadget: pickle.dumps(g(folder / MARKER), 2)),
+           ("torch archive", lambda folder, g=gadget: torch_saved(
+               {"format": "forecastr-model", "format_version": 1, "x": g(folder / MARKER)}
+           )(folder)),
+           ("bare torch archive", lambda folder, g=gadget: torch_saved(g(folder / MARKER))(
+               folder))]},
+    # protocol 5 frames its opcodes; torch's weights-only reader stops at the first frame
+    "ShellGadget in a protocol 5 pickle": (
+        lambda folder: pickle.dumps(ShellGadget(folder / MARKER), 5),
+        "not a forecastr model file"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_files_are_one_line_errors_and_never_run_code(case, tmp_path):
+    make, message = HOSTILE[case]
+    contents = make(tmp_path)
+    if contents is None:
+        path = tmp_path / "folder.fcst"
+        path.mkdir()
+    elif contents == "missing":
+        path = tmp_path / "missing.fcst"
+    else:
+        path = tmp_path / "hostile.fcst"
+        path.write_bytes(contents)
     with pytest.raises(ModelFileError) as err:
         load(path)
-    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
-    assert message in str(err.value) or "not a forecastr model file" in str(err.value)
+    assert str(err.value) == f"{path}: {message}"
+    data = FIXTURES / "series.csv"
+    for command in (["info", path], ["predict", path, data], ["evaluate", path, data]):
+        result = run_cli(command)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == f"forecastr: error: {path}: {message}\n"
+    assert not (tmp_path / MARKER).exists()
 
 
-def test_foreign_and_future_files(tmp_path):
-    other = tmp_path / "other.pt"
-    torch.save({"weights": torch.zeros(3)}, other)
-    with pytest.raises(ModelFileError, match="not a forecastr model file"):
-        load(other)
-    future = tmp_path / "future.fcst"
-    torch.save({"format": "forecastr-model", "format_version": artifact.FORMAT_VERSION + 1},
-               future)
-    with pytest.raises(ModelFileError, match="newer forecastr .model format 2; this one reads "
-                                             "up to 1.; upgrade forecastr"):
-        load(future)
-    partial = tmp_path / "partial.fcst"
-    torch.save({"format": "forecastr-model", "format_version": 1, "config": {}}, partial)
-    with pytest.raises(ModelFileError, match="corrupt model file: no 'window' entry"):
-        load(partial)
-    with pytest.raises(ModelFileError, match="no such model file"):
-        load(tmp_path / "missing.fcst")
-    with pytest.raises(ModelFileError, match="is a directory"):
-        load(tmp_path)
+def test_every_flipped_bit_is_refused_or_changes_nothing(tmp_path):
+    raw = V1.read_bytes()
+    original = load(V1)
+    path = tmp_path / "flipped.fcst"
+    outcomes = Counter()
+    for offset in range(0, len(raw), 17):  # 17 is odd, so every bit position is hit
+        path.write_bytes(flip(lambda _, at=offset: at, 1 << offset % 8)(raw))
+        try:
+            loaded = load(path)
+        except ModelFileError as exc:
+            outcomes[str(exc).removeprefix(f"{path}: ")] += 1
+            continue
+        # what still loads differs only in bytes nobody reads: padding, dates, attributes
+        assert same(loaded, original), f"a flip at byte {offset} changed the model silently"
+        outcomes["loaded unchanged"] += 1
+    assert set(outcomes) <= {CORRUPT, "loaded unchanged"}, outcomes
+
+
+def same(a: artifact.Artifact, b: artifact.Artifact) -> bool:
+    plain = [f.name for f in dataclasses.fields(a) if f.name not in ("state_dict", "scaling")]
+    return (all(getattr(a, name) == getattr(b, name) for name in plain)
+            and a.state_dict.keys() == b.state_dict.keys()
+            and all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+            and a.scaling.kind == b.scaling.kind
+            and np.array_equal(a.scaling.loc, b.scaling.loc)
+            and np.array_equal(a.scaling.scale, b.scaling.scale))
 
 
 def test_nan_weights_are_never_written(fitted, tmp_path):
@@ -137,10 +334,3 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with atomic_write(path) as stream:
         stream.write(b"new")
     assert path.read_bytes() == b"new" and os.listdir(tmp_path) == ["model.fcst"]
-
-
-def test_unwritable_output_fails_before_training(tmp_path, long_csv):
-    with pytest.raises(OutputError, match="does not exist"):
-        api.fit(long_csv, TINY, tmp_path / "no" / "such" / "model.fcst")
-    with pytest.raises(OutputError, match="is a directory"):
-        api.fit(long_csv, TINY, tmp_path)

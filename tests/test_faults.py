@@ -1,62 +1,279 @@
-"""Faults during long work: a process killed with SIGKILL at any moment leaves the output path
-holding either the previous complete file or the new complete file, never a partial one."""
+"""Faults around output files: a process killed with SIGKILL at a chosen point of the write
+leaves the output path holding the previous complete file or the new complete one, and an
+output folder that cannot take the file is refused before any work is done."""
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections import namedtuple
+from pathlib import Path
 
 import pytest
 
+from forecastr import api, train, writer
 from forecastr.artifact import load
-from tests.conftest import SAMPLE_DATA, run_cli, seasonal_frame
+from forecastr.errors import OutputError
+from tests.conftest import SAMPLE_DATA, run_cli
 
-TINY = ["--hidden", "8", "--layers", "1", "--window", "24", "--horizon", "6"]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TINY = ["--hidden", "8", "--layers", "1", "--window", "8", "--horizon", "3", "--epochs", "1",
+        "--device", "cpu"]
+
+# Run in a child process: forecastr's own command, with forecastr.writer's view of `os`
+# swapped for one that writes the temporary file in 1 KiB chunks that reach the disk one by
+# one, and that stops for good at the chosen point (the parent kills it there):
+#   write N  - once at least N bytes of the temporary file are on disk
+#   fsync    - the whole temporary file written and synced, not yet renamed over the output
+#   replace  - just after the rename, the new file in place
+CHILD = r"""
+import os, sys, time
+from pathlib import Path
+from forecastr import cli, writer
+
+stage, at, flag = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+
+def stop():
+    flag.touch()
+    time.sleep(60)
+
+class ChunkedFile:
+    def __init__(self, stream):
+        self.stream, self.written = stream, 0
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        self.stream.close()
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+    def write(self, data):
+        data = bytes(data)
+        for start in range(0, len(data), 1024):
+            chunk = data[start:start + 1024]
+            self.stream.write(chunk)
+            self.stream.flush()
+            self.written += len(chunk)
+            if stage == "write" and self.written >= at:
+                stop()
+        return len(data)
+
+class StoppingOs:
+    def __getattr__(self, name):
+        return getattr(os, name)
+    def fdopen(self, *args, **kwargs):
+        return ChunkedFile(os.fdopen(*args, **kwargs))
+    def fsync(self, fd):
+        os.fsync(fd)
+        if stage == "fsync":
+            stop()
+    def replace(self, source, target):
+        os.replace(source, target)
+        if stage == "replace":
+            stop()
+
+writer.os = StoppingOs()
+cli.main(sys.argv[4:])
+"""
+
+Kill = namedtuple("Kill", "output temporary_at_kill left_behind")
 
 
-def kill_at(command: list[str], delay: float) -> None:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def kill_at_stops(command: list[str], outputs: dict[str, Path], at: int) -> dict[str, Kill]:
+    """Run `forecastr COMMAND -o OUTPUT` once per stage, each in its own child and folder,
+    and SIGKILL each child where it stops."""
+    children = {}
+    for stage, output in outputs.items():
+        flag = output.parent / "stopped"  # the folder holds only the output and this flag
+        children[stage] = (flag, subprocess.Popen(
+            [sys.executable, "-c", CHILD, stage, str(at), str(flag), *command, "-o",
+             str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "OMP_NUM_THREADS": "1"}))  # three children share the cores
+    kills = {}
+    deadline = time.monotonic() + 120
+    for stage, (flag, child) in children.items():
+        while not flag.exists():
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                pytest.fail(f"{stage}: the child did not stop: {child.communicate()[1]!r}")
+            time.sleep(0.01)
+        output = outputs[stage]
+        at_kill = temporaries(output)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait() == -signal.SIGKILL
+        child.stderr.close()
+        kills[stage] = Kill(output, at_kill, temporaries(output))
+    return kills
+
+
+def temporaries(output: Path) -> dict[str, int]:
+    """Sizes of atomic_write's temporary files for `output` (not for `output`.ckpt)."""
+    pattern = rf"\.{re.escape(output.name)}\.[a-z0-9_]+\.tmp"
+    return {t.name: t.stat().st_size for t in output.parent.iterdir()
+            if re.fullmatch(pattern, t.name)}
+
+
+def stage_folders(tmp_path: Path, name: str, previous: bytes,
+                  stages: tuple[str, ...] = ("write", "fsync", "replace")) -> dict[str, Path]:
+    outputs = {}
+    for stage in stages:
+        (tmp_path / stage).mkdir()
+        outputs[stage] = tmp_path / stage / name
+        outputs[stage].write_bytes(previous)
+    return outputs
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_kill_during_predict_never_leaves_a_partial_file(tmp_path):
-    model = tmp_path / "m.fcst"
-    assert run_cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, "--epochs", "1",
-                    *TINY]).exit_code == 0
-    data = tmp_path / "many.csv"
-    seasonal_frame(n_series=1500, length=30).to_csv(data, index=False)
-    output = tmp_path / "forecast.csv"
-    old = b"unique_id,ds,y\nold,2000-01-01,1\n"
-    output.write_bytes(old)
-    command = [sys.executable, "-m", "forecastr", "predict", str(model), str(data), "-o",
-               str(output), "--with-history"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    duration = time.perf_counter() - started
-    complete = output.read_bytes()
-    assert complete.count(b"\n") == 1500 * 36 + 1
-    for share in (0.8, 0.87, 0.93, 0.98):  # the output is written near the end of the run
-        output.write_bytes(old)
-        kill_at(command, duration * share)
-        assert output.read_bytes() in (old, complete)
+def test_sigkill_during_predict_output_leaves_the_previous_file_or_the_new_one(tmp_path):
+    command = ["predict", str(FIXTURES / "model-v1.fcst"), str(SAMPLE_DATA / "long.csv"),
+               "--with-history", "--device", "cpu"]
+    complete_path = tmp_path / "complete.csv"
+    assert run_cli([*command, "-o", complete_path]).exit_code == 0
+    complete = complete_path.read_bytes()
+    assert len(complete) > 8 * 1024
+    previous = b"unique_id,ds,y\nold,2000-01-01,1\n"
+    outputs = stage_folders(tmp_path, "forecast.csv", previous)
+    middle = len(complete) // 2
+    kills = kill_at_stops(command, outputs, middle)
+    half = math.ceil(middle / 1024) * 1024  # the end of the 1 KiB chunk that passes the middle
+    for stage, size in [("write", half), ("fsync", len(complete))]:
+        kill = kills[stage]
+        assert list(kill.temporary_at_kill.values()) == [size]
+        assert kill.left_behind == kill.temporary_at_kill  # a stale temporary file may stay
+        assert kill.output.read_bytes() == previous
+    replaced = kills["replace"]
+    assert replaced.temporary_at_kill == replaced.left_behind == {}
+    assert replaced.output.read_bytes() == complete
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_kill_during_fit_leaves_the_previous_model_or_a_complete_one(tmp_path):
+def test_sigkill_during_fit_output_leaves_the_previous_model_or_the_new_one(tmp_path):
+    command = ["fit", str(FIXTURES / "series.csv"), *TINY]
+    previous = (FIXTURES / "model-v1.fcst").read_bytes()
+    # each child costs seconds of imports; the fsync stop is the predict test's alone, since
+    # the writer does the same for both and only what fills the file differs
+    outputs = stage_folders(tmp_path, "m.fcst", previous, ("write", "replace"))
+    kills = kill_at_stops(command, outputs, 2048)
+    [written] = kills["write"].temporary_at_kill.values()
+    assert 2048 <= written < outputs["replace"].stat().st_size  # torch.save's writes end
+    assert kills["write"].left_behind == kills["write"].temporary_at_kill  # where they end
+    assert kills["write"].output.read_bytes() == previous
+    replaced = kills["replace"]
+    assert replaced.temporary_at_kill == replaced.left_behind == {}
+    assert load(replaced.output).config.hidden == 8  # whole, and the new model (v1 has 4)
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if fit reads data or trains, or if predict starts forecasting."""
+
+    def must_not_run(*args, **kwargs):
+        pytest.fail("work started before the output folder was checked")
+
+    monkeypatch.setattr(api, "read_panel", must_not_run)
+    monkeypatch.setattr(train, "train", must_not_run)
+    monkeypatch.setattr(api, "predict", must_not_run)
+
+
+def refuse_probe(monkeypatch, folder: Path, code: int) -> None:
+    """Make creating a file in `folder` fail as a read-only or a full file system does."""
+    create = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == folder:
+            raise OSError(code, os.strerror(code))
+        return create(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_read_only_or_full_folder_fails_before_any_work(command, code, tmp_path, no_work,
+                                                        monkeypatch):
+    output = tmp_path / "out" / "result"
+    output.parent.mkdir()
+    refuse_probe(monkeypatch, output.parent, code)
+    args = (["fit", SAMPLE_DATA / "long.csv", *TINY] if command == "fit"
+            else ["predict", FIXTURES / "model-v1.fcst", FIXTURES / "series.csv"])
+    result = run_cli([*args, "-o", output])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"forecastr: error: {output}: cannot write in {output.parent} "
+                             f"({os.strerror(code)})\n")
+    assert os.listdir(output.parent) == []
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_missing_folder_or_a_file_as_folder_fails_before_any_work(command, tmp_path, no_work):
+    (tmp_path / "file").write_text("not a folder")
+    args = (["fit", SAMPLE_DATA / "long.csv", *TINY] if command == "fit"
+            else ["predict", FIXTURES / "model-v1.fcst", FIXTURES / "series.csv"])
+    for output, message in [
+        (tmp_path / "no" / "such" / "out", f"folder {tmp_path / 'no' / 'such'} does not exist"),
+        (tmp_path / "file" / "out", f"{tmp_path / 'file'} is a file, not a folder"),
+    ]:
+        result = run_cli([*args, "-o", output])
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == f"forecastr: error: {output}: {message}\n"
+
+
+def test_an_output_that_is_a_folder_fails_before_any_work(tmp_path, no_work):
+    with pytest.raises(OutputError) as err:
+        api.fit(SAMPLE_DATA / "long.csv", output=tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a directory; give a file name for the output"
+    result = run_cli(["predict", FIXTURES / "model-v1.fcst", FIXTURES / "series.csv", "-o",
+                      tmp_path])  # click's own check, before forecastr's
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_too_little_free_space_is_refused_with_both_sizes(tmp_path, monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(writer.shutil, "disk_usage",
+                        lambda folder: usage(10**9, 10**9 - 512_000, 512_000))
     output = tmp_path / "m.fcst"
-    command = [sys.executable, "-m", "forecastr", "fit", str(SAMPLE_DATA / "long.csv"), "-o",
-               str(output), "--epochs", "2", *TINY]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    duration = time.perf_counter() - started
-    previous = output.read_bytes()
-    for share in (0.9, 0.97):  # the model file is written at the very end
-        kill_at(command, duration * share)
-        if output.read_bytes() != previous:
-            load(output)  # a replaced file must be a whole, loadable model
-            previous = output.read_bytes()
+    writer.check_writable(output)  # nothing asked for: the probe alone decides
+    writer.check_writable(output, needed_bytes=512_000)
+    with pytest.raises(OutputError) as err:
+        writer.check_writable(output, needed_bytes=3_000_000)
+    assert str(err.value) == (f"{output}: only 0.5 MB free in {tmp_path}, need about 3.0 MB; "
+                              f"free some space or choose another folder")
+    monkeypatch.setattr(writer.shutil, "disk_usage",
+                        lambda folder: usage(10**12, 10**12 - 2 * 10**9, 2 * 10**9))
+    with pytest.raises(OutputError, match="only 2,000 MB free in .*, need about 12,345 MB;"):
+        writer.check_writable(output, needed_bytes=12_345 * 10**6)
+    assert os.listdir(tmp_path) == []  # the probe cleans up after itself
+
+
+def folder_modes_bind_us() -> bool:
+    """False for root (uid 0 with CAP_DAC_OVERRIDE), which writes into a 0o555 folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o555)
+        try:
+            Path(folder, "probe").touch()
+        except PermissionError:
+            return True
+        finally:
+            os.chmod(folder, 0o755)
+    return False
+
+
+@pytest.mark.skipif(not folder_modes_bind_us(),
+                    reason="running as root, which writes into a folder whatever its mode "
+                           "says, so a 0o555 folder proves nothing; the EROFS test covers it")
+def test_a_real_read_only_folder_fails_before_any_work(tmp_path, no_work):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o555)
+    try:
+        result = run_cli(["fit", SAMPLE_DATA / "long.csv", *TINY, "-o", folder / "m.fcst"])
+    finally:
+        folder.chmod(0o755)
+    assert result.exit_code == 2
+    assert result.stderr == (f"forecastr: error: {folder / 'm.fcst'}: cannot write in "
+                             f"{folder} (Permission denied)\n")

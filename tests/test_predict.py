@@ -95,11 +95,12 @@ def test_with_history_output_file_and_stdin(cli, models, tmp_path):
 
 def test_horizon_and_schema_errors_exit_2(cli, models, tmp_path):
     longer = cli(["predict", models["long"], SAMPLE_DATA / "long.csv", "--horizon", "7"])
-    assert longer.exit_code == 2 and "the model's horizon 6" in longer.stderr
+    assert longer.exit_code == 2 and "between 1 and 6, the horizon" in longer.stderr
     wrong = cli(["predict", models["long"], SAMPLE_DATA / "single.csv"])
     assert wrong.exit_code == 2 and "'ds'" in wrong.stderr and wrong.stdout == ""
     daily = cli(["predict", models["long"], models["daily_data"]])
-    assert daily.exit_code == 2 and "frequency D but the model was trained at MS" in daily.stderr
+    assert daily.exit_code == 2 and f"frequency D but {models['long']} was fitted at MS" in \
+        daily.stderr
     assert cli(["predict", tmp_path / "none.fcst", SAMPLE_DATA / "long.csv"]).exit_code == 2
 
 

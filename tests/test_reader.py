@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -480,10 +481,11 @@ def test_bad_input_gives_one_line_data_error(tmp_path: Path, content: str | byte
 def test_bad_sources(tmp_path: Path):
     with pytest.raises(DataError) as caught:
         read_panel(tmp_path)
-    assert str(caught.value) == f"{tmp_path}: is a directory, not a CSV file"
+    assert str(caught.value) == (f"{tmp_path}: is a directory, not a CSV file; give the path "
+                                 f"of a file")
     with pytest.raises(DataError) as caught:
         read_panel(tmp_path / "missing.csv")
-    assert str(caught.value) == f"{tmp_path / 'missing.csv'}: no such file"
+    assert str(caught.value) == f"{tmp_path / 'missing.csv'}: no such file; check the path"
 
 
 @pytest.mark.parametrize(("args", "data"), [
@@ -754,9 +756,11 @@ OPTIONS = st.fixed_dictionaries({  # mostly defaults, so that files are read to 
 
 
 def check_outcome(data: bytes, options: dict) -> None:
-    """The only outcomes: a consistent Panel, or a one-line DataError."""
+    """The only outcomes: a consistent Panel, or a one-line DataError; any other exception
+    (pandas', numpy's, a ConfigError) fails the test."""
+    cfg = FitConfig(**options)
     try:
-        panel = read_panel(io.BytesIO(data), FitConfig(**options))
+        panel = read_panel(io.BytesIO(data), cfg)
     except DataError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("<stream>")
         return
@@ -767,9 +771,15 @@ def check_outcome(data: bytes, options: dict) -> None:
         assert (np.diff(panel.series(s)[1]).astype(np.int64) > 0).all()  # sorted, unique
 
 
-# derandomize: the same examples on every run of the same code and test selection
-@settings(max_examples=300, deadline=None, derandomize=True,
+# derandomize: the same examples on every run of the same code and test selection; a longer
+# campaign (FORECASTR_FUZZ_EXAMPLES=20000) draws new examples on each run instead
+FUZZ_EXAMPLES = os.environ.get("FORECASTR_FUZZ_EXAMPLES")
+
+
+@settings(max_examples=int(FUZZ_EXAMPLES or 300), deadline=None, derandomize=not FUZZ_EXAMPLES,
           suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(csv_texts(), st.binary(max_size=200)), OPTIONS)
+@given(st.one_of(csv_texts(), st.binary(max_size=200),
+                 st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))),
+       OPTIONS)
 def test_fuzz_panel_or_data_error(data: bytes, options: dict):
     check_outcome(data, options)

@@ -1,0 +1,78 @@
+"""The checkpoint an interrupted fit leaves beside its model file (model.fcst.ckpt): the
+training state as plain tensors and values, plus what it was trained on, so that `--resume`
+refuses to continue a different run."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from forecastr.artifact import read_payload, versions
+from forecastr.config import FitConfig, flag_name
+from forecastr.errors import ConfigError, DataError
+from forecastr.writer import atomic_write
+
+FORMAT = "forecastr-checkpoint"
+FORMAT_VERSION = 1
+
+
+def path_for(output: str | Path) -> Path:
+    """model.fcst -> model.fcst.ckpt, in the same folder (so the same writability check)."""
+    return Path(f"{output}.ckpt")
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A digest of the exact training inputs (scaled values, series bounds, windows)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        contiguous = np.ascontiguousarray(array)
+        digest.update(f"{contiguous.dtype}{contiguous.shape}".encode())
+        digest.update(contiguous.tobytes())
+    return digest.hexdigest()
+
+
+def save(path: str | Path, state: dict[str, Any], cfg: FitConfig, data_digest: str) -> None:
+    """Write the checkpoint atomically: a crash while writing leaves the previous one."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "created": datetime.datetime.now(datetime.UTC).isoformat(
+                   timespec="seconds"),
+               "versions": {k: str(v) for k, v in versions().items()},
+               "config": _comparable(cfg), "data": data_digest, "state": state}
+    with atomic_write(path) as stream:
+        torch.save(payload, stream)
+
+
+def load(path: str | Path, cfg: FitConfig, data_digest: str) -> dict[str, Any]:
+    """The training state of a checkpoint written by the same run: the same configuration
+    (the device and precision may change) and the same data; anything else is refused."""
+    payload = read_payload(path, FORMAT, FORMAT_VERSION, "checkpoint")
+    stored, wanted = payload.get("config"), _comparable(cfg)
+    if not isinstance(stored, dict) or not isinstance(payload.get("state"), dict):
+        raise ConfigError(f"{path}: corrupt checkpoint; run without --resume to start over")
+    for f in dataclasses.fields(FitConfig):
+        if f.metadata["group"] != "system" and stored.get(f.name) != wanted[f.name]:
+            raise ConfigError(
+                f"{path}: the interrupted run had --{flag_name(f)} "
+                f"{_shown(stored.get(f.name))}, this one {_shown(wanted[f.name])}; resume "
+                f"with the same options, or run without --resume to start over")
+    if payload.get("data") != data_digest:
+        raise DataError(f"{path}: the data differ from those the interrupted run trained "
+                        f"on; resume with the same data, or run without --resume to start over")
+    return payload["state"]
+
+
+def _comparable(cfg: FitConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(cfg).items()}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "(none)"
+    return "(unset)" if value is None else str(value)
