@@ -19,7 +19,7 @@ from forecastr.errors import ConfigError, DataError, Interrupted
 from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
 from forecastr.stopping import StopRequest
-from forecastr.windows import build
+from forecastr.windows import Split, build
 from forecastr.writer import check_writable
 
 if TYPE_CHECKING:
@@ -104,6 +104,40 @@ class FitResult:
     output: Path | None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A panel made ready for training: its windows, its scaling, and the scaled values with
+    calendar channels, under a config whose data-dependent choices are settled."""
+
+    cfg: FitConfig
+    panel: Panel
+    window: int
+    horizon: int
+    split: Split
+    stats: scaling.ScaleStats
+    calendar: tuple[str, ...]
+    values: np.ndarray  # (T_total, C + A) float32: scaled targets and features, calendar
+
+
+def prepare(source: str | Path | BinaryIO, cfg: FitConfig) -> Prepared:
+    """Read, window and scale a CSV for training, as fit does."""
+    panel = read_panel(source, cfg)
+    window, horizon = window_and_horizon(cfg, panel.schema.freq)
+    split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
+    if cfg.val_windows and not len(split.val):
+        log.warning("%s: no series is long enough to hold out validation windows; early "
+                    "stopping watches the training loss", panel.source)
+    stats = scaling.fit(panel, cfg.scaler, split.train_ends)
+    names = calendar_names(cfg, panel)
+    high_frequency = rhythm(panel.schema.freq).high_frequency
+    # choices left to the data are made once here, so that the model file records them
+    cfg = dataclasses.replace(cfg, calendar=bool(names), highway=(
+        not high_frequency if cfg.highway is None else cfg.highway))
+    values = np.concatenate([scaling.apply(panel, stats),
+                             calendar.features(panel.times, names)], axis=1)
+    return Prepared(cfg, panel, window, horizon, split, stats, names, values)
+
+
 def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         output: str | Path | None = None,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -122,7 +156,6 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     from forecastr import checkpoint as checkpoints
     from forecastr.model import Dimensions, Forecaster
 
-    cfg = cfg or FitConfig()
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
     if output is not None:
@@ -130,41 +163,26 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
+    cfg = cfg or FitConfig()
     target_device = device.resolve_device(cfg.device)
     precision = device.resolve_precision(cfg.precision, target_device)
-    panel = read_panel(source, cfg)
-    window, horizon = window_and_horizon(cfg, panel.schema.freq)
-    split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
-    if cfg.val_windows and not len(split.val):
-        log.warning("%s: no series is long enough to hold out validation windows; early "
-                    "stopping watches the training loss", panel.source)
-    stats = scaling.fit(panel, cfg.scaler, split.train_ends)
-    names = calendar_names(cfg, panel)
-    high_frequency = rhythm(panel.schema.freq).high_frequency
-    # choices left to the data are made once here, so that the model file records them
-    cfg = dataclasses.replace(cfg, calendar=bool(names), highway=(
-        not high_frequency if cfg.highway is None else cfg.highway))
-    values = np.concatenate([scaling.apply(panel, stats),
-                             calendar.features(panel.times, names)], axis=1)
+    ready = prepare(source, cfg)
+    cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
-    n_targets = panel.schema.n_targets
-    dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=n_targets,
+    dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
-    model = Forecaster(cfg, dims, horizon, window).to(target_device)
-    if output is not None:  # the model file and a checkpoint (weights, best weights, Adam's
-        # two moments) in float32, the series record, and room for metadata: a full disk
-        # fails now, not after training
-        weights = 4 * sum(p.numel() for p in model.parameters())
-        check_writable(output, 6 * weights + 100 * panel.n_series
-                       + sum(len(i) for i in panel.ids) + 10**6)
+    model = Forecaster(cfg, dims, ready.horizon, ready.window).to(target_device)
+    parameters = sum(p.numel() for p in model.parameters())
+    if output is not None:  # a full disk fails now, not after training
+        check_writable(output, _bytes_to_write(parameters, panel))
     data = train.TrainingData(
         values=torch.from_numpy(values).to(target_device),
-        indptr=torch.from_numpy(panel.indptr).to(target_device), window=window,
-        horizon=horizon, n_targets=n_targets, calendar_from=panel.values.shape[1],
-        per_window=cfg.scaler == "window")
+        indptr=torch.from_numpy(panel.indptr).to(target_device), window=ready.window,
+        horizon=ready.horizon, n_targets=panel.schema.n_targets,
+        calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window")
     stop = stop or StopRequest()
     try:
         with stop.deferred():
@@ -173,30 +191,36 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                 train.Windows.from_index(split.val, target_device), cfg, target_device,
                 precision, on_epoch, stop.requested, state)
     except train.Paused as paused:
-        if checkpoint is None:
-            raise Interrupted(f"training stopped at {paused.where}; no checkpoint written "
-                              f"(no output path)") from None
-        checkpoints.save(checkpoint, paused.state, cfg, digest)
-        raise Interrupted(f"training stopped at {paused.where}; checkpoint written to "
-                          f"{checkpoint}", str(checkpoint)) from None
+        if checkpoint is not None:
+            checkpoints.save(checkpoint, paused.state, cfg, digest)
+        raise Interrupted(f"training stopped at {paused.where}; " + (
+            f"checkpoint written to {checkpoint}" if checkpoint is not None
+            else "no checkpoint written (no output path)"),
+            None if checkpoint is None else str(checkpoint)) from None
     if result.stopped.startswith("diverged"):
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
     summary = {**dataclasses.asdict(result), "device": str(target_device),
                "precision": precision, "train_windows": len(split.train),
                "val_windows": len(split.val), "monitored": "validation" if len(split.val)
-               else "training", "parameters": sum(p.numel() for p in model.parameters()),
-               "padded_series": len(split.padded), "skipped_series": list(split.skipped),
-               "resumed": resume}
+               else "training", "parameters": parameters, "padded_series": len(split.padded),
+               "skipped_series": list(split.skipped), "resumed": resume}
     fitted = artifact.Artifact(
-        config=cfg, window=window, horizon=horizon, schema=panel.schema, dimensions=dims,
-        calendar=names, scaling=stats, series=_series_record(panel),
-        state_dict=model.state_dict(), training=summary, versions=artifact.versions())
+        config=cfg, window=ready.window, horizon=ready.horizon, schema=panel.schema,
+        dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
+        series=_series_record(panel), state_dict=model.state_dict(), training=summary,
+        versions=artifact.versions())
     if output is not None:
         artifact.save(output, fitted)
     if checkpoint is not None and Path(checkpoint).is_file():
         Path(checkpoint).unlink()  # finished: the interrupted run it holds is over
     return FitResult(fitted, Path(output) if output is not None else None)
+
+
+def _bytes_to_write(parameters: int, panel: Panel) -> int:
+    """About the most that fit writes: the model file and a checkpoint (weights, best
+    weights and Adam's two moments) in float32, the series record, room for metadata."""
+    return 6 * 4 * parameters + 100 * panel.n_series + sum(map(len, panel.ids)) + 10**6
 
 
 def calendar_names(cfg: FitConfig, panel: Panel) -> tuple[str, ...]:

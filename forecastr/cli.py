@@ -33,7 +33,7 @@ from forecastr.config import (
     merge,
 )
 from forecastr.errors import DataError, ForecastrError, Interrupted
-from forecastr.stopping import StopRequest, handle_signals
+from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
 EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
             message += f" (see '{path} --help')"
         click.echo(f"forecastr: error: {message}", err=True)
         code = exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt, SignalInterrupt):
         click.echo("forecastr: terminated" if stop.signal == signal.SIGTERM
                    else "forecastr: interrupted", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED

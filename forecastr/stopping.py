@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+class SignalInterrupt(BaseException):
+    """Raised by the handler to interrupt at once; a BaseException like KeyboardInterrupt,
+    so that cleanup runs and nothing mistakes it for an error, but not one, so that click
+    does not catch it and print a blank line first."""
+
+
 @dataclass
 class StopRequest:
     """Polled by the training loop between batches. `signal` is the number of the signal
@@ -39,15 +45,15 @@ class StopRequest:
 
 def on_signal(stop: StopRequest, signum: int) -> None:
     """What a SIGINT or SIGTERM does: defer to the next batch boundary the first time while
-    training, interrupt at once otherwise (KeyboardInterrupt unwinds, so that temporary
-    files are removed)."""
+    training, interrupt at once otherwise (SignalInterrupt unwinds, so that temporary files
+    are removed)."""
     if stop.deferring and stop.signal is None:
         stop.signal = signum
         log.warning("%s: stopping after this batch to write a checkpoint (send it again to "
                     "quit at once, without one)", signal.Signals(signum).name)
         return
     stop.signal = signum
-    raise KeyboardInterrupt
+    raise SignalInterrupt
 
 
 @contextlib.contextmanager

@@ -169,6 +169,32 @@ def test_sigkill_during_fit_output_leaves_the_previous_model_or_the_new_one(tmp_
     assert load(replaced.output).config.hidden == 8  # whole, and the new model (v1 has 4)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
+def test_sigterm_during_predict_output_removes_the_temporary_file(tmp_path):
+    """A polite stop (what `kill`, systemd and cron's timeouts send) cleans up after itself:
+    status 143, the previous file in place, and no temporary file left behind."""
+    output = tmp_path / "forecast.csv"
+    output.write_bytes(b"the previous forecast")
+    flag = tmp_path / "stopped"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, "write", "2048", str(flag), "predict",
+         str(FIXTURES / "model-v1.fcst"), str(SAMPLE_DATA / "long.csv"), "--with-history",
+         "--device", "cpu", "-o", str(output)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not flag.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.fail(f"the child did not stop: {child.communicate()[1]!r}")
+        time.sleep(0.01)
+    assert temporaries(output)  # stopped inside the write
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 143 and stderr == "forecastr: terminated\n"
+    assert temporaries(output) == {}
+    assert output.read_bytes() == b"the previous forecast"
+
+
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if fit reads data or trains, or if predict starts forecasting."""

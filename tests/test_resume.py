@@ -17,7 +17,7 @@ from forecastr import api
 from forecastr.artifact import load
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError, DataError, Interrupted
-from forecastr.stopping import StopRequest, on_signal
+from forecastr.stopping import SignalInterrupt, StopRequest, on_signal
 from tests.conftest import run_cli, seasonal_frame
 
 # dropout and teacher forcing draw random numbers, so a resume that lost a random state shows
@@ -114,13 +114,13 @@ def test_without_an_output_there_is_nowhere_to_checkpoint(reference):
 
 def test_first_signal_defers_to_the_batch_a_second_one_interrupts():
     stop = StopRequest()
-    with pytest.raises(KeyboardInterrupt):  # outside training: at once
+    with pytest.raises(SignalInterrupt):  # outside training: at once
         on_signal(stop, signal.SIGTERM)
     stop = StopRequest()
     with stop.deferred():
         on_signal(stop, signal.SIGINT)
         assert stop.requested() and stop.signal == signal.SIGINT
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(SignalInterrupt):
             on_signal(stop, signal.SIGINT)
     assert not stop.deferring
 
