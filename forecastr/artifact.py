@@ -99,14 +99,16 @@ def read_payload(path: str | Path, expected_format: str, newest_version: int,
     """
     name = str(path)
     if Path(path).is_dir():
-        raise ModelFileError(f"{name}: is a directory, not a {noun}")
+        raise ModelFileError(f"{name}: is a directory, not a {noun}; give the path of "
+                             f"the file")
     # opened apart from reading, so that an unreadable file is not called corrupt
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
     except FileNotFoundError:
-        raise ModelFileError(f"{name}: no such {noun}") from None
+        raise ModelFileError(f"{name}: no such {noun}; check the path") from None
     except OSError as exc:
-        raise ModelFileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+        raise ModelFileError(f"{name}: cannot read ({exc.strerror or exc}); check the path and its "
+                             f"permissions") from None
     with stream:
         try:
             payload = _weights_only_load(stream)
@@ -117,19 +119,20 @@ def read_payload(path: str | Path, expected_format: str, newest_version: int,
                 raise ModelFileError(f"{name}: refused: the file holds Python objects that "
                                      f"could run code when loaded; a forecastr {noun} never "
                                      f"does") from None
-            raise ModelFileError(f"{name}: not a forecastr {noun}") from None
+            raise ModelFileError(f"{name}: not a forecastr {noun}; {_wanted(noun)}") from None
         except Exception:  # noqa: BLE001 - zipfile and torch raise many types for damage
-            raise ModelFileError(f"{name}: not a forecastr {noun}, or truncated or corrupt") \
-                from None
+            raise ModelFileError(f"{name}: not a forecastr {noun}, or truncated or corrupt; "
+                                 f"{_remedy(noun)}") from None
     found = payload.get("format") if isinstance(payload, dict) else None
     if found != expected_format:
         if isinstance(found, str) and re.fullmatch("forecastr-[a-z]+", found):  # a checkpoint
             raise ModelFileError(f"{name}: not a forecastr {noun} but a forecastr "
-                                 f"{found.removeprefix('forecastr-')}")
-        raise ModelFileError(f"{name}: not a forecastr {noun}")
+                                 f"{found.removeprefix('forecastr-')}; {_wanted(noun)}")
+        raise ModelFileError(f"{name}: not a forecastr {noun}; {_wanted(noun)}")
     version = payload.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(f"{name}: corrupt {noun}: format version {version!r}")
+        raise ModelFileError(f"{name}: corrupt {noun}: format version {version!r}; "
+                             f"{_remedy(noun)}")
     if version > newest_version:
         raise ModelFileError(f"{name}: written by a newer forecastr ({noun} format {version}; "
                              f"this one reads up to {newest_version}); upgrade forecastr")
@@ -171,10 +174,12 @@ def load(path: str | Path) -> Artifact:
         payload = _upgraded(payload)
         missing = [key for key in REQUIRED if key not in payload]
         if missing:
-            raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry")
+            raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry; "
+                             f"{_remedy('model file')}")
         return _typed(payload)
     except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{name}: corrupt model file ({exc})") from None
+        raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
+            from None
 
 
 def oldest_readable() -> int:
@@ -213,7 +218,8 @@ def build_model(artifact: Artifact, name: str = "model file") -> Forecaster:
         model.load_state_dict(artifact.state_dict, strict=True)
     except (RuntimeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "mismatch"
-        raise ModelFileError(f"{name}: weights do not fit the stored architecture ({first})") \
+        raise ModelFileError(f"{name}: weights do not fit the stored architecture ({first}); "
+                             f"{_remedy('model file')}") \
             from None
     return model.eval()
 
@@ -233,3 +239,15 @@ def _plain(value: Any) -> Any:
     if value is None:
         return None
     raise TypeError(f"cannot store {type(value).__name__} in a model file")
+
+
+def _wanted(noun: str) -> str:
+    return ("give the .fcst file that forecastr fit wrote" if noun == "model file"
+            else f"give the {noun} (MODEL.fcst.ckpt) that an interrupted forecastr fit wrote")
+
+
+def _remedy(noun: str) -> str:
+    """What to do about a damaged file of this kind."""
+    if noun == "checkpoint":
+        return "run without --resume to start over"
+    return "fit the model again, or restore the file from a copy"

@@ -31,7 +31,10 @@ TINY = FitConfig(hidden=8, layers=1, epochs=1, batch_size=64, window=12, horizon
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 V1 = FIXTURES / "model-v1.fcst"  # committed; its bytes, and so the offsets below, never change
-CORRUPT = "not a forecastr model file, or truncated or corrupt"
+REMEDY = "; fit the model again, or restore the file from a copy"
+MODEL_WANTED = "; give the .fcst file that forecastr fit wrote"
+CORRUPT = "not a forecastr model file, or truncated or corrupt" + REMEDY
+NOT_OURS = "not a forecastr model file; give the .fcst file that forecastr fit wrote"
 REFUSED = ("refused: the file holds Python objects that could run code when loaded; "
            "a forecastr model file never does")
 
@@ -134,10 +137,13 @@ def test_read_payload_names_the_kind_of_file_it_expected(tmp_path):
         assert str(err.value) == f"{path}: {message}"
     with pytest.raises(ModelFileError) as err:
         read_payload(V1, "forecastr-checkpoint", 1, "checkpoint")
-    assert str(err.value) == f"{V1}: not a forecastr checkpoint but a forecastr model"
+    assert str(err.value) == (f"{V1}: not a forecastr checkpoint but a forecastr model; give "
+                              f"the checkpoint (MODEL.fcst.ckpt) that an interrupted forecastr "
+                              f"fit wrote")
     with pytest.raises(ModelFileError) as err:
         load(path)
-    assert str(err.value) == f"{path}: not a forecastr model file but a forecastr checkpoint"
+    assert str(err.value) == (f"{path}: not a forecastr model file but a forecastr "
+                              f"checkpoint{MODEL_WANTED}")
 
 
 class OpenGadget:
@@ -186,7 +192,7 @@ def overwrite(offset: Callable[[bytes], int], junk: bytes) -> Callable[[bytes], 
     return damage
 
 
-TRUNCATIONS = [(1, "not a forecastr model file"), (10, CORRUPT), (22, CORRUPT),
+TRUNCATIONS = [(1, NOT_OURS), (10, CORRUPT), (22, CORRUPT),
                (760, CORRUPT), (1521, CORRUPT), (3042, CORRUPT), (4563, CORRUPT),
                (5985, CORRUPT), (6063, CORRUPT), (6084, CORRUPT)]  # of V1's 6085 bytes
 DAMAGE = {
@@ -223,13 +229,13 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
        for n, message in TRUNCATIONS},
     **{name: (lambda _, damage=damage: damage(V1.read_bytes()), CORRUPT)
        for name, damage in DAMAGE.items()},
-    "csv text": (lambda _: b"month,sales\n2020-01-01,3\n", "not a forecastr model file"),
+    "csv text": (lambda _: b"month,sales\n2020-01-01,3\n", NOT_OURS),
     "empty": (lambda _: b"", CORRUPT),
     "random bytes": (lambda _: np.random.default_rng(0).bytes(4096),
-                     "not a forecastr model file"),
-    "torch list": (torch_saved([1, 2, 3]), "not a forecastr model file"),
+                     NOT_OURS),
+    "torch list": (torch_saved([1, 2, 3]), NOT_OURS),
     "torch dict without format": (torch_saved({"weights": torch.zeros(3)}),
-                                  "not a forecastr model file"),
+                                  NOT_OURS),
     "plain zip": (plain_zip, CORRUPT),
     "newer format": (torch_saved({"format": "forecastr-model", "format_version": 2}),
                      ("written by a newer forecastr (model file format 2; this one reads up "
@@ -237,15 +243,16 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
     "format 0": (torch_saved({"format": "forecastr-model", "format_version": 0}),
                  "model file format 0 is too old (this forecastr reads 1 to 1); refit the model"),
     "version not a number": (torch_saved({"format": "forecastr-model", "format_version": "1"}),
-                             "corrupt model file: format version '1'"),
+                             "corrupt model file: format version '1'" + REMEDY),
     "entries missing": (torch_saved({"format": "forecastr-model", "format_version": 1,
                                      "config": {}}),
-                        "corrupt model file: no 'window' entry"),
+                        "corrupt model file: no 'window' entry" + REMEDY),
     "entry of the wrong type": (lambda folder: torch_saved(
         {**torch.load(V1, weights_only=True), "schema": []})(folder),
-        "corrupt model file ('list' object has no attribute 'items')"),
-    "directory": (lambda folder: None, "is a directory, not a model file"),
-    "missing": (lambda folder: "missing", "no such model file"),
+        "corrupt model file ('list' object has no attribute 'items')" + REMEDY),
+    "directory": (lambda folder: None,
+                  "is a directory, not a model file; give the path of the file"),
+    "missing": (lambda folder: "missing", "no such model file; check the path"),
     **{f"{gadget.__name__} in a {where}": (make, REFUSED) for gadget in
        (OpenGadget, TouchGadget, ShellGadget) for where, make in [
            ("raw pickle", lambda folder, g=gadget: pickle.dumps(g(folder / MARKER), 2)),
@@ -257,7 +264,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
     # protocol 5 frames its opcodes; torch's weights-only reader stops at the first frame
     "ShellGadget in a protocol 5 pickle": (
         lambda folder: pickle.dumps(ShellGadget(folder / MARKER), 5),
-        "not a forecastr model file"),
+        NOT_OURS),
 }
 
 
