@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,7 @@ class FitResult:
 
     artifact: Artifact
     output: Path | None
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per phase
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,8 @@ class Prepared:
     values: np.ndarray  # (T_total, C + A) float32: scaled targets and features, calendar
 
 
-def prepare(source: str | Path | BinaryIO, cfg: FitConfig) -> Prepared:
-    """Read, window and scale a CSV for training, as fit does."""
-    panel = read_panel(source, cfg)
+def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
+    """Window and scale a panel for training, as fit does."""
     window, horizon = window_and_horizon(cfg, panel.schema.freq)
     split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
     if cfg.val_windows and not len(split.val):
@@ -166,7 +167,11 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     cfg = cfg or FitConfig()
     target_device = device.resolve_device(cfg.device)
     precision = device.resolve_precision(cfg.precision, target_device)
-    ready = prepare(source, cfg)
+    clock = Clock()
+    panel = read_panel(source, cfg)
+    clock.lap("read")
+    ready = prepare(panel, cfg)
+    clock.lap("windows")
     cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
@@ -190,6 +195,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                 model, data, train.Windows.from_index(split.train, target_device),
                 train.Windows.from_index(split.val, target_device), cfg, target_device,
                 precision, on_epoch, stop.requested, state)
+        clock.lap("training")
     except train.Paused as paused:
         if checkpoint is not None:
             checkpoints.save(checkpoint, paused.state, cfg, digest)
@@ -212,9 +218,11 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         versions=artifact.versions())
     if output is not None:
         artifact.save(output, fitted)
+        clock.lap("saving")
     if checkpoint is not None and Path(checkpoint).is_file():
         Path(checkpoint).unlink()  # finished: the interrupted run it holds is over
-    return FitResult(fitted, Path(output) if output is not None else None)
+    log.info("timings: %s", clock)
+    return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
 
 
 def _bytes_to_write(parameters: int, panel: Panel) -> int:
@@ -316,17 +324,20 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                           f"{model_path} was fitted for; got {horizon} (fit a model with a "
                           f"longer --horizon to forecast further)")
     target_device = device.resolve_device(device_spec)
+    clock = Clock()
     panel = forecast.read_for_model(source, loaded, str(model_path))
+    clock.lap("read")
     if panel.empty:  # a series the user expects a forecast for cannot get one
         raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
                         f"(every value is empty); {len(panel.empty)} such series; give it "
                         f"values or drop it")
-    unseen = [i for i in panel.ids if i not in set(loaded.series["ids"])]
+    trained = set(loaded.series["ids"])
+    unseen = [i for i in panel.ids if i not in trained]
     if unseen and new_series == "error":
         raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
                         f"({len(unseen)} such series); pass --new-series forecast or skip")
     if unseen and new_series == "skip":
-        keep = np.array([i not in set(unseen) for i in panel.ids])
+        keep = np.array([i in trained for i in panel.ids])
         if not keep.any():
             raise DataError(f"{panel.source}: no series of the training data is in this "
                             f"file; pass --new-series forecast to forecast them anyway")
@@ -337,6 +348,28 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
         log.warning("%s: left-padded %d series with less history than the window (%d)",
                     panel.source, short, loaded.window)
     model = artifact.build_model(loaded, str(model_path))
-    values, times = forecast.forecast(model, loaded, panel, horizon or loaded.horizon,
-                                      target_device)
-    return forecast.to_frame(panel, values, times, with_history)
+    inputs = forecast.model_inputs(loaded, panel, target_device)
+    clock.lap("windows")
+    values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
+                                     target_device)
+    clock.lap("forward")
+    frame = forecast.to_frame(panel, values, times, with_history)
+    clock.lap("table")
+    log.info("timings: %s", clock)
+    return frame
+
+
+@dataclass
+class Clock:
+    """Seconds spent in each phase of a command, for --verbose and the benchmarks."""
+
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    last: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds:.3f} s" for phase, seconds in self.seconds.items())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shlex
 import signal
@@ -257,11 +258,14 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if output is not None:
         writer.check_writable(output)
     frame = api.predict(model, data or "-", horizon, with_history, new_series, device)
+    clock = api.Clock()
     text = writer.render(frame, fmt)
     if output is None:
         emit(text)
     else:
         writer.write_text(text, output)
+    clock.lap("writing")
+    logging.getLogger("forecastr").info("timings: %s", clock)
 
 
 @cli.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,7 +20,7 @@ from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import DataError
 from forecastr.model import Forecaster, encoder_inputs
-from forecastr.panel import Panel
+from forecastr.panel import Panel, select, tail
 from forecastr.reader import read_panel
 from forecastr.scaling import ScaleStats
 
@@ -30,12 +31,15 @@ CHUNK = 8192  # series per forward pass: large enough to be fast, small enough f
 
 def series_stats(artifact: Artifact, panel: Panel) -> ScaleStats:
     """Stored statistics for series seen in training; fitted on their history for new ones."""
-    own = scaling.fit(panel, artifact.scaling.kind)
     known = {series_id: s for s, series_id in enumerate(artifact.series["ids"])}
-    rows = np.array([known.get(series_id, -1) for series_id in panel.ids])
+    rows = np.array([known.get(series_id, -1) for series_id in panel.ids], dtype=np.int64)
     seen = rows >= 0
-    loc, scale = own.loc.copy(), own.scale.copy()
-    loc[seen], scale[seen] = artifact.scaling.loc[rows[seen]], artifact.scaling.scale[rows[seen]]
+    loc = artifact.scaling.loc[np.where(seen, rows, 0)].copy()
+    scale = artifact.scaling.scale[np.where(seen, rows, 0)].copy()
+    if not seen.all():  # fitted on the new series alone: the panel may be large
+        new = np.flatnonzero(~seen)
+        own = scaling.fit(select(panel, new), artifact.scaling.kind)
+        loc[new], scale[new] = own.loc, own.scale
     return ScaleStats(artifact.scaling.kind, loc, scale)
 
 
@@ -67,38 +71,63 @@ def last_windows(values: torch.Tensor, indptr: torch.Tensor, window: int
     return picked * observed.unsqueeze(-1).to(values.dtype), observed
 
 
-@torch.no_grad()
-def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
-             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """Point forecasts (S, H, K) in data units and their timestamps (S, H)."""
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the forward pass reads, built once for all series of a panel."""
+
+    stats: ScaleStats  # per-series scaling (stored for known series, fitted for new ones)
+    times: np.ndarray  # (S, H_trained) future timestamps
+    values: torch.Tensor  # (T_total, C + A) scaled panel with calendar channels
+    indptr: torch.Tensor  # (S + 1,)
+    future_calendar: np.ndarray  # (S, H_trained, A) calendar of the future steps
+
+
+def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> ModelInputs:
+    """Scale the panel with the model's statistics and add its calendar channels."""
     stats = series_stats(artifact, panel)
     times = future_times(panel, artifact.horizon)
     future_calendar = calendar.features(times.reshape(-1), artifact.calendar).reshape(
-        len(times), artifact.horizon, -1)  # (S, H_trained, A)
+        len(times), artifact.horizon, -1)
+    panel = tail(panel, artifact.window)  # only the last window is read
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, artifact.calendar)], axis=1)
-    values_t = torch.from_numpy(values).to(device)
-    indptr_t = torch.from_numpy(panel.indptr).to(device)
+    return ModelInputs(stats, times, torch.from_numpy(values).to(device),
+                       torch.from_numpy(panel.indptr).to(device), future_calendar)
+
+
+@torch.no_grad()
+def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon: int,
+            device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
+    """Point forecasts (S, H, K) in data units and their timestamps (S, H): the last window
+    of every series through the model, CHUNK series at a time."""
+    n_series = len(inputs.indptr) - 1
     n_targets = artifact.dimensions.n_targets
     point = artifact.dimensions.n_quantiles // 2
     model = model.to(device).eval()
     outputs = []
-    for lo in range(0, panel.n_series, CHUNK):
-        hi = min(lo + CHUNK, panel.n_series)
-        x, mask = last_windows(values_t, indptr_t[lo:hi + 1], artifact.window)
+    for lo in range(0, n_series, CHUNK):
+        hi = min(lo + CHUNK, n_series)
+        x, mask = last_windows(inputs.values, inputs.indptr[lo:hi + 1], artifact.window)
         loc = scale = None
         if artifact.scaling.kind == "window":
             x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets)
-        cal = torch.from_numpy(future_calendar[lo:hi]).to(device)
+        cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
         with autocast(device, precision):
             out = model(encoder_inputs(x, mask), cal)[..., point].float()  # (B, H, K)
         if loc is not None:
             out = out * scale + loc
         outputs.append(out.cpu().numpy())
     scaled = np.concatenate(outputs)[:, :horizon]
-    result = scaling.invert(scaled.astype(np.float64), stats, np.arange(panel.n_series),
+    result = scaling.invert(scaled.astype(np.float64), inputs.stats, np.arange(n_series),
                             slice(0, n_targets))
-    return result, times[:, :horizon]
+    return result, inputs.times[:, :horizon]
+
+
+def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
+             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
+    """Point forecasts (S, H, K) in data units and their timestamps (S, H)."""
+    inputs = model_inputs(artifact, panel, device)
+    return forward(model, artifact, inputs, horizon, device, precision)
 
 
 def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray,

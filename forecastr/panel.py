@@ -93,3 +93,12 @@ def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
                  schema=panel.schema, filled=panel.filled, source=panel.source)
+
+
+def tail(panel: Panel, length: int) -> Panel:
+    """Each series cut to its last `length` rows (all of them when it is shorter)."""
+    lengths = np.minimum(panel.lengths, length)
+    rows = _ranges(panel.indptr[1:] - lengths, lengths)
+    return Panel(values=panel.values[rows], times=panel.times[rows],
+                 indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
+                 schema=panel.schema, filled=panel.filled, source=panel.source)

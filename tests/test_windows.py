@@ -3,6 +3,7 @@ naive slicing loop (property-based)."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 import numpy as np
@@ -11,8 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forecastr.config import FitConfig
 from forecastr.errors import DataError
-from forecastr.panel import Panel, Schema
+from forecastr.panel import Panel, Schema, tail
+from forecastr.reader import read_panel
 from forecastr.windows import build, gather
 
 
@@ -175,3 +178,14 @@ def test_windows_properties(case):
         np.testing.assert_array_equal(x.numpy(), ref_x)
         np.testing.assert_array_equal(y.numpy(), ref_y)
         np.testing.assert_array_equal(mask.numpy(), ref_mask)
+
+
+def test_tail_keeps_each_series_last_rows():
+    panel = read_panel(io.BytesIO(b"unique_id,ds,y\n" + b"".join(
+        f"{s},2020-01-{d:02d},{10 * i + d}\n".encode()
+        for i, (s, n) in enumerate([("a", 5), ("b", 2), ("c", 3)]) for d in range(1, n + 1))),
+        FitConfig())
+    cut = tail(panel, 3)
+    assert cut.ids == panel.ids and list(cut.lengths) == [3, 2, 3]
+    assert cut.values[:, 0].tolist() == [3, 4, 5, 11, 12, 21, 22, 23]
+    assert cut.times[0] == np.datetime64("2020-01-03")
