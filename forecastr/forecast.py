@@ -26,7 +26,9 @@ from forecastr.scaling import ScaleStats
 
 log = logging.getLogger(__name__)
 
-CHUNK = 8192  # series per forward pass: large enough to be fast, small enough for any GPU
+# series per forward pass: bounding window x series bounds the recurrent activations, so
+# that memory stays flat whatever the window and however many series there are
+CHUNK_STEPS = 2**18
 
 
 def series_stats(artifact: Artifact, panel: Panel) -> ScaleStats:
@@ -99,14 +101,15 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> Mode
 def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon: int,
             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """Point forecasts (S, H, K) in data units and their timestamps (S, H): the last window
-    of every series through the model, CHUNK series at a time."""
+    of every series through the model, a chunk of series at a time."""
     n_series = len(inputs.indptr) - 1
     n_targets = artifact.dimensions.n_targets
     point = artifact.dimensions.n_quantiles // 2
     model = model.to(device).eval()
     outputs = []
-    for lo in range(0, n_series, CHUNK):
-        hi = min(lo + CHUNK, n_series)
+    chunk = max(64, CHUNK_STEPS // artifact.window)
+    for lo in range(0, n_series, chunk):
+        hi = min(lo + chunk, n_series)
         x, mask = last_windows(inputs.values, inputs.indptr[lo:hi + 1], artifact.window)
         loc = scale = None
         if artifact.scaling.kind == "window":

@@ -288,7 +288,8 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     indptr = np.r_[0, np.cumsum(spans)]
     offset = pd.tseries.frequencies.to_offset(freq) if freq else None
     if (spans == rows).all():  # no missing rows: every row is on the grid already
-        full, new_codes, new_times = values.astype(np.float64), codes, stamps  # a copy, filled in place
+        # a copy, since gaps in cells are filled in place
+        full, new_codes, new_times = values.astype(np.float64), codes, stamps
     else:
         full, new_codes, new_times = _scatter(codes, stamps, values, positions, bounds, spans,
                                               indptr, offset, step)

@@ -234,7 +234,7 @@ def evaluate(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitCo
     model.eval()
     total = torch.zeros((), device=device)
     point = model.dims.n_quantiles // 2
-    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size * 4):
+    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
         inputs, calendar, target, _, _ = data.batch(windows, chosen)
         with autocast(device, precision):
             output = model(inputs, calendar)

@@ -1,0 +1,112 @@
+"""The benchmark report: the machine it ran on, and the results as a markdown document."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if "model name" in line]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_gb,
+            "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = ["# forecastr benchmarks", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, "
+             f"{m['platform']}; Python {m['python']}, torch {m['torch']} "
+             f"({m['torch_threads']} threads); GPU: {m['cuda'] or 'none'}.",
+             f"Whole suite: {results['seconds']} s" + (" (quick run)" if results["quick"]
+                                                        else "") + ".", ""]
+    for name, section in results["sections"].items():
+        lines += [f"## {name}", "", *RENDER[name](section), ""]
+    return "\n".join(lines)
+
+
+def _verdict(met: bool) -> str:
+    return "**met**" if met else "**not met**"
+
+
+def _training(s: dict) -> list[str]:
+    rows = ["| cell | window | hidden | batch | forecastr windows/s | bare windows/s | ratio |",
+            "|---|---|---|---|---|---|---|"]
+    rows += [f"| {r['cell']} | {r['window']} | {r['hidden']} | {r['batch']} | "
+             f"{r['forecastr_windows_per_s']:,.0f} | {r['bare_windows_per_s']:,.0f} | "
+             f"{r['ratio']:.3f} |" for r in s["rows"]]
+    return rows + ["", f"Target {s['target']}: worst ratio {s['worst_ratio']:.3f}, "
+                   f"{_verdict(s['met'])}. Medians of interleaved runs in one process."]
+
+
+def _phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
+
+
+def _fit(s: dict) -> list[str]:
+    return [f"`forecastr fit` on {s['series']:,} series x {s['length']:,} hourly points, "
+            f"{s['epochs']} epochs, default options: **{s['seconds']:.1f} s** wall, peak "
+            f"{s['peak_mb']:,.0f} MB (median of {s['runs']} runs).", "",
+            f"Phases: {_phases(s['phases'])}; the rest is start-up (imports)."]
+
+
+def _predict(s: dict) -> list[str]:
+    return [f"`forecastr predict` on {s['series']:,} series x {s['length']} points "
+            f"(median of {s['runs']} runs):", "",
+            "| measure | value | target | verdict |", "|---|---|---|---|",
+            f"| wall time | {s['seconds']:.2f} s | <= {s['time_limit']:.2f} s (2 x read_csv "
+            f"{s['read_csv_seconds']:.2f} s + 1 s) | {_verdict(s['time_met'])} |",
+            f"| peak memory | {s['peak_mb']:,.0f} MB | <= {s['memory_limit_mb']:,.0f} MB "
+            f"(3 x frame {s['frame_mb']:,.0f} MB + 500 MB) | {_verdict(s['memory_met'])} |",
+            "", f"Phases: {_phases(s['phases'])}; the rest is start-up (imports) and "
+            f"loading the model."]
+
+
+def _startup(s: dict) -> list[str]:
+    rows = ["| command | seconds |", "|---|---|"]
+    rows += [f"| `{name}` | {seconds:.3f} |" for name, seconds in s["seconds"].items()]
+    return rows + ["", f"`--help` costs {s['help_over_python']:.3f} s more than Python "
+                   f"itself; target {s['target']}: {_verdict(s['met'])}."]
+
+
+def _memory(s: dict) -> list[str]:
+    rows = ["| run | wall s | peak MB |", "|---|---|---|"]
+    rows += [f"| fit, 1 epoch, {s['series_length']:,}-point series, {name} | "
+             f"{r['seconds']:.1f} | {r['peak_mb']:,.0f} |" for name, r in s["fit"].items()]
+    rows += [f"| predict, {n:,} series x 60 points | {r['seconds']:.1f} | "
+             f"{r['peak_mb']:,.0f} |" for n, r in s["predict"].items()]
+    return rows + ["", f"Fit peak at window 512 / window 32: {s['fit_ratio_512_over_32']:.2f} "
+                   f"at batch 256 (target <= 1.2: {_verdict(s['met'])}), "
+                   f"{s['fit_ratio_512_over_32_batch_16']:.2f} at batch 16; predict peak at "
+                   f"the larger / smaller panel: {s['predict_ratio']:.2f}."]
+
+
+def _cuda(s: dict) -> list[str]:
+    if "skipped" in s:
+        return [f"Skipped: {s['skipped']}."]
+    rows = ["| batch | precision | forecastr windows/s | bare windows/s | ratio |",
+            "|---|---|---|---|---|"]
+    rows += [f"| {r['batch']} | {r['precision']} | {r['forecastr_windows_per_s']:,.0f} | "
+             f"{r['bare_windows_per_s']:,.0f} | {r['ratio']:.3f} |" for r in s["rows"]]
+    return rows + ["", f"On {s['device']}: worst ratio {s['worst_ratio']:.3f}; bf16 faster "
+                   f"than fp32 at both batch sizes: {s['bf16_faster']}."]
+
+
+RENDER = {"training": _training, "fit": _fit, "predict": _predict, "startup": _startup,
+          "memory": _memory, "cuda": _cuda}
