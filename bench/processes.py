@@ -20,22 +20,40 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)  # from "timings:" log lines
 
 
+# The child reports its own peak: Linux carries the parent's high-water mark into a child's
+# ru_maxrss across fork and exec, so wait4's figure is never below the benchmark process's
+# own size. VmHWM belongs to the address space that exec created, the child's alone.
+WRAPPER = """
+import atexit, runpy, sys
+def peak():
+    with open("/proc/self/status") as status:
+        kb = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    sys.stderr.write(f"\\nbench-peak-kb {kb}\\n")
+atexit.register(peak)
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] == "forecastr" else exec(
+    compile(sys.argv[1], "<bench>", "exec")) if sys.argv[0] == "-c" else None
+"""
+
+
 def run(args: list[str], forecastr: bool = True) -> Run:
-    """`python -m forecastr ARGS` (or `python ARGS`): wall time and the child's own peak RSS
-    (os.wait4 reports the usage of that one child, not a maximum over all children)."""
-    command = [sys.executable, *(["-m", "forecastr"] if forecastr else []), *args]
+    """`python -m forecastr ARGS` (or `python -c CODE`): wall time, and the child's own
+    peak resident memory as it reports it at exit."""
+    command = [sys.executable, "-c", WRAPPER, *(["forecastr"] if forecastr else []), *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         pid = os.posix_spawn(sys.executable, command, os.environ, file_actions=[
             (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-        _, status, usage = os.wait4(pid, 0)
+        _, status = os.waitpid(pid, 0)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {stderr[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, stdout, stderr, _phases(stderr))
+        raise RuntimeError(f"{' '.join(args)} failed: {stderr[-2000:]}")
+    found = re.search(r"\nbench-peak-kb (\d+)\n", stderr)
+    peak_mb = int(found[1]) / 1024 if found else float("nan")
+    return Run(seconds, peak_mb, stdout, stderr, _phases(stderr))
 
 
 def _phases(stderr: str) -> dict[str, float]:

@@ -258,7 +258,7 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
 
 def _owners(firsts: np.ndarray, n_rows: int) -> np.ndarray:
     """Series number of each of the sorted rows, from each series' first row."""
-    return np.searchsorted(firsts, np.arange(n_rows), side="right") - 1
+    return np.repeat(np.arange(len(firsts)), np.diff(np.r_[firsts, n_rows]))
 
 
 def _anchored_grid(stamps: np.ndarray, offset: pd.DateOffset) -> pd.DatetimeIndex:
