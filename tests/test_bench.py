@@ -1,0 +1,52 @@
+"""The benchmark suite's own plumbing (it is run by hand, never timed in tests): the phase
+timings it reads from --verbose, the peak memory its children report, and the report."""
+
+from __future__ import annotations
+
+import json
+
+from bench import report
+from bench.processes import _phases, run
+from forecastr.api import Clock
+
+
+def test_phases_are_read_from_the_verbose_timings_lines():
+    clock = Clock(seconds={"read": 1.25, "windows": 0.5})
+    stderr = (f"forecastr: info: epoch 1/2 ...\nforecastr: info: timings: {clock}\n"
+              f"forecastr: info: timings: writing 0.125 s\n")
+    assert _phases(stderr) == {"read": 1.25, "windows": 0.5, "writing": 0.125}
+
+
+def test_a_child_reports_its_own_peak_memory_and_output():
+    child = run(["-c", "import json; print(json.dumps([1, 2]))"], forecastr=False)
+    assert json.loads(child.stdout) == [1, 2]
+    assert 1 < child.peak_mb < 200  # a bare interpreter, whatever this process holds
+
+
+def test_the_report_renders_every_section():
+    row = {"cell": "gru", "window": 48, "hidden": 64, "batch": 256,
+           "forecastr_windows_per_s": 900.0, "bare_windows_per_s": 1000.0, "ratio": 0.9}
+    results = {
+        "machine": {"cpu": "test cpu", "cores": 2, "memory_gb": 4.0, "platform": "linux",
+                    "python": "3.11", "torch": "2", "torch_threads": 2, "cuda": None},
+        "quick": True, "seconds": 1.0,
+        "sections": {
+            "startup": {"seconds": {"python -c pass": 0.03, "forecastr --help": 0.1},
+                        "help_over_python": 0.07, "target": "t", "met": True},
+            "training": {"rows": [row], "target": "t", "worst_ratio": 0.9, "met": True},
+            "fit": {"series": 10, "length": 100, "epochs": 2, "seconds": 3.0, "peak_mb": 300.0,
+                    "runs": 2, "phases": {"read": 0.1}},
+            "predict": {"series": 10, "length": 50, "runs": 2, "seconds": 2.0, "peak_mb": 250,
+                        "time_limit": 3.0, "read_csv_seconds": 1.0, "time_met": True,
+                        "memory_limit_mb": 800, "frame_mb": 100, "memory_met": True,
+                        "phases": {"read": 0.5}},
+            "memory": {"series_length": 1000, "fit": {"window 32, batch 256": {
+                "seconds": 1.0, "peak_mb": 100.0}}, "fit_ratio_512_over_32": 1.1,
+                "fit_ratio_512_over_32_batch_16": 1.0, "met": True,
+                "predict": {10: {"seconds": 1.0, "peak_mb": 90.0}}, "predict_ratio": 1.2},
+            "cuda": {"skipped": "no CUDA device on this machine"}}}
+    text = report.markdown(results)
+    assert "| gru | 48 | 64 | 256 | 900 | 1,000 | 0.900 |" in text
+    assert "worst ratio 0.900, **met**" in text
+    assert "| wall time | 2.00 s | <= 3.00 s (2 x read_csv 1.00 s + 1 s) | **met** |" in text
+    assert "Skipped: no CUDA device on this machine." in text
