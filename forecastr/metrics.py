@@ -3,6 +3,8 @@
 Every function takes arrays of the same shape and reduces over all of them. Definitions:
 MAPE skips zero actuals; sMAPE is the M4 competition's (0..200, in percent); MASE divides by
 the in-sample MAE of the seasonal naive forecast with period m (Hyndman & Koehler, 2006).
+Probabilistic forecasts: the pinball (quantile) loss of one quantile, scaled like MASE; the
+coverage of an interval (the share of actuals inside it) and its mean width.
 """
 
 from __future__ import annotations
@@ -51,6 +53,31 @@ def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
     if not np.isfinite(scale) or scale == 0:
         return float("nan")
     return mae(actual, forecast) / scale
+
+
+def pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> float:
+    """Mean pinball loss of a forecast of the `quantile`-quantile: quantile x (A - F) when the
+    actual lies above the forecast, (1 - quantile) x (F - A) when below."""
+    error = actual - forecast
+    return float(np.mean(np.maximum(quantile * error, (quantile - 1) * error)))
+
+
+def scaled_pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float,
+                   scale: float) -> float:
+    """Pinball loss divided by `scale` (see seasonal_scale), as MASE scales the MAE."""
+    if not np.isfinite(scale) or scale == 0:
+        return float("nan")
+    return pinball(actual, forecast, quantile) / scale
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """Share of actuals inside [lower, upper], from 0 to 1."""
+    return float(np.mean((actual >= lower) & (actual <= upper)))
+
+
+def width(lower: np.ndarray, upper: np.ndarray) -> float:
+    """Mean width of the intervals [lower, upper]."""
+    return float(np.mean(upper - lower))
 
 
 def zeros(actual: np.ndarray) -> int:

@@ -44,3 +44,26 @@ def test_mase_uses_the_in_sample_seasonal_naive_error():
     assert metrics.mase(ACTUAL, FORECAST, 2.75) == pytest.approx(1 / 2.75)
     assert math.isnan(metrics.mase(ACTUAL, FORECAST, 0.0))
     assert math.isnan(metrics.seasonal_scale(np.array([1.0]), 1))
+
+
+def test_pinball_loss_by_hand():
+    actual = np.array([10.0, 10.0, 10.0])
+    forecast = np.array([8.0, 10.0, 13.0])
+    # q = 0.9: under-forecast by 2 -> 0.9 * 2 = 1.8; exact -> 0; over by 3 -> 0.1 * 3 = 0.3
+    assert metrics.pinball(actual, forecast, 0.9) == pytest.approx((1.8 + 0 + 0.3) / 3)
+    # q = 0.1: 0.1 * 2 = 0.2; 0; 0.9 * 3 = 2.7
+    assert metrics.pinball(actual, forecast, 0.1) == pytest.approx((0.2 + 0 + 2.7) / 3)
+    # the median's pinball loss is half the absolute error
+    assert metrics.pinball(actual, forecast, 0.5) == pytest.approx(metrics.mae(actual, forecast)
+                                                                    / 2)
+    assert metrics.scaled_pinball(actual, forecast, 0.9, 2.0) == pytest.approx(0.35)
+    assert math.isnan(metrics.scaled_pinball(actual, forecast, 0.9, 0.0))
+
+
+def test_coverage_and_width_by_hand():
+    actual = np.array([1.0, 5.0, 9.0, 4.0])
+    lower = np.array([0.0, 5.0, 10.0, 0.0])
+    upper = np.array([2.0, 6.0, 12.0, 3.0])
+    # inside, on the lower edge (inside), below, above -> 2 of 4
+    assert metrics.coverage(actual, lower, upper) == 0.5
+    assert metrics.width(lower, upper) == pytest.approx((2 + 1 + 2 + 3) / 4)
