@@ -15,7 +15,7 @@ import numpy as np
 
 from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
-from forecastr.config import FitConfig
+from forecastr.config import FitConfig, quantile_levels
 from forecastr.errors import ConfigError, DataError, Interrupted
 from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
@@ -176,8 +176,10 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
+    levels = quantile_levels(cfg)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
-                      n_calendar=values.shape[1] - panel.values.shape[1])
+                      n_calendar=values.shape[1] - panel.values.shape[1],
+                      n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Forecaster(cfg, dims, ready.horizon, ready.window).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
@@ -297,7 +299,8 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
 
     def predict(history: Panel) -> np.ndarray:
-        return forecast.forecast(model, loaded, history, horizon, target_device)[0]
+        values = forecast.forecast(model, loaded, history, horizon, target_device)[0]
+        return values[..., loaded.dimensions.point]  # (S, H, K)
 
     scored = backtest.run(panel, predict, horizon, folds, step or horizon, season)
     if plot_path is not None:
@@ -353,7 +356,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
                                      target_device)
     clock.lap("forward")
-    frame = forecast.to_frame(panel, values, times, with_history)
+    frame = forecast.to_frame(panel, values, times, with_history,
+                              quantile_columns(loaded.config), loaded.dimensions.point)
     clock.lap("table")
     log.info("timings: %s", clock)
     return frame
@@ -373,3 +377,10 @@ class Clock:
 
     def __str__(self) -> str:
         return ", ".join(f"{phase} {seconds:.3f} s" for phase, seconds in self.seconds.items())
+
+
+def quantile_columns(cfg: FitConfig) -> dict[int, str]:
+    """Output column suffix of each quantile a model was asked for, by its index among the
+    model's outputs: {0: "q0.1", 2: "q0.9"} for --quantiles 0.1,0.9."""
+    levels = quantile_levels(cfg)
+    return {levels.index(q): f"q{q:g}" for q in sorted(cfg.quantiles)}

@@ -26,10 +26,16 @@ from forecastr.scaling import ScaleStats
 from forecastr.writer import atomic_write
 
 FORMAT = "forecastr-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: quantile models (config.quantiles, dimensions.point)
+def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 had point models only."""
+    return {**payload, "config": {**payload["config"], "quantiles": []},
+            "dimensions": {**payload["dimensions"], "point": 0}, "format_version": 2}
+
+
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
 REQUIRED = ("config", "window", "horizon", "schema", "dimensions", "calendar", "scaling",
             "series", "state_dict", "training", "versions")
 
@@ -170,16 +176,25 @@ def load(path: str | Path) -> Artifact:
     """Read and check a model file; every problem is a one-line ModelFileError."""
     name = str(path)
     payload = read_payload(path, FORMAT, FORMAT_VERSION, "model file", oldest_readable())
+    _require(payload, name)
     try:
         payload = _upgraded(payload)
-        missing = [key for key in REQUIRED if key not in payload]
-        if missing:
-            raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry; "
-                             f"{_remedy('model file')}")
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
+            from None
+    _require(payload, name)  # an upgrade that could not make sense of the file
+    try:
         return _typed(payload)
     except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
             from None
+
+
+def _require(payload: dict[str, Any], name: str) -> None:
+    missing = [key for key in REQUIRED if key not in payload]
+    if missing:
+        raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry; "
+                             f"{_remedy('model file')}")
 
 
 def oldest_readable() -> int:

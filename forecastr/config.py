@@ -87,6 +87,11 @@ class FitConfig:
     bidirectional: bool = option(
         False, "Read the input window in both directions.", "model")
     nonlinearity: Nonlinearity = option("tanh", "Nonlinearity of the vanilla rnn cell.", "model")
+    quantiles: tuple[float, ...] = option(
+        (), "Quantiles to forecast as well as the point, e.g. 0.1,0.9 (each in (0, 1)); the "
+        "model then trains on the pinball loss (--loss is not used) and predict writes a "
+        "column per quantile. The median is always trained and is the point forecast.",
+        "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "
@@ -165,6 +170,11 @@ def validate(cfg: FitConfig) -> None:
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")
+    for q in cfg.quantiles:
+        if not 0 < q < 1:
+            raise ConfigError(f"--quantiles must each be in (0, 1), got {q}")
+    if len(set(cfg.quantiles)) < len(cfg.quantiles):
+        raise ConfigError(f"--quantiles lists a quantile twice: {cfg.quantiles}")
     if not 0 <= cfg.dropout < 1:
         raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
     if not 0 <= cfg.teacher_forcing <= 1:
@@ -190,6 +200,8 @@ def coerce(name: str, value: Any, where: str) -> Any:
             return str(value)
         raise ConfigError(f"{where}: {name!r} must be one of {', '.join(allowed)}; got {value!r}")
     base = base_type(annotation)
+    if base is tuple and typing.get_args(annotation)[0] is float:
+        return _numbers(name, value, where)
     if base is tuple:
         items = [value] if isinstance(value, str) else value
         if isinstance(items, (list, tuple)) and all(isinstance(v, str) for v in items):
@@ -205,6 +217,28 @@ def coerce(name: str, value: Any, where: str) -> Any:
         return value
     expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     raise ConfigError(f"{where}: {name!r} must be {expected.get(base, base)}, got {value!r}")
+
+
+def _numbers(name: str, value: Any, where: str) -> tuple[float, ...]:
+    """A list of numbers from YAML, or comma-separated text from flags."""
+    items = [value] if isinstance(value, (str, int, float)) else value
+    parts = []
+    if isinstance(items, (list, tuple)):
+        for item in items:
+            parts += [p.strip() for p in item.split(",")] if isinstance(item, str) else [item]
+    try:
+        if isinstance(items, (list, tuple)) and not any(isinstance(p, bool) for p in parts):
+            return tuple(float(p) for p in parts if p != "")
+    except ValueError:
+        pass
+    raise ConfigError(f"{where}: {name!r} must be a list of numbers such as 0.1,0.9; "
+                      f"got {value!r}")
+
+
+def quantile_levels(cfg: FitConfig) -> tuple[float, ...]:
+    """The quantiles a model trains: those asked for, and the median (the point forecast);
+    none for a point model."""
+    return tuple(sorted({*cfg.quantiles, 0.5})) if cfg.quantiles else ()
 
 
 def from_mapping(raw: Any, where: str) -> dict[str, Any]:

@@ -100,11 +100,10 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> Mode
 @torch.no_grad()
 def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon: int,
             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """Point forecasts (S, H, K) in data units and their timestamps (S, H): the last window
-    of every series through the model, a chunk of series at a time."""
+    """Forecasts (S, H, K, Q) in data units (Q = 1 for a point model) and their timestamps
+    (S, H): the last window of every series through the model, a chunk of series at a time."""
     n_series = len(inputs.indptr) - 1
     n_targets = artifact.dimensions.n_targets
-    point = artifact.dimensions.n_quantiles // 2
     model = model.to(device).eval()
     outputs = []
     chunk = max(64, CHUNK_STEPS // artifact.window)
@@ -116,40 +115,46 @@ def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon:
             x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets)
         cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
         with autocast(device, precision):
-            out = model(encoder_inputs(x, mask), cal)[..., point].float()  # (B, H, K)
+            out = model(encoder_inputs(x, mask), cal).float()  # (B, H, K, Q)
         if loc is not None:
-            out = out * scale + loc
+            out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)
         outputs.append(out.cpu().numpy())
-    scaled = np.concatenate(outputs)[:, :horizon]
-    result = scaling.invert(scaled.astype(np.float64), inputs.stats, np.arange(n_series),
-                            slice(0, n_targets))
+    scaled = np.concatenate(outputs)[:, :horizon].astype(np.float64)  # (S, H, K, Q)
+    result = np.stack([scaling.invert(scaled[..., q], inputs.stats, np.arange(n_series),
+                                      slice(0, n_targets)) for q in range(scaled.shape[-1])],
+                      axis=-1)
     return result, inputs.times[:, :horizon]
 
 
 def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
              device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """Point forecasts (S, H, K) in data units and their timestamps (S, H)."""
+    """Forecasts (S, H, K, Q) in data units and their timestamps (S, H)."""
     inputs = model_inputs(artifact, panel, device)
     return forward(model, artifact, inputs, horizon, device, precision)
 
 
-def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray,
-             with_history: bool = False) -> pd.DataFrame:
-    """Forecasts (S, H, K) in the input's layout: long gives id, time and target columns;
-    single and wide give the time column and one column per target series."""
+def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,
+             quantiles: dict[int, str] | None = None, point: int = 0) -> pd.DataFrame:
+    """Forecasts (S, H, K, Q) in the input's layout: long gives id, time and target columns;
+    single and wide give the time column and one column per target series. The point
+    forecast (output `point`) keeps the target's name; `quantiles` maps other outputs to a
+    suffix, each giving a column named `<target>-<suffix>` beside it."""
     schema = panel.schema
-    horizon = values.shape[1]
+    horizon, k = values.shape[1], values.shape[2]
+    outputs = [(point, ""), *[(q, f"-{suffix}") for q, suffix in (quantiles or {}).items()]]
     time_col = schema.time_col or "step"
     stamps = times.reshape(-1)
     ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
-    flat = values.reshape(-1, values.shape[2]).astype(np.float32)  # (S * H, K); the data's
-    # own precision: more digits than float32 holds would only be noise
+    # (S * H, K * outputs), in the data's own precision: more digits would only be noise
+    flat = np.concatenate([values[..., q].reshape(-1, k) for q, _ in outputs], axis=1
+                          ).astype(np.float32)
     if with_history:
-        k = schema.n_targets
-        history_ids = np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths)
-        ids = np.concatenate([history_ids, ids])
+        history = np.full((len(panel.values), flat.shape[1]), np.nan, np.float32)
+        history[:, :k] = panel.values[:, :k]  # quantile columns stay empty for the past
+        ids = np.concatenate([np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths),
+                              ids])
         stamps = np.concatenate([panel.times, stamps])
-        flat = np.concatenate([panel.values[:, :k], flat])
+        flat = np.concatenate([history, flat])
         owner = np.concatenate([np.repeat(np.arange(panel.n_series), panel.lengths),
                                 np.repeat(np.arange(panel.n_series), horizon)])
         order = np.argsort(owner, kind="stable")  # each series: its history, then forecasts
@@ -158,11 +163,18 @@ def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray,
     if schema.layout == "long":
         frame = pd.DataFrame({schema.id_col: ids, time_col: when})
         for c, name in enumerate(schema.targets):
-            frame[name] = flat[:, c]
+            for o, (_, suffix) in enumerate(outputs):
+                frame[name + suffix] = flat[:, o * k + c]
         return frame
-    wide = pd.DataFrame({"series": ids, time_col: when, "value": flat[:, 0]})
-    wide = wide.pivot(index=time_col, columns="series", values="value")
-    return wide.reindex(columns=list(panel.ids)).reset_index().rename_axis(columns=None)
+    wide = pd.DataFrame({"series": ids, time_col: when})
+    for o, (_, suffix) in enumerate(outputs):
+        wide["value" + suffix] = flat[:, o * k]
+    wide = wide.pivot(index=time_col, columns="series")  # columns: (value+suffix, series)
+    columns = {(f"value{suffix}", series): f"{series}{suffix}"
+               for series in panel.ids for _, suffix in outputs}
+    wide = wide.reindex(columns=list(columns))
+    wide.columns = list(columns.values())
+    return wide.reset_index()
 
 
 def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:

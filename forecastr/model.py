@@ -27,6 +27,7 @@ class Dimensions:
     n_targets: int  # K
     n_calendar: int  # A: calendar channels, also fed to the decoder for each future step
     n_quantiles: int = 1  # Q
+    point: int = 0  # which of the Q outputs is the point forecast (the median)
 
 
 def encoder_inputs(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -73,8 +74,8 @@ class Forecaster(nn.Module):
             h = state[0] if self.cell == "lstm" else state
             last = h.view(self.layers, self.directions, *h.shape[1:])[-1]  # (E, B, D)
             summary = self.dropout(torch.cat(list(last), dim=-1))  # (B, E * D)
-            return self.head(summary).view(len(x), self.horizon, self.dims.n_targets,
-                                           self.dims.n_quantiles) + shortcut
+            return self._ordered(self.head(summary).view(
+                len(x), self.horizon, self.dims.n_targets, self.dims.n_quantiles) + shortcut)
         state = self._decoder_state(state)
         if calendar is None:
             calendar = x.new_zeros(len(x), self.horizon, self.dims.n_calendar)
@@ -82,7 +83,7 @@ class Forecaster(nn.Module):
         if teacher is not None:  # every step's input is known: one call over the horizon
             previous = torch.cat([first, teacher[:, :-1]], dim=1)  # (B, H, K)
             out, _ = self.decoder(torch.cat([previous, calendar], dim=-1), state)
-            return self._project(self.dropout(out)) + shortcut
+            return self._ordered(self._project(self.dropout(out)) + shortcut)
         return self.decode_stepwise(first, calendar, state, shortcut)
 
     def decode_stepwise(self, first: torch.Tensor, calendar: torch.Tensor,
@@ -90,11 +91,12 @@ class Forecaster(nn.Module):
                         shortcut: torch.Tensor) -> torch.Tensor:
         """Free-running decoder: each step reads the previous step's point forecast."""
         previous, steps = first, []
-        point = self.dims.n_quantiles // 2
+        point = self.dims.point
         for h in range(self.horizon):
             step_in = torch.cat([previous, calendar[:, h:h + 1]], dim=-1)  # (B, 1, K + A)
             out, state = self.decoder(step_in, state)
-            forecast = self._project(self.dropout(out)) + shortcut[:, h:h + 1]  # (B, 1, K, Q)
+            forecast = self._ordered(self._project(self.dropout(out))
+                                     + shortcut[:, h:h + 1])  # (B, 1, K, Q)
             steps.append(forecast)
             previous = forecast[..., point]  # (B, 1, K)
         return torch.cat(steps, dim=1)  # (B, H, K, Q)
@@ -117,6 +119,11 @@ class Forecaster(nn.Module):
         if self.cell == "lstm":
             return bridge(state[0]).contiguous(), bridge(state[1]).contiguous()
         return bridge(state).contiguous()
+
+    def _ordered(self, out: torch.Tensor) -> torch.Tensor:
+        """Quantiles sorted along Q, so that they never cross (monotone rearrangement; the
+        gradient flows through the sort)."""
+        return out.sort(dim=-1).values if self.dims.n_quantiles > 1 else out
 
     def _project(self, out: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, K, Q)
         return self.head(out).view(*out.shape[:2], self.dims.n_targets, self.dims.n_quantiles)

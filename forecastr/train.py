@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from forecastr.config import FitConfig
+from forecastr.config import FitConfig, quantile_levels
 from forecastr.device import autocast
 from forecastr.errors import ForecastrError
 from forecastr.model import Forecaster, encoder_inputs
@@ -22,6 +22,23 @@ from forecastr.windows import WindowIndex, gather
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss,
           "huber": nn.functional.huber_loss}
+
+
+def loss_function(cfg: FitConfig, model: Forecaster, device: torch.device
+                  ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """output (B, H, K, Q), target (B, H, K) -> the training loss: cfg.loss on the point
+    output, or for a quantile model the pinball loss averaged over its quantiles."""
+    levels = quantile_levels(cfg)
+    if not levels:
+        point_loss = LOSSES[cfg.loss]
+        return lambda output, target: point_loss(output[..., model.dims.point].float(), target)
+    q = torch.tensor(levels, device=device)  # (Q,)
+
+    def pinball(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        error = target.unsqueeze(-1) - output.float()  # (B, H, K, Q)
+        return torch.maximum(q * error, (q - 1) * error).mean()
+
+    return pinball
 
 
 class TrainingError(ForecastrError):
@@ -122,8 +139,7 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
     progress = Progress() if resume is None else restore(resume, parts, generator, device)
-    loss_of = LOSSES[cfg.loss]
-    point = model.dims.n_quantiles // 2
+    loss_of = loss_function(cfg, model, device)
     per_epoch = min(cfg.epoch_size or len(train_windows), len(train_windows))
     started, stopped = time.perf_counter(), "epochs"
     while progress.epoch <= cfg.epochs:
@@ -142,7 +158,7 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
             with autocast(device, precision):
                 output = model(inputs, calendar, target if use_teacher else None)
-            loss = loss_of(output[..., point].float(), target)
+            loss = loss_of(output, target)
             optimiser.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.clip > 0:
@@ -233,10 +249,10 @@ def evaluate(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitCo
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
     model.eval()
     total = torch.zeros((), device=device)
-    point = model.dims.n_quantiles // 2
+    loss_of = loss_function(cfg, model, device)
     for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
         inputs, calendar, target, _, _ = data.batch(windows, chosen)
         with autocast(device, precision):
             output = model(inputs, calendar)
-        total += LOSSES[cfg.loss](output[..., point].float(), target) * len(chosen)
+        total += loss_of(output, target) * len(chosen)
     return (total / len(windows)).item()

@@ -237,11 +237,11 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
     "torch dict without format": (torch_saved({"weights": torch.zeros(3)}),
                                   NOT_OURS),
     "plain zip": (plain_zip, CORRUPT),
-    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 2}),
-                     ("written by a newer forecastr (model file format 2; this one reads up "
-                      "to 1); upgrade forecastr")),
+    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 3}),
+                     ("written by a newer forecastr (model file format 3; this one reads up "
+                      "to 2); upgrade forecastr")),
     "format 0": (torch_saved({"format": "forecastr-model", "format_version": 0}),
-                 "model file format 0 is too old (this forecastr reads 1 to 1); refit the model"),
+                 "model file format 0 is too old (this forecastr reads 1 to 2); refit the model"),
     "version not a number": (torch_saved({"format": "forecastr-model", "format_version": "1"}),
                              "corrupt model file: format version '1'" + REMEDY),
     "entries missing": (torch_saved({"format": "forecastr-model", "format_version": 1,

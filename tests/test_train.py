@@ -85,7 +85,7 @@ def test_beats_naive_and_seasonal_naive_on_a_seasonal_series(mode):
     predicted, _ = forecast(build_model(fitted), fitted, read_panel(source, cfg), 12,
                             torch.device("cpu"))
     past = history["sales"].to_numpy()
-    model_mae = np.abs(predicted[0, :, 0] - actual).mean()
+    model_mae = np.abs(predicted[0, :, 0, 0] - actual).mean()  # (S, H, K, Q)
     naive_mae = np.abs(past[-1] - actual).mean()
     seasonal_mae = np.abs(past[-12:] - actual).mean()
     assert model_mae < 0.9 * min(naive_mae, seasonal_mae), (model_mae, naive_mae, seasonal_mae)
