@@ -173,6 +173,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     ready = prepare(panel, cfg)
     clock.lap("windows")
     cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
+    _check_conformal(cfg, len(split.val), panel.source)
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
@@ -191,12 +192,12 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         horizon=ready.horizon, n_targets=panel.schema.n_targets,
         calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window")
     stop = stop or StopRequest()
+    val_windows = train.Windows.from_index(split.val, target_device)
     try:
         with stop.deferred():
             result = train.train(
                 model, data, train.Windows.from_index(split.train, target_device),
-                train.Windows.from_index(split.val, target_device), cfg, target_device,
-                precision, on_epoch, stop.requested, state)
+                val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
         clock.lap("training")
     except train.Paused as paused:
         if checkpoint is not None:
@@ -213,11 +214,16 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                "val_windows": len(split.val), "monitored": "validation" if len(split.val)
                else "training", "parameters": parameters, "padded_series": len(split.padded),
                "skipped_series": list(split.skipped), "resumed": resume}
+    calibrated = None
+    if cfg.intervals and cfg.interval_method == "conformal":
+        errors = train.residuals(model, data, val_windows, cfg, target_device, precision)
+        calibrated = calibrate_intervals(errors.numpy(), split.val.series, panel.n_series,
+                                         cfg.intervals)
     fitted = artifact.Artifact(
         config=cfg, window=ready.window, horizon=ready.horizon, schema=panel.schema,
         dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
         series=_series_record(panel), state_dict=model.state_dict(), training=summary,
-        versions=artifact.versions())
+        versions=artifact.versions(), conformal=calibrated)
     if output is not None:
         artifact.save(output, fitted)
         clock.lap("saving")
@@ -225,6 +231,32 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         Path(checkpoint).unlink()  # finished: the interrupted run it holds is over
     log.info("timings: %s", clock)
     return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
+
+
+def _check_conformal(cfg: FitConfig, n_val: int, source: str) -> None:
+    """Conformal intervals need enough held-out windows for their level; say so before
+    training, not after."""
+    from forecastr.conformal import needed
+
+    if not cfg.intervals or cfg.interval_method != "conformal":
+        return
+    widest = max(cfg.intervals)
+    if n_val < needed(widest / 100):
+        raise ConfigError(f"{source}: {n_val} validation windows are too few for a {widest:g}% "
+                          f"conformal interval (at least {needed(widest / 100)} are needed); "
+                          f"raise --val-windows or use --interval-method quantile")
+
+
+def calibrate_intervals(errors: np.ndarray, series: np.ndarray, n_series: int,
+                        levels: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Conformal half-widths from validation errors (N, H, K) in the model's scaled units:
+    per series where it has enough, pooled otherwise, and pooled for new series."""
+    from forecastr import conformal
+
+    fractions = [level / 100 for level in levels]
+    pooled = np.stack([conformal.half_width(np.abs(errors), f) for f in fractions])
+    return {"levels": np.asarray(levels, np.float64), "pooled": pooled,  # (J, H, K)
+            "widths": conformal.calibrate(errors, series, n_series, fractions)}
 
 
 def _bytes_to_write(parameters: int, panel: Panel) -> int:
@@ -357,7 +389,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                                      target_device)
     clock.lap("forward")
     frame = forecast.to_frame(panel, values, times, with_history,
-                              quantile_columns(loaded.config), loaded.dimensions.point)
+                              forecast.output_columns(loaded), loaded.dimensions.point)
     clock.lap("table")
     log.info("timings: %s", clock)
     return frame
@@ -377,10 +409,3 @@ class Clock:
 
     def __str__(self) -> str:
         return ", ".join(f"{phase} {seconds:.3f} s" for phase, seconds in self.seconds.items())
-
-
-def quantile_columns(cfg: FitConfig) -> dict[int, str]:
-    """Output column suffix of each quantile a model was asked for, by its index among the
-    model's outputs: {0: "q0.1", 2: "q0.9"} for --quantiles 0.1,0.9."""
-    levels = quantile_levels(cfg)
-    return {levels.index(q): f"q{q:g}" for q in sorted(cfg.quantiles)}

@@ -55,6 +55,9 @@ class Artifact:
     state_dict: dict[str, torch.Tensor]
     training: dict[str, Any]  # summary: epochs, best epoch and loss, seconds, device, ...
     versions: dict[str, str]
+    # conformal interval half-widths in the model's scaled units: widths (S, J, H, K) per
+    # training series and level, pooled (J, H, K) for series the model never saw
+    conformal: dict[str, np.ndarray] | None = None
 
 
 def save(path: str | Path, artifact: Artifact) -> None:
@@ -80,6 +83,9 @@ def save(path: str | Path, artifact: Artifact) -> None:
         "state_dict": {k: v.detach().cpu() for k, v in artifact.state_dict.items()},
         "training": _plain(artifact.training),
     }
+    if artifact.conformal is not None:
+        payload["conformal"] = {k: torch.from_numpy(np.asarray(v, np.float64))
+                                for k, v in artifact.conformal.items()}
     with atomic_write(path) as stream:
         torch.save(payload, stream)
 
@@ -222,7 +228,9 @@ def _typed(payload: dict[str, Any]) -> Artifact:
         calendar=tuple(payload["calendar"]),
         scaling=ScaleStats(scaling["kind"], scaling["loc"].numpy(), scaling["scale"].numpy()),
         series=payload["series"], state_dict=payload["state_dict"],
-        training=payload["training"], versions=payload["versions"])
+        training=payload["training"], versions=payload["versions"],
+        conformal={k: v.numpy() for k, v in payload["conformal"].items()}
+        if payload.get("conformal") is not None else None)
 
 
 def build_model(artifact: Artifact, name: str = "model file") -> Forecaster:

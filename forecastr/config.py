@@ -26,6 +26,7 @@ Mode = Literal["many-to-one", "many-to-many"]
 Nonlinearity = Literal["tanh", "relu"]
 Loss = Literal["mse", "mae", "huber"]
 Precision = Literal["auto", "32", "bf16", "16"]
+IntervalMethod = Literal["conformal", "quantile"]
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -92,6 +93,13 @@ class FitConfig:
         "model then trains on the pinball loss (--loss is not used) and predict writes a "
         "column per quantile. The median is always trained and is the point forecast.",
         "model")
+    intervals: tuple[float, ...] = option(
+        (), "Central prediction intervals to forecast, in percent, e.g. 80,95; predict "
+        "writes <target>-lo-80 and <target>-hi-80 columns.", "model")
+    interval_method: IntervalMethod = option(
+        "conformal", "How intervals are made: conformal (split-conformal widths from the "
+        "validation windows' errors, for any model) or quantile (the quantile head's "
+        "(1 - level) / 2 and (1 + level) / 2 quantiles).", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "
@@ -175,6 +183,14 @@ def validate(cfg: FitConfig) -> None:
             raise ConfigError(f"--quantiles must each be in (0, 1), got {q}")
     if len(set(cfg.quantiles)) < len(cfg.quantiles):
         raise ConfigError(f"--quantiles lists a quantile twice: {cfg.quantiles}")
+    for level in cfg.intervals:
+        if not 0 < level < 100:
+            raise ConfigError(f"--intervals must each be a percentage in (0, 100), got {level}")
+    if len(set(cfg.intervals)) < len(cfg.intervals):
+        raise ConfigError(f"--intervals lists a level twice: {cfg.intervals}")
+    if cfg.intervals and cfg.interval_method == "conformal" and cfg.val_windows == 0:
+        raise ConfigError("--interval-method conformal calibrates on the validation windows; "
+                          "give --val-windows 1 or more, or use --interval-method quantile")
     if not 0 <= cfg.dropout < 1:
         raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
     if not 0 <= cfg.teacher_forcing <= 1:
@@ -236,9 +252,18 @@ def _numbers(name: str, value: Any, where: str) -> tuple[float, ...]:
 
 
 def quantile_levels(cfg: FitConfig) -> tuple[float, ...]:
-    """The quantiles a model trains: those asked for, and the median (the point forecast);
-    none for a point model."""
-    return tuple(sorted({*cfg.quantiles, 0.5})) if cfg.quantiles else ()
+    """The quantiles a model trains: those asked for, the bounds of quantile intervals, and
+    the median (the point forecast); none for a point model."""
+    bounds = {b for level in cfg.intervals for b in interval_quantiles(level)} \
+        if cfg.interval_method == "quantile" else set()
+    wanted = {*cfg.quantiles, *bounds}
+    return tuple(sorted({*wanted, 0.5})) if wanted else ()
+
+
+def interval_quantiles(level: float) -> tuple[float, float]:
+    """The quantiles that bound a central interval of `level` percent: 80 -> 0.1, 0.9."""
+    tail = round((100 - level) / 200, 10)
+    return tail, round(1 - tail, 10)
 
 
 def from_mapping(raw: Any, where: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 
 from forecastr import calendar, scaling
 from forecastr.artifact import Artifact
-from forecastr.config import FitConfig
+from forecastr.config import FitConfig, interval_quantiles, quantile_levels
 from forecastr.device import autocast
 from forecastr.errors import DataError
 from forecastr.model import Forecaster, encoder_inputs
@@ -31,10 +31,15 @@ log = logging.getLogger(__name__)
 CHUNK_STEPS = 2**18
 
 
+def training_rows(artifact: Artifact, panel: Panel) -> np.ndarray:
+    """(S,) each series' row in the training data, or -1 for a series the model never saw."""
+    known = {series_id: s for s, series_id in enumerate(artifact.series["ids"])}
+    return np.array([known.get(series_id, -1) for series_id in panel.ids], dtype=np.int64)
+
+
 def series_stats(artifact: Artifact, panel: Panel) -> ScaleStats:
     """Stored statistics for series seen in training; fitted on their history for new ones."""
-    known = {series_id: s for s, series_id in enumerate(artifact.series["ids"])}
-    rows = np.array([known.get(series_id, -1) for series_id in panel.ids], dtype=np.int64)
+    rows = training_rows(artifact, panel)
     seen = rows >= 0
     loc = artifact.scaling.loc[np.where(seen, rows, 0)].copy()
     scale = artifact.scaling.scale[np.where(seen, rows, 0)].copy()
@@ -82,6 +87,7 @@ class ModelInputs:
     values: torch.Tensor  # (T_total, C + A) scaled panel with calendar channels
     indptr: torch.Tensor  # (S + 1,)
     future_calendar: np.ndarray  # (S, H_trained, A) calendar of the future steps
+    widths: np.ndarray | None  # (S, J, H_trained, K) conformal half-widths, scaled units
 
 
 def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> ModelInputs:
@@ -90,11 +96,17 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> Mode
     times = future_times(panel, artifact.horizon)
     future_calendar = calendar.features(times.reshape(-1), artifact.calendar).reshape(
         len(times), artifact.horizon, -1)
+    widths = None
+    if artifact.conformal is not None:  # the series' own widths, pooled ones for new series
+        rows = training_rows(artifact, panel)
+        widths = np.where((rows >= 0)[:, None, None, None],
+                          artifact.conformal["widths"][np.maximum(rows, 0)],
+                          artifact.conformal["pooled"][None])
     panel = tail(panel, artifact.window)  # only the last window is read
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, artifact.calendar)], axis=1)
     return ModelInputs(stats, times, torch.from_numpy(values).to(device),
-                       torch.from_numpy(panel.indptr).to(device), future_calendar)
+                       torch.from_numpy(panel.indptr).to(device), future_calendar, widths)
 
 
 @torch.no_grad()
@@ -116,6 +128,11 @@ def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon:
         cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
         with autocast(device, precision):
             out = model(encoder_inputs(x, mask), cal).float()  # (B, H, K, Q)
+        if inputs.widths is not None:  # conformal bands around the point, in scaled units
+            width = torch.from_numpy(inputs.widths[lo:hi]).to(device).permute(0, 2, 3, 1)
+            point = artifact.dimensions.point
+            centre = out[..., point:point + 1]
+            out = torch.cat([out, centre - width.float(), centre + width.float()], dim=-1)
         if loc is not None:
             out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)
         outputs.append(out.cpu().numpy())
@@ -133,15 +150,39 @@ def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
     return forward(model, artifact, inputs, horizon, device, precision)
 
 
+def output_columns(artifact: Artifact) -> list[tuple[int, str]]:
+    """(output index, column suffix) of each output forecast() returns beyond the point:
+    quantiles asked for (`q0.1`), then interval bounds (`lo-80`, `hi-80`). An interval of the
+    quantile method reads the same output as the quantile that bounds it."""
+    cfg, n_quantiles = artifact.config, artifact.dimensions.n_quantiles
+    levels = quantile_levels(cfg)
+    columns = [(levels.index(q), f"q{q:g}") for q in cfg.quantiles]
+    for j, level in enumerate(cfg.intervals):
+        if cfg.interval_method == "quantile":
+            low, high = (levels.index(q) for q in interval_quantiles(level))
+        else:  # conformal bounds follow the model's outputs: all lower, then all upper
+            low, high = n_quantiles + j, n_quantiles + len(cfg.intervals) + j
+        columns += [(low, f"lo-{level:g}"), (high, f"hi-{level:g}")]
+    return sorted(columns, key=lambda column: _column_order(column[1]))
+
+
+def _column_order(suffix: str) -> tuple[int, float, bool]:
+    """q columns by quantile, then each level's lo and hi together, narrowest level first."""
+    if suffix.startswith("q"):
+        return 0, float(suffix[1:]), False
+    side, level = suffix.split("-")
+    return 1, float(level), side == "hi"
+
+
 def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,
-             quantiles: dict[int, str] | None = None, point: int = 0) -> pd.DataFrame:
+             extra: list[tuple[int, str]] | None = None, point: int = 0) -> pd.DataFrame:
     """Forecasts (S, H, K, Q) in the input's layout: long gives id, time and target columns;
     single and wide give the time column and one column per target series. The point
-    forecast (output `point`) keeps the target's name; `quantiles` maps other outputs to a
-    suffix, each giving a column named `<target>-<suffix>` beside it."""
+    forecast (output `point`) keeps the target's name; each (output, suffix) of `extra` adds
+    a column named `<target>-<suffix>` beside it (see output_columns)."""
     schema = panel.schema
     horizon, k = values.shape[1], values.shape[2]
-    outputs = [(point, ""), *[(q, f"-{suffix}") for q, suffix in (quantiles or {}).items()]]
+    outputs = [(point, ""), *[(q, f"-{suffix}") for q, suffix in extra or []]]
     time_col = schema.time_col or "step"
     stamps = times.reshape(-1)
     ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)

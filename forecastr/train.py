@@ -244,6 +244,21 @@ def restore(state: dict[str, Any], parts: dict[str, Any], generator: torch.Gener
 
 
 @torch.no_grad()
+def residuals(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
+              device: torch.device, precision: str) -> torch.Tensor:
+    """Target minus point forecast (N, H, K) of every window, in the scaled units the model
+    works in: the scores that conformal intervals are calibrated on."""
+    model.eval()
+    errors = []
+    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
+        inputs, calendar, target, _, _ = data.batch(windows, chosen)
+        with autocast(device, precision):
+            output = model(inputs, calendar)
+        errors.append((target - output[..., model.dims.point].float()).cpu())
+    return torch.cat(errors)
+
+
+@torch.no_grad()
 def evaluate(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
              device: torch.device, precision: str) -> float:
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
