@@ -330,11 +330,14 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
 
-    def predict(history: Panel) -> np.ndarray:
-        values = forecast.forecast(model, loaded, history, horizon, target_device)[0]
-        return values[..., loaded.dimensions.point]  # (S, H, K)
+    extra = forecast.output_columns(loaded)
+    outputs = [loaded.dimensions.point, *[index for index, _ in extra]]
 
-    scored = backtest.run(panel, predict, horizon, folds, step or horizon, season)
+    def predict(history: Panel) -> np.ndarray:  # (S, H, K, 1 + E): point, then extras
+        return forecast.forecast(model, loaded, history, horizon, target_device)[0][..., outputs]
+
+    scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
+                          [suffix for _, suffix in extra])
     if plot_path is not None:
         plot.draw(panel, scored, plot_path)
     clock = _has_clock_times(panel.times)

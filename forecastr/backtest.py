@@ -4,7 +4,7 @@ made from the history before it only, scored beside the naive and seasonal naive
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,9 @@ from forecastr import metrics
 from forecastr.panel import Panel, select, truncate
 
 METHODS = ("model", "naive", "seasonal_naive")
-Forecaster = Callable[[Panel], np.ndarray]  # history panel -> (S, H, K) point forecasts
+# history panel -> (S, H, K, 1 + E): the point forecast, then E extra outputs (quantiles and
+# interval bounds, named by the `bands` argument of run)
+Forecaster = Callable[[Panel], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Scored:
     actual: np.ndarray  # (P, H, K)
     forecasts: dict[str, np.ndarray]  # method -> (P, H, K)
     scale: np.ndarray  # (P, K) in-sample seasonal naive MAE, for MASE
+    bands: np.ndarray | None = None  # (P, H, K, E) the model's extra outputs
+    band_names: list[str] = field(default_factory=list)  # (E,) "q0.1", "lo-80", "hi-80", ...
 
 
 def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -43,12 +47,12 @@ def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray
 
 
 def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: int,
-        season: int) -> Scored:
+        season: int, bands: list[str] | None = None) -> Scored:
     """Forecast from `folds` origins stepping back by `step` from the end of every series."""
     k = panel.schema.n_targets
     parts: dict[str, list[np.ndarray]] = {name: [] for name in
                                           ("series", "fold", "origin", "actual", "scale",
-                                           *METHODS)}
+                                           "bands", *METHODS)}
     for fold in range(folds):
         cuts = panel.lengths - horizon - fold * step
         keep = np.flatnonzero(cuts >= 2)  # an origin needs some history to forecast from
@@ -56,8 +60,9 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
             continue
         subset = select(panel, keep)
         history = truncate(subset, cuts[keep])
-        guesses = {"model": forecaster(history)[:, :horizon],
-                   **baselines(history, horizon, season)}
+        outputs = forecaster(history)[:, :horizon]  # (S, H, K, 1 + E)
+        guesses = {"model": outputs[..., 0], **baselines(history, horizon, season)}
+        parts["bands"].append(outputs[..., 1:])
         first = subset.indptr[:-1] + cuts[keep]  # row of each origin's first forecast step
         rows = first[:, None] + np.arange(horizon)
         parts["actual"].append(subset.values[rows, :k])
@@ -80,7 +85,8 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
                         f"needed (give more history or a smaller --horizon)")
     joined = {name: np.concatenate(values) for name, values in parts.items()}
     return Scored(joined["series"], joined["fold"], joined["origin"], joined["actual"],
-                  {name: joined[name] for name in METHODS}, joined["scale"])
+                  {name: joined[name] for name in METHODS}, joined["scale"],
+                  joined["bands"] if bands else None, list(bands or []))
 
 
 def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:
@@ -97,9 +103,13 @@ def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> di
 def report(scored: Scored, ids: tuple[str, ...], time_text: Callable[[Any], Any]
            ) -> dict[str, Any]:
     """Overall, per series, per fold and per horizon step, for the model and both baselines."""
-    def block(mask: np.ndarray) -> dict[str, dict[str, float]]:
-        return {name: summarise(scored.actual[mask], scored.forecasts[name][mask],
-                                scored.scale[mask]) for name in METHODS}
+    def block(mask: np.ndarray) -> dict[str, Any]:
+        scores: dict[str, Any] = {name: summarise(scored.actual[mask],
+                                                  scored.forecasts[name][mask],
+                                                  scored.scale[mask]) for name in METHODS}
+        if scored.bands is not None:  # the model's quantiles and intervals
+            scores["model"].update(probabilistic(scored, mask))
+        return scores
 
     everything = np.ones(len(scored.series), dtype=bool)
     overall = block(everything)
@@ -114,3 +124,49 @@ def report(scored: Scored, ids: tuple[str, ...], time_text: Callable[[Any], Any]
     return {"overall": overall, "per_series": per_series, "per_fold": per_fold,
             "per_step_mae": per_step, "forecasts": len(scored.series),
             "mape_skipped_zeros": metrics.zeros(scored.actual)}
+
+
+OFF_BY = 0.05  # coverage this far from the nominal level is flagged
+
+
+def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
+    """Pinball loss (and scaled like MASE) of every quantile the model forecasts, interval
+    bounds included as the quantiles they are; coverage and width of every interval."""
+    actual, scale = scored.actual[mask], scored.scale[mask]  # (P, H, K), (P, K)
+    bands = {name: scored.bands[mask][..., e] for e, name in enumerate(scored.band_names)}
+    levels = {}
+    for name in bands:
+        if name.startswith("q"):
+            levels[float(name[1:])] = name
+        else:
+            side, level = name.split("-")
+            tail = (100 - float(level)) / 200
+            levels.setdefault(round(tail if side == "lo" else 1 - tail, 10), name)
+    quantiles = {f"{q:g}": {"pinball": metrics.pinball(actual, bands[name], q),
+                            "scaled_pinball": _scaled(_pinball_per_pair(actual, bands[name], q),
+                                                      scale)}
+                 for q, name in sorted(levels.items())}
+    intervals = {}
+    for name in bands:
+        if name.startswith("lo-"):
+            level = name[3:]
+            low, high = bands[name], bands[f"hi-{level}"]
+            covered = metrics.coverage(actual, low, high)
+            nominal = float(level) / 100
+            intervals[level] = {
+                "nominal": nominal, "coverage": covered, "width": metrics.width(low, high),
+                "scaled_width": _scaled((high - low).mean(axis=1), scale),
+                "off": bool(abs(covered - nominal) > OFF_BY)}
+    return {"quantiles": quantiles, "intervals": intervals}
+
+
+def _pinball_per_pair(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
+    error = actual - forecast
+    return np.maximum(q * error, (q - 1) * error).mean(axis=1)  # (P, K)
+
+
+def _scaled(per_pair: np.ndarray, scale: np.ndarray) -> float:
+    """Mean over pairs and targets of a (P, K) score divided by the seasonal naive scale."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(scale > 0, per_pair / scale, np.nan)
+    return float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan")

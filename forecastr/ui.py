@@ -180,6 +180,32 @@ def show_evaluation(report: dict[str, Any], stream: TextIO) -> None:
                       f"seasonal naive)")
     if report["mape_skipped_zeros"]:
         console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
+    _show_probabilistic(overall["model"], console)
+
+
+def _show_probabilistic(model: dict[str, Any], console: Console) -> None:
+    """Quantile losses and interval coverage, with intervals off their level flagged."""
+    if model.get("quantiles"):
+        table = Table(title="quantiles")
+        for column in ("quantile", "pinball loss", "scaled pinball"):
+            table.add_column(column, justify="right")
+        for q, scores in model["quantiles"].items():
+            table.add_row(q, _metric_text(scores["pinball"], None),
+                          _metric_text(scores["scaled_pinball"], None))
+        console.print(table)
+    if model.get("intervals"):
+        table = Table(title="intervals")
+        for column in ("level", "coverage", "width", "scaled width"):
+            table.add_column(column, justify="right")
+        for level, scores in model["intervals"].items():
+            coverage = f"{100 * scores['coverage']:.1f}%"
+            if scores["off"]:  # more than 5 points from the nominal level
+                coverage = f"[bold red]{coverage} (off)[/bold red]"
+            table.add_row(f"{level}%", coverage, _metric_text(scores["width"], None),
+                          _metric_text(scores["scaled_width"], None))
+        console.print(table)
+        if any(scores["off"] for scores in model["intervals"].values()):
+            console.print("(off): coverage more than 5 points from the nominal level")
 
 
 def _metric_text(value: float, best: float | None) -> str:

@@ -28,7 +28,7 @@ def test_origins_and_no_look_past_them():
         seen_lengths.append(history.lengths.tolist())
         # the forecast is the last value seen: it must lie strictly before the origin
         last = history.values[history.indptr[1:] - 1, :1]
-        return np.repeat(last[:, None, :], 3, axis=1)
+        return np.repeat(last[:, None, :], 3, axis=1)[..., None]  # (S, H, K, 1): a point
 
     scored = backtest.run(panel, forecaster, horizon=3, folds=3, step=2, season=1)
     # fold 0 cuts 3 from the end, fold 1 five, fold 2 seven; histories need >= 2 points
@@ -48,7 +48,7 @@ def test_report_golden():
     def off_by_two(history):
         k = history.indptr[1:] - 1
         start = history.values[k, 0]
-        return (start[:, None] + 1 + np.arange(4) + 2)[..., None]  # the true path + 2
+        return (start[:, None] + 1 + np.arange(4) + 2)[..., None, None]  # the true path + 2
 
     scored = backtest.run(panel, off_by_two, horizon=4, folds=2, step=4, season=1)
     result = backtest.report(scored, panel.ids, int)
@@ -66,3 +66,32 @@ def test_report_golden():
 def test_too_short_for_any_origin():
     with pytest.raises(DataError, match="no series is long enough to backtest"):
         backtest.run(make_panel([4]), lambda h: None, horizon=3, folds=1, step=1, season=1)
+
+
+def test_probabilistic_report_golden():
+    """One series rising by 1 a step; the point is the truth, a band of +-1.5 around it
+    covers every step, a band shifted up by 1 (from truth - 0.5 to truth + 1.5) too, and a
+    0.9-quantile forecast of truth - 1 is below every actual."""
+    panel = make_panel([12])
+
+    def with_bands(history):
+        truth = history.values[history.indptr[1:] - 1, 0][:, None] + 1 + np.arange(4)
+        point = truth[..., None]  # (S, H, 1)
+        return np.stack([point, point - 1, point - 1.5, point + 1.5, point - 0.5,
+                         point + 1.5], axis=-1)  # (S, H, K, 1 + 5)
+
+    scored = backtest.run(panel, with_bands, horizon=4, folds=2, step=4, season=1,
+                          bands=["q0.9", "lo-80", "hi-80", "lo-50", "hi-50"])
+    overall = backtest.report(scored, panel.ids, int)["overall"]["model"]
+    # q 0.9 at truth - 1: the actual is above by 1 -> loss 0.9; the scale (naive step) is 1
+    assert overall["quantiles"]["0.9"] == {"pinball": pytest.approx(0.9),
+                                           "scaled_pinball": pytest.approx(0.9)}
+    # lo-80 is the 0.1-quantile at truth - 1.5: 0.1 * 1.5; hi-80 the 0.9 at truth + 1.5,
+    # already taken by q0.9 (the quantile column wins); lo-50 the 0.25 at truth - 0.5
+    assert overall["quantiles"]["0.1"]["pinball"] == pytest.approx(0.15)
+    assert overall["quantiles"]["0.25"]["pinball"] == pytest.approx(0.125)
+    assert overall["quantiles"]["0.75"]["pinball"] == pytest.approx(0.25 * 1.5)
+    eighty, fifty = overall["intervals"]["80"], overall["intervals"]["50"]
+    assert eighty == {"nominal": 0.8, "coverage": 1.0, "width": 3.0, "scaled_width": 3.0,
+                      "off": True}  # 100 % covered is 20 points more than nominal
+    assert fifty["coverage"] == 1.0 and fifty["width"] == 2.0 and fifty["off"] is True

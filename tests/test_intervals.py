@@ -5,6 +5,7 @@ synthetic panel with known Gaussian noise."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -100,3 +101,30 @@ def test_conformal_coverage_is_nominal_on_gaussian_noise():
         high = values[..., 0, columns[f"hi-{level}"]].reshape(-1)
         covered = np.mean((actual >= low) & (actual <= high))
         assert abs(covered - level / 100) <= 0.03, (level, covered)
+
+
+def test_evaluate_scores_quantiles_and_intervals(cli, tmp_path):
+    model = tmp_path / "c.fcst"
+    assert cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, "--intervals", "80",
+                "--quantiles", "0.1,0.9", *TINY]).exit_code == 0
+    report = json.loads(cli(["evaluate", model, SAMPLE_DATA / "long.csv", "--json"]).stdout)
+    scores = report["overall"]["model"]
+    assert set(scores["quantiles"]) == {"0.1", "0.9"}  # the 80 % bounds are these too
+    assert scores["quantiles"]["0.1"]["pinball"] > 0
+    interval = scores["intervals"]["80"]
+    assert interval["nominal"] == 0.8 and 0 <= interval["coverage"] <= 1
+    assert interval["off"] == (abs(interval["coverage"] - 0.8) > 0.05)
+    assert "intervals" in report["per_series"][0]["model"]
+    table = cli(["evaluate", model, SAMPLE_DATA / "long.csv"]).stdout
+    assert "intervals" in table and "80%" in table and "pinball" in table
+    plot = tmp_path / "bands.png"
+    assert cli(["evaluate", model, SAMPLE_DATA / "long.csv", "--plot", plot]).exit_code == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_point_models_evaluate_as_before(cli, tmp_path):
+    model = tmp_path / "p.fcst"
+    assert cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, *TINY]).exit_code == 0
+    scores = json.loads(cli(["evaluate", model, SAMPLE_DATA / "long.csv", "--json"]).stdout)
+    assert "intervals" not in scores["overall"]["model"]
+    assert "quantiles" not in scores["overall"]["model"]
