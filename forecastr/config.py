@@ -97,9 +97,9 @@ class FitConfig:
         (), "Central prediction intervals to forecast, in percent, e.g. 80,95; predict "
         "writes <target>-lo-80 and <target>-hi-80 columns.", "model")
     interval_method: IntervalMethod = option(
-        "conformal", "How intervals are made: conformal (split-conformal widths from the "
-        "validation windows' errors, for any model) or quantile (the quantile head's "
-        "(1 - level) / 2 and (1 + level) / 2 quantiles).", "model")
+        "quantile", "How intervals are made: quantile (the quantile head's (1 - level) / 2 "
+        "and (1 + level) / 2 quantiles; the better calibrated on the sample data) or "
+        "conformal (split-conformal widths from the validation windows' errors).", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "

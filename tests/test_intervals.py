@@ -24,19 +24,19 @@ TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--window", "24", "--
 
 def test_interval_options_are_checked():
     assert FitConfig(intervals=(80, 95)).intervals == (80, 95)
-    assert quantile_levels(FitConfig(intervals=(80,), interval_method="quantile")) == (
-        0.1, 0.5, 0.9)
-    assert quantile_levels(FitConfig(intervals=(80,))) == ()  # conformal: a point model
+    assert quantile_levels(FitConfig(intervals=(80,))) == (0.1, 0.5, 0.9)  # the default
+    conformal = FitConfig(intervals=(80,), interval_method="conformal")
+    assert quantile_levels(conformal) == ()  # a point model: conformal needs no head
     with pytest.raises(ConfigError, match="percentage in \\(0, 100\\), got 100"):
         FitConfig(intervals=(100,))
     with pytest.raises(ConfigError, match="calibrates on the validation windows"):
-        FitConfig(intervals=(80,), val_windows=0)
+        FitConfig(intervals=(80,), interval_method="conformal", val_windows=0)
 
 
 def test_conformal_intervals_are_columns_around_the_point(cli, tmp_path):
     model = tmp_path / "c.fcst"
     assert cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, "--intervals", "95,80",
-                *TINY]).exit_code == 0
+                "--interval-method", "conformal", *TINY]).exit_code == 0
     loaded = load(model)
     assert loaded.dimensions.n_quantiles == 1  # conformal needs no quantile head
     assert loaded.conformal["widths"].shape == (8, 2, 6, 1)
@@ -57,8 +57,9 @@ def test_conformal_intervals_are_columns_around_the_point(cli, tmp_path):
 
 
 def test_too_few_validation_windows_fail_before_training(cli, tmp_path):
+    # one series, 4 validation windows: 19 are needed for 95 %
     result = cli(["fit", SAMPLE_DATA / "single.csv", "-o", tmp_path / "m.fcst", "--intervals",
-                  "95", *TINY])  # one series, 4 validation windows: 19 are needed for 95 %
+                  "95", "--interval-method", "conformal", *TINY])
     assert result.exit_code == 2
     assert "4 validation windows are too few for a 95% conformal interval (at least 19" \
         in result.stderr
@@ -68,7 +69,7 @@ def test_too_few_validation_windows_fail_before_training(cli, tmp_path):
 def test_quantile_intervals_are_the_head_s_quantiles(cli, tmp_path):
     model = tmp_path / "q.fcst"
     assert cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, "--quantiles", "0.1",
-                "--intervals", "80", "--interval-method", "quantile", *TINY]).exit_code == 0
+                "--intervals", "80", *TINY]).exit_code == 0  # quantile: the default method
     frame = pd.read_csv(io.StringIO(cli(["predict", model, SAMPLE_DATA / "long.csv"]).stdout))
     assert list(frame.columns) == ["unique_id", "ds", "y", "y-q0.1", "y-lo-80", "y-hi-80"]
     assert (frame["y-q0.1"] == frame["y-lo-80"]).all()
@@ -89,7 +90,8 @@ def test_conformal_coverage_is_nominal_on_gaussian_noise():
         future.append(y[120:])
     text = pd.concat(frames).to_csv(index=False).encode()
     cfg = FitConfig(window=24, horizon=12, hidden=16, layers=1, epochs=15, val_windows=6,
-                    intervals=(80, 95), scaler="standard", device="cpu")
+                    intervals=(80, 95), interval_method="conformal", scaler="standard",
+                    device="cpu")
     fitted = api.fit(io.BytesIO(text), cfg)
     values, _ = forecast.forecast(build_model(fitted.artifact), fitted.artifact,
                                   forecast.read_for_model(io.BytesIO(text), fitted.artifact),
