@@ -143,8 +143,8 @@ def show_info(report: dict[str, Any], stream: TextIO) -> None:
         table.add_column(style="bold")
         table.add_column()
         for key, value in report[title].items():
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(str(v) for v in value) or "(none)"
+            if value is None or isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value or ()) or "(none)"
             elif isinstance(value, float):
                 value = f"{value:.4g}"
             table.add_row(key, str(value))

@@ -74,6 +74,10 @@ def test_quantile_intervals_are_the_head_s_quantiles(cli, tmp_path):
     assert list(frame.columns) == ["unique_id", "ds", "y", "y-q0.1", "y-lo-80", "y-hi-80"]
     assert (frame["y-q0.1"] == frame["y-lo-80"]).all()
     assert load(model).conformal is None
+    architecture = json.loads(cli(["info", model, "--json"]).stdout)["architecture"]
+    assert (architecture["quantiles"], architecture["intervals"],
+            architecture["interval_method"]) == ([0.1], ["80%"], "quantile")
+    assert "intervals" in cli(["info", model]).stdout
 
 
 def test_conformal_coverage_is_nominal_on_gaussian_noise():
