@@ -253,10 +253,9 @@ def calibrate_intervals(errors: np.ndarray, series: np.ndarray, n_series: int,
     per series where it has enough, pooled otherwise, and pooled for new series."""
     from forecastr import conformal
 
-    fractions = [level / 100 for level in levels]
-    pooled = np.stack([conformal.half_width(np.abs(errors), f) for f in fractions])
-    return {"levels": np.asarray(levels, np.float64), "pooled": pooled,  # (J, H, K)
-            "widths": conformal.calibrate(errors, series, n_series, fractions)}
+    widths, pooled = conformal.calibrate(errors, series, n_series,
+                                         [level / 100 for level in levels])
+    return {"widths": widths, "pooled": pooled}  # (S, J, H, K) and (J, H, K)
 
 
 def _bytes_to_write(parameters: int, panel: Panel) -> int:

@@ -91,12 +91,9 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
 
 def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:
     """Metrics over (P, H, K) arrays; MASE is the mean over pairs and targets (as in M4)."""
-    per_pair = np.abs(forecast - actual).mean(axis=1)  # (P, K)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(scale > 0, per_pair / scale, np.nan)
     return {"mae": metrics.mae(actual, forecast), "rmse": metrics.rmse(actual, forecast),
             "mape": metrics.mape(actual, forecast), "smape": metrics.smape(actual, forecast),
-            "mase": float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan"),
+            "mase": _scaled(np.abs(forecast - actual).mean(axis=1), scale),
             "bias": metrics.bias(actual, forecast)}
 
 
@@ -142,10 +139,11 @@ def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
             side, level = name.split("-")
             tail = (100 - float(level)) / 200
             levels.setdefault(round(tail if side == "lo" else 1 - tail, 10), name)
-    quantiles = {f"{q:g}": {"pinball": metrics.pinball(actual, bands[name], q),
-                            "scaled_pinball": _scaled(_pinball_per_pair(actual, bands[name], q),
-                                                      scale)}
-                 for q, name in sorted(levels.items())}
+    quantiles = {}
+    for q, name in sorted(levels.items()):
+        losses = metrics.quantile_losses(actual, bands[name], q)  # (P, H, K)
+        quantiles[f"{q:g}"] = {"pinball": float(losses.mean()),
+                               "scaled_pinball": _scaled(losses.mean(axis=1), scale)}
     intervals = {}
     for name in bands:
         if name.startswith("lo-"):
@@ -158,11 +156,6 @@ def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
                 "scaled_width": _scaled((high - low).mean(axis=1), scale),
                 "off": bool(abs(covered - nominal) > OFF_BY)}
     return {"quantiles": quantiles, "intervals": intervals}
-
-
-def _pinball_per_pair(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
-    error = actual - forecast
-    return np.maximum(q * error, (q - 1) * error).mean(axis=1)  # (P, K)
 
 
 def _scaled(per_pair: np.ndarray, scale: np.ndarray) -> float:

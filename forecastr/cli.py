@@ -327,10 +327,9 @@ def main(argv: list[str] | None = None) -> None:
                    else "forecastr: interrupted", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
     except Interrupted as exc:
-        if exc.checkpoint is not None:
-            again = args if "--resume" in args else [*args, "--resume"]
-            exc = Interrupted(f"{exc}; to continue: forecastr {shlex.join(again)}")
-        click.echo(f"forecastr: interrupted: {exc}", err=True)
+        again = args if "--resume" in args else [*args, "--resume"]
+        hint = f"; to continue: forecastr {shlex.join(again)}" if exc.checkpoint else ""
+        click.echo(f"forecastr: interrupted: {exc}{hint}", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else exc.exit_code
     except ForecastrError as exc:
         if debug:

@@ -32,22 +32,23 @@ def half_width(scores: np.ndarray, level: float) -> np.ndarray:
 
 
 def calibrate(residuals: np.ndarray, series: np.ndarray, n_series: int,
-              levels: Sequence[float], min_per_series: int = MIN_PER_SERIES) -> np.ndarray:
+              levels: Sequence[float], min_per_series: int = MIN_PER_SERIES
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Half-widths of the intervals at each level, per series, horizon step and target.
 
     residuals (N, H, K) actual - forecast of N held-out windows; series (N,) the series of
-    each -> (S, len(levels), H, K). A series with at least `min_per_series` residuals (and
-    enough for the level) gets its own widths; the others share the pooled ones.
+    each -> widths (S, len(levels), H, K) and the pooled ones (len(levels), H, K). A series
+    with at least `min_per_series` residuals (and enough for the level) gets its own widths;
+    the others, and series never seen, share the pooled ones.
     """
     scores = np.abs(residuals)
-    out = np.empty((n_series, len(levels), *scores.shape[1:]))
+    pooled = np.stack([half_width(scores, level) for level in levels])
+    out = np.repeat(pooled[None], n_series, axis=0)
     counts = np.bincount(series, minlength=n_series)
     for j, level in enumerate(levels):
-        out[:, j] = half_width(scores, level)
-        own = np.flatnonzero(counts >= max(min_per_series, needed(level)))
-        for s in own:
+        for s in np.flatnonzero(counts >= max(min_per_series, needed(level))):
             out[s, j] = half_width(scores[series == s], level)
-    return out
+    return out, pooled
 
 
 def bounds(point: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

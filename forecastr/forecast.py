@@ -37,9 +37,9 @@ def training_rows(artifact: Artifact, panel: Panel) -> np.ndarray:
     return np.array([known.get(series_id, -1) for series_id in panel.ids], dtype=np.int64)
 
 
-def series_stats(artifact: Artifact, panel: Panel) -> ScaleStats:
-    """Stored statistics for series seen in training; fitted on their history for new ones."""
-    rows = training_rows(artifact, panel)
+def series_stats(artifact: Artifact, panel: Panel, rows: np.ndarray) -> ScaleStats:
+    """Stored statistics for series seen in training (`rows`, see training_rows); fitted on
+    their history for new ones."""
     seen = rows >= 0
     loc = artifact.scaling.loc[np.where(seen, rows, 0)].copy()
     scale = artifact.scaling.scale[np.where(seen, rows, 0)].copy()
@@ -92,13 +92,13 @@ class ModelInputs:
 
 def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> ModelInputs:
     """Scale the panel with the model's statistics and add its calendar channels."""
-    stats = series_stats(artifact, panel)
+    rows = training_rows(artifact, panel)
+    stats = series_stats(artifact, panel, rows)
     times = future_times(panel, artifact.horizon)
     future_calendar = calendar.features(times.reshape(-1), artifact.calendar).reshape(
         len(times), artifact.horizon, -1)
     widths = None
     if artifact.conformal is not None:  # the series' own widths, pooled ones for new series
-        rows = training_rows(artifact, panel)
         widths = np.where((rows >= 0)[:, None, None, None],
                           artifact.conformal["widths"][np.maximum(rows, 0)],
                           artifact.conformal["pooled"][None])

@@ -55,11 +55,16 @@ def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
     return mae(actual, forecast) / scale
 
 
-def pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> float:
-    """Mean pinball loss of a forecast of the `quantile`-quantile: quantile x (A - F) when the
-    actual lies above the forecast, (1 - quantile) x (F - A) when below."""
+def quantile_losses(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> np.ndarray:
+    """Elementwise pinball loss of a forecast of the `quantile`-quantile: quantile x (A - F)
+    when the actual lies above the forecast, (1 - quantile) x (F - A) when below."""
     error = actual - forecast
-    return float(np.mean(np.maximum(quantile * error, (quantile - 1) * error)))
+    return np.maximum(quantile * error, (quantile - 1) * error)
+
+
+def pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> float:
+    """Mean pinball loss of a forecast of the `quantile`-quantile (see quantile_losses)."""
+    return float(np.mean(quantile_losses(actual, forecast, quantile)))
 
 
 def scaled_pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -243,31 +243,34 @@ def restore(state: dict[str, Any], parts: dict[str, Any], generator: torch.Gener
     return progress
 
 
+def free_running(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
+                 device: torch.device, precision: str
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(output (B, H, K, Q), target (B, H, K)) batch by batch over `windows`, in evaluation
+    mode and without teacher forcing; the caller holds torch.no_grad."""
+    model.eval()
+    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
+        inputs, calendar, target, _, _ = data.batch(windows, chosen)
+        with autocast(device, precision):
+            output = model(inputs, calendar)
+        yield output, target  # the loss is the caller's, outside autocast
+
+
 @torch.no_grad()
 def residuals(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
               device: torch.device, precision: str) -> torch.Tensor:
     """Target minus point forecast (N, H, K) of every window, in the scaled units the model
     works in: the scores that conformal intervals are calibrated on."""
-    model.eval()
-    errors = []
-    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
-        inputs, calendar, target, _, _ = data.batch(windows, chosen)
-        with autocast(device, precision):
-            output = model(inputs, calendar)
-        errors.append((target - output[..., model.dims.point].float()).cpu())
-    return torch.cat(errors)
+    return torch.cat([(target - output[..., model.dims.point].float()).cpu() for output, target
+                      in free_running(model, data, windows, cfg, device, precision)])
 
 
 @torch.no_grad()
 def evaluate(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
              device: torch.device, precision: str) -> float:
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
-    model.eval()
     total = torch.zeros((), device=device)
     loss_of = loss_function(cfg, model, device)
-    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
-        inputs, calendar, target, _, _ = data.batch(windows, chosen)
-        with autocast(device, precision):
-            output = model(inputs, calendar)
-        total += loss_of(output, target) * len(chosen)
+    for output, target in free_running(model, data, windows, cfg, device, precision):
+        total += loss_of(output, target) * len(target)
     return (total / len(windows)).item()

@@ -27,7 +27,7 @@ def test_series_with_enough_residuals_get_their_own_widths():
     wild = rng.normal(0, 10, (5, 2, 1))  # series 1: only 5, large
     residuals = np.concatenate([calm, wild])
     series = np.r_[np.zeros(40, int), np.ones(5, int)]
-    widths = calibrate(residuals, series, 2, [0.8])
+    widths, _ = calibrate(residuals, series, 2, [0.8])
     assert widths.shape == (2, 1, 2, 1)
     np.testing.assert_array_equal(widths[0, 0], half_width(np.abs(calm), 0.8))
     np.testing.assert_array_equal(widths[1, 0], half_width(np.abs(residuals), 0.8))  # pooled
@@ -40,7 +40,7 @@ def test_conformal_intervals_reach_their_nominal_coverage():
     horizon, sigma = 6, 2.0
     truth = np.linspace(0, 5, horizon)  # what a point model forecasts
     calibration = rng.normal(0, sigma, (500, horizon, 1))  # residuals on held-out windows
-    widths = calibrate(calibration, np.zeros(500, int), 1, [0.8, 0.95])
+    widths, _ = calibrate(calibration, np.zeros(500, int), 1, [0.8, 0.95])
     future = truth + rng.normal(0, sigma, (1000, horizon))  # 6,000 new actuals
     point = np.broadcast_to(truth[None, :, None], (1, horizon, 1))
     lower, upper = bounds(point, widths)
