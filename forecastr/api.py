@@ -155,7 +155,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
 
     from forecastr import artifact, device, train
     from forecastr import checkpoint as checkpoints
-    from forecastr.model import Dimensions, Forecaster
+    from forecastr.model import Dimensions, Ensemble
 
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
@@ -182,7 +182,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
-    model = Forecaster(cfg, dims, ready.horizon, ready.window).to(target_device)
+    model = Ensemble(cfg, dims, ready.horizon, ready.window).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
     if output is not None:  # a full disk fails now, not after training
         check_writable(output, _bytes_to_write(parameters, panel))

@@ -20,22 +20,34 @@ import torch
 from forecastr import __version__
 from forecastr.config import FitConfig, from_mapping
 from forecastr.errors import ConfigError, ModelFileError
-from forecastr.model import Dimensions, Forecaster
+from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema
 from forecastr.scaling import ScaleStats
 from forecastr.writer import atomic_write
 
 FORMAT = "forecastr-model"
-FORMAT_VERSION = 2  # 2: quantile models (config.quantiles, dimensions.point)
+# 2: quantile models (config.quantiles, dimensions.point), then intervals
+# 3: ensembles (config.ensemble; weights under nets.<member>.), step and time budgets
+FORMAT_VERSION = 3
+
+
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """Format 1 had point models only."""
     return {**payload, "config": {**payload["config"], "quantiles": []},
             "dimensions": {**payload["dimensions"], "point": 0}, "format_version": 2}
 
 
+def _from_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 held one network, trained without step or time bounds."""
+    return {**payload, "config": {**payload["config"], "ensemble": 1, "max_steps": 0,
+                                  "max_time": 0.0},
+            "state_dict": {f"nets.0.{k}": v for k, v in payload["state_dict"].items()},
+            "format_version": 3}
+
+
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
 REQUIRED = ("config", "window", "horizon", "schema", "dimensions", "calendar", "scaling",
             "series", "state_dict", "training", "versions")
 
@@ -233,10 +245,9 @@ def _typed(payload: dict[str, Any]) -> Artifact:
         if payload.get("conformal") is not None else None)
 
 
-def build_model(artifact: Artifact, name: str = "model file") -> Forecaster:
+def build_model(artifact: Artifact, name: str = "model file") -> Ensemble:
     """The network of a loaded artifact, with its weights, in evaluation mode."""
-    model = Forecaster(artifact.config, artifact.dimensions, artifact.horizon,
-                       artifact.window)
+    model = Ensemble(artifact.config, artifact.dimensions, artifact.horizon, artifact.window)
     try:
         model.load_state_dict(artifact.state_dict, strict=True)
     except (RuntimeError, KeyError) as exc:

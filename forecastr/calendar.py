@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecastr.timegrid import fixed_step
+
 DAY_NS = 86_400 * 10**9
 
 
@@ -30,12 +32,13 @@ def rhythm(freq: str | None) -> Rhythm:
         return Rhythm(1, 24, 12, ())
     offset = pd.tseries.frequencies.to_offset(freq)
     name = offset.rule_code.split("-")[0]
-    if isinstance(offset, pd.offsets.Tick) and offset.nanos < DAY_NS:
-        per_day = DAY_NS // offset.nanos if DAY_NS % offset.nanos == 0 else 1
+    step = fixed_step(offset)
+    if step is not None and step < DAY_NS:
+        per_day = DAY_NS // step if DAY_NS % step == 0 else 1
         return Rhythm(per_day, min(7 * per_day, 1024), min(2 * per_day, 512),
                       ("hour", "weekday"), True)
-    if isinstance(offset, pd.offsets.Tick):  # daily or a multiple of days
-        return Rhythm(7 if offset.nanos == DAY_NS else 1, 56, 14, ("weekday", "month"), True)
+    if step is not None:  # daily or a multiple of days
+        return Rhythm(7 if step == DAY_NS else 1, 56, 14, ("weekday", "month"), True)
     if name in ("B", "C"):
         return Rhythm(5, 40, 10, ("weekday", "month"), True)
     if name == "W":

@@ -179,7 +179,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     ui.setup_logging(quiet, verbose)
     output = output or default_output(data)
     bar = sys.stderr.isatty() and not quiet
-    with ui.training_progress(cfg.epochs, bar, verbose) as on_epoch:
+    with ui.training_progress(bar, verbose) as on_epoch:
         result = api.fit(data, cfg, output, on_epoch, stop=ctx.find_object(StopRequest),
                          resume=resume)
     if not quiet:

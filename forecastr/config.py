@@ -100,6 +100,9 @@ class FitConfig:
         "quantile", "How intervals are made: quantile (the quantile head's (1 - level) / 2 "
         "and (1 + level) / 2 quantiles; the better calibrated on the sample data) or "
         "conformal (split-conformal widths from the validation windows' errors).", "model")
+    ensemble: int = option(
+        1, "Networks in the ensemble: trained side by side from different random starts on "
+        "the same batches; the forecast is their median.", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "
@@ -108,10 +111,17 @@ class FitConfig:
     loss: Loss = option("huber", "Training loss on scaled values.", "training")
     lr: float = option(1e-3, "Adam learning rate (halved when validation stalls).", "training")
     epochs: int = option(100, "Upper bound on training epochs.", "training")
-    batch_size: int = option(256, "Windows per batch.", "training")
+    max_steps: int = option(
+        1000, "Upper bound on optimizer steps (batches), whatever the data's size "
+        "(0 = no bound).", "training")
+    max_time: float = option(
+        0.0, "Upper bound on training time in seconds; training stops after the batch that "
+        "passes it (0 = no bound).", "training")
+    batch_size: int = option(
+        256, "Windows per batch (at most the number of training windows).", "training")
     epoch_size: int = option(
-        4096, "Training windows drawn at random for each epoch, so that large panels are "
-        "validated often (0 = every window, every epoch).", "training")
+        4096, "Training windows drawn at random for each epoch, between two validations; "
+        "small data are drawn several times over (0 = every window once).", "training")
     patience: int = option(
         10, "Stop after this many epochs without a better validation loss.", "training")
     clip: float = option(
@@ -165,8 +175,8 @@ def validate(cfg: FitConfig) -> None:
         if allowed is not None and value not in allowed:
             raise ConfigError(
                 f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
-    for name in ("window", "horizon", "stride", "layers", "hidden", "epochs", "batch_size",
-                 "patience"):
+    for name in ("window", "horizon", "stride", "layers", "hidden", "ensemble", "epochs",
+                 "batch_size", "patience"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -174,7 +184,7 @@ def validate(cfg: FitConfig) -> None:
         if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
             raise ConfigError(f"--{flag_name(f)} must be a finite number, got "
                               f"{getattr(cfg, f.name)}")
-    for name in ("val_windows", "seed", "clip", "epoch_size"):
+    for name in ("val_windows", "seed", "clip", "epoch_size", "max_steps", "max_time"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")

@@ -19,10 +19,11 @@ from forecastr.artifact import Artifact
 from forecastr.config import FitConfig, interval_quantiles, quantile_levels
 from forecastr.device import autocast
 from forecastr.errors import DataError
-from forecastr.model import Forecaster, encoder_inputs
+from forecastr.model import Ensemble, encoder_inputs
 from forecastr.panel import Panel, select, tail
 from forecastr.reader import read_panel
 from forecastr.scaling import ScaleStats
+from forecastr.timegrid import fixed_step
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def future_times(panel: Panel, horizon: int) -> np.ndarray:
     if schema.time_kind != "datetime":
         return last[:, None] + steps[None, :] * schema.step
     offset = pd.tseries.frequencies.to_offset(schema.freq)
-    if isinstance(offset, pd.offsets.Tick):
-        return last[:, None] + steps[None, :] * np.timedelta64(offset.nanos, "ns")
+    if fixed_step(offset) is not None:
+        return last[:, None] + steps[None, :] * np.timedelta64(fixed_step(offset), "ns")
     out = np.empty((len(last), horizon), dtype="datetime64[ns]")
     for stamp in np.unique(last):  # series usually share their last timestamp
         ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]
@@ -110,7 +111,7 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> Mode
 
 
 @torch.no_grad()
-def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon: int,
+def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: int,
             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """Forecasts (S, H, K, Q) in data units (Q = 1 for a point model) and their timestamps
     (S, H): the last window of every series through the model, a chunk of series at a time."""
@@ -143,7 +144,7 @@ def forward(model: Forecaster, artifact: Artifact, inputs: ModelInputs, horizon:
     return result, inputs.times[:, :horizon]
 
 
-def forecast(model: Forecaster, artifact: Artifact, panel: Panel, horizon: int,
+def forecast(model: Ensemble, artifact: Artifact, panel: Panel, horizon: int,
              device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """Forecasts (S, H, K, Q) in data units and their timestamps (S, H)."""
     inputs = model_inputs(artifact, panel, device)

@@ -4,7 +4,7 @@ head over the whole horizon (many-to-one) or a recurrent decoder unrolled over i
 
 Shape legend: B batch, L window (input steps), H horizon, N inputs per step, K targets,
 A calendar channels of a future step, Q quantiles per output (1 = a point forecast),
-D hidden units, E directions (2 when bidirectional), S stacked layers.
+D hidden units, E directions (2 when bidirectional), S stacked layers, M ensemble members.
 """
 
 from __future__ import annotations
@@ -127,3 +127,31 @@ class Forecaster(nn.Module):
 
     def _project(self, out: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, K, Q)
         return self.head(out).view(*out.shape[:2], self.dims.n_targets, self.dims.n_quantiles)
+
+
+class Ensemble(nn.Module):
+    """M forecasters from different random starts, trained side by side on the same batches
+    and combined by their median, which is robust to a member that trained badly.
+
+    forward(...) -> (B, H, K, Q) the median; members(...) -> (M, B, H, K, Q) for training.
+    """
+
+    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int, window: int) -> None:
+        super().__init__()
+        self.mode, self.dims, self.horizon = cfg.mode, dims, horizon
+        self.nets = nn.ModuleList(Forecaster(cfg, dims, horizon, window)
+                                      for _ in range(cfg.ensemble))
+
+    def members(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+                teacher: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([member(x, calendar, teacher) for member in self.nets])
+
+    def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+                teacher: torch.Tensor | None = None) -> torch.Tensor:
+        every = self.members(x, calendar, teacher)  # (M, B, H, K, Q)
+        if len(every) == 1:
+            return every[0]
+        # the median of sorted quantile vectors is sorted too, so quantiles still never cross
+        ordered = every.sort(dim=0).values
+        middle = len(every) // 2
+        return ordered[middle] if len(every) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

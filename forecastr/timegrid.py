@@ -134,11 +134,22 @@ def _sorted(codes: np.ndarray, stamps: np.ndarray) -> bool:
     return bool(((step > 0) | ((step == 0) & (stamps[1:] > stamps[:-1]))).all())
 
 
+def fixed_step(offset: pd.DateOffset) -> int | None:
+    """The step of a frequency in nanoseconds when every step has the same length (hours,
+    minutes, days on naive timestamps), None for calendar steps (weeks, months, business
+    days). pandas 3 no longer counts Day as a fixed `Tick`, so it is recognised by name."""
+    if isinstance(offset, pd.offsets.Tick):
+        return int(offset.nanos)
+    if type(offset) is pd.offsets.Day:
+        return int(offset.n) * 86_400 * 10**9
+    return None
+
+
 def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
     offset = _offset(freq, where)
     index = pd.DatetimeIndex(stamps)
-    if isinstance(offset, pd.offsets.Tick):
-        return index.floor(offset).to_numpy()
+    if fixed_step(offset) is not None:
+        return index.floor(pd.Timedelta(fixed_step(offset), "ns")).to_numpy()
     start = offset.rollback(index.min().as_unit("us").normalize())  # ns would overflow at 1677
     grid = pd.date_range(start, index.max(), freq=offset).as_unit("ns").to_numpy()
     return grid[np.searchsorted(grid, stamps, side="right") - 1]
@@ -236,8 +247,8 @@ def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
 def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
     """Integer position of every timestamp on the grid of `freq`; off-grid is an error."""
     offset = _offset(freq, where)
-    if isinstance(offset, pd.offsets.Tick):
-        delta = np.timedelta64(offset.nanos, "ns")
+    if fixed_step(offset) is not None:
+        delta = np.timedelta64(fixed_step(offset), "ns")
         since = stamps - stamps[firsts][_owners(firsts, len(stamps))]
         if (since < np.timedelta64(0, "ns")).any():
             raise OverflowError("int64 nanoseconds wrapped: rows centuries apart")
@@ -317,8 +328,9 @@ def _scatter(codes, stamps, values, positions, bounds, spans, indptr, offset, st
     offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], spans)
     if offset is None:
         new_times = np.repeat(stamps[firsts], spans) + offsets * step
-    elif isinstance(offset, pd.offsets.Tick):
-        new_times = np.repeat(stamps[firsts], spans) + offsets * np.timedelta64(offset.nanos, "ns")
+    elif fixed_step(offset) is not None:
+        new_times = (np.repeat(stamps[firsts], spans)
+                     + offsets * np.timedelta64(fixed_step(offset), "ns"))
     else:
         grid = _anchored_grid(stamps, offset).to_numpy()  # the grid the positions index
         new_times = grid[np.repeat(start_pos, spans) + offsets]

@@ -16,7 +16,7 @@ from torch import nn
 from forecastr.config import FitConfig, quantile_levels
 from forecastr.device import autocast
 from forecastr.errors import ForecastrError
-from forecastr.model import Forecaster, encoder_inputs
+from forecastr.model import Ensemble, encoder_inputs
 from forecastr.scaling import window_normalise
 from forecastr.windows import WindowIndex, gather
 
@@ -24,18 +24,20 @@ LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss,
           "huber": nn.functional.huber_loss}
 
 
-def loss_function(cfg: FitConfig, model: Forecaster, device: torch.device
+def loss_function(cfg: FitConfig, model: Ensemble, device: torch.device
                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """output (B, H, K, Q), target (B, H, K) -> the training loss: cfg.loss on the point
-    output, or for a quantile model the pinball loss averaged over its quantiles."""
+    """output (..., B, H, K, Q), target (B, H, K) -> the training loss: cfg.loss on the point
+    output, or for a quantile model the pinball loss averaged over its quantiles. Leading
+    dimensions (the members of an ensemble) are averaged, so each member learns on its own."""
     levels = quantile_levels(cfg)
     if not levels:
         point_loss = LOSSES[cfg.loss]
-        return lambda output, target: point_loss(output[..., model.dims.point].float(), target)
+        return lambda output, target: point_loss(output[..., model.dims.point].float(),
+                                                 target.expand_as(output[..., 0]))
     q = torch.tensor(levels, device=device)  # (Q,)
 
     def pinball(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        error = target.unsqueeze(-1) - output.float()  # (B, H, K, Q)
+        error = target.unsqueeze(-1) - output.float()  # (..., B, H, K, Q)
         return torch.maximum(q * error, (q - 1) * error).mean()
 
     return pinball
@@ -90,10 +92,16 @@ class TrainResult:
     best_epoch: int
     best_loss: float
     epochs_run: int
-    stopped: str  # "patience", "epochs", or "diverged at epoch N"
+    stopped: str  # one of STOP_REASONS, or "diverged at epoch N"
     seconds: float
     windows_per_second: float
     history: list[dict[str, float | None]] = field(default_factory=list)
+    steps: int = 0  # optimizer steps taken
+
+
+# why training ended: the flag whose bound it reached, or early stopping
+STOP_REASONS = {"epochs": "--epochs", "max_steps": "--max-steps", "max_time": "--max-time",
+                "patience": "--patience"}
 
 
 @dataclass
@@ -110,6 +118,8 @@ class Progress:
     best_epoch: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float | None]] = field(default_factory=list)
+    steps: int = 0  # optimizer steps so far, over all epochs
+    windows: int = 0  # training windows seen so far, over all epochs
 
 
 class Paused(Exception):
@@ -121,16 +131,36 @@ class Paused(Exception):
         self.where = where
 
 
-def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_windows: Windows,
+def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """(count,) window numbers in random order: each window once per pass, passes repeated
+    when the data hold fewer windows than an epoch draws (small data still get a full
+    epoch of optimizer steps between two validations)."""
+    passes = -(-count // n_windows)
+    return torch.cat([torch.randperm(n_windows, generator=generator)
+                      for _ in range(passes)])[:count]
+
+
+def budget_spent(cfg: FitConfig, progress: Progress, seconds: float) -> str | None:
+    """The bound on steps or time that training has reached, if any."""
+    if cfg.max_steps and progress.steps >= cfg.max_steps:
+        return "max_steps"
+    if cfg.max_time and seconds >= cfg.max_time:
+        return "max_time"
+    return None
+
+
+def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windows: Windows,
           cfg: FitConfig, device: torch.device, precision: str,
           on_epoch: Callable[[dict[str, float | int | None]], None] | None = None,
           stop: Callable[[], bool] | None = None,
           resume: dict[str, Any] | None = None) -> TrainResult:
     """Fit `model` in place and leave it holding the weights of its best epoch.
 
-    `stop` is polled after every batch; when it returns True, training raises Paused with
-    a state that, passed back as `resume` (to the same model, data and config), continues
-    exactly where it stopped: on the CPU the result equals an uninterrupted run's.
+    Training ends at the first bound it reaches: --epochs, --max-steps, --max-time, or
+    --patience epochs without a better monitored loss. `stop` is polled after every batch;
+    when it returns True, training raises Paused with a state that, passed back as `resume`
+    (to the same model, data and config), continues exactly where it stopped: on the CPU
+    the result equals an uninterrupted run's.
     """
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -140,39 +170,55 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
     progress = Progress() if resume is None else restore(resume, parts, generator, device)
     loss_of = loss_function(cfg, model, device)
-    per_epoch = min(cfg.epoch_size or len(train_windows), len(train_windows))
+    batch_size = min(cfg.batch_size, len(train_windows))
+    per_epoch = cfg.epoch_size or len(train_windows)
+    most_steps = cfg.epochs * -(-per_epoch // batch_size)
+    most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
     started, stopped = time.perf_counter(), "epochs"
-    while progress.epoch <= cfg.epochs:
+    while True:
+        if progress.order is None:  # between epochs (a resumed epoch is finished first)
+            stopped = budget_spent(cfg, progress, progress.train_seconds) or (
+                "epochs" if progress.epoch > cfg.epochs else "")
+            if stopped:
+                break
         epoch = progress.epoch
         model.train()
         epoch_start = time.perf_counter()
         if progress.order is None:
-            progress.order = torch.randperm(len(train_windows),
-                                            generator=generator)[:per_epoch].to(device)
+            progress.order = draw(len(train_windows), per_epoch, generator).to(device)
             progress.total, progress.next_batch = torch.zeros((), device=device), 0
-        batches = progress.order.split(cfg.batch_size)
+        batches = progress.order.split(batch_size)
         for number in range(progress.next_batch, len(batches)):
+            if budget_spent(cfg, progress, progress.train_seconds):
+                break  # resumed at the bound
             chosen = batches[number]
             inputs, calendar, target, _, _ = data.batch(train_windows, chosen)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
             with autocast(device, precision):
-                output = model(inputs, calendar, target if use_teacher else None)
-            loss = loss_of(output, target)
+                output = model.members(inputs, calendar, target if use_teacher else None)
+            loss = loss_of(output, target)  # the members' mean
             optimiser.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            # summed over members, so that each gets the gradient it would get alone
+            scaler.scale(loss * len(output)).backward()
             if cfg.clip > 0:
                 scaler.unscale_(optimiser)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                for member in model.nets:  # each member clipped as if trained alone
+                    nn.utils.clip_grad_norm_(member.parameters(), cfg.clip)
             scaler.step(optimiser)
             scaler.update()
             progress.total += loss.detach() * len(chosen)
-            progress.next_batch = number + 1
+            progress.next_batch, progress.steps = number + 1, progress.steps + 1
+            progress.windows += len(chosen)
             if stop is not None and stop():
                 progress.train_seconds += time.perf_counter() - epoch_start
                 raise Paused(snapshot(progress, parts, generator, device),
                              f"epoch {epoch}, batch {number + 1} of {len(batches)}")
-        train_loss = (progress.total / per_epoch).item()
+            if budget_spent(cfg, progress,
+                            progress.train_seconds + time.perf_counter() - epoch_start):
+                break  # the epoch ends here and is validated like a whole one
+        done = min(progress.next_batch * batch_size, per_epoch)  # windows this epoch
+        train_loss = (progress.total / max(done, 1)).item()
         progress.train_seconds += time.perf_counter() - epoch_start
         progress.order, progress.epoch = None, epoch + 1
         if not math.isfinite(train_loss):
@@ -188,12 +234,14 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
         if monitored < progress.best_loss:
             progress.best_loss, progress.best_epoch = monitored, epoch
             progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        stats = {"epoch": epoch, "epochs": cfg.epochs, "train_loss": train_loss,
+        stats = {"epoch": epoch, "epochs": cfg.epochs, "step": progress.steps,
+                 "steps": most_steps, "train_loss": train_loss,
                  "val_loss": val_loss, "best_epoch": progress.best_epoch,
                  "best_loss": progress.best_loss, "lr": optimiser.param_groups[0]["lr"],
-                 "windows_per_second": per_epoch * epoch / max(progress.train_seconds, 1e-9),
+                 "windows_per_second": progress.windows / max(progress.train_seconds, 1e-9),
                  "seconds": time.perf_counter() - started}
-        progress.history.append({k: stats[k] for k in ("epoch", "train_loss", "val_loss", "lr")})
+        progress.history.append({k: stats[k] for k in ("epoch", "step", "train_loss",
+                                                       "val_loss", "lr")})
         if on_epoch is not None:
             on_epoch(stats)
         if epoch - progress.best_epoch >= cfg.patience:
@@ -206,8 +254,8 @@ def train(model: Forecaster, data: TrainingData, train_windows: Windows, val_win
     model.load_state_dict(progress.best_state)
     return TrainResult(progress.best_epoch, progress.best_loss, len(progress.history), stopped,
                        time.perf_counter() - started,
-                       per_epoch * len(progress.history) / max(progress.train_seconds, 1e-9),
-                       progress.history)
+                       progress.windows / max(progress.train_seconds, 1e-9),
+                       progress.history, progress.steps)
 
 
 def snapshot(progress: Progress, parts: dict[str, Any], generator: torch.Generator,
@@ -243,7 +291,7 @@ def restore(state: dict[str, Any], parts: dict[str, Any], generator: torch.Gener
     return progress
 
 
-def free_running(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
+def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
                  device: torch.device, precision: str
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(output (B, H, K, Q), target (B, H, K)) batch by batch over `windows`, in evaluation
@@ -257,7 +305,7 @@ def free_running(model: Forecaster, data: TrainingData, windows: Windows, cfg: F
 
 
 @torch.no_grad()
-def residuals(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
+def residuals(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
               device: torch.device, precision: str) -> torch.Tensor:
     """Target minus point forecast (N, H, K) of every window, in the scaled units the model
     works in: the scores that conformal intervals are calibrated on."""
@@ -266,7 +314,7 @@ def residuals(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitC
 
 
 @torch.no_grad()
-def evaluate(model: Forecaster, data: TrainingData, windows: Windows, cfg: FitConfig,
+def evaluate(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
              device: torch.device, precision: str) -> float:
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
     total = torch.zeros((), device=device)

@@ -96,27 +96,30 @@ def _windows_text(windows: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def training_progress(epochs: int, bar: bool, per_epoch_lines: bool
+def training_progress(bar: bool, per_epoch_lines: bool
                       ) -> Iterator[Callable[[dict[str, Any]], None]]:
-    """Yield an on_epoch callback: a rich bar on a terminal, else optional log lines."""
+    """Yield an on_epoch callback: a rich bar of optimizer steps on a terminal (its bound is
+    the smaller of --max-steps and --epochs' steps), else optional log lines."""
     log = logging.getLogger("forecastr")
     if not bar:
         def report(stats: dict[str, Any]) -> None:
             if per_epoch_lines:
-                log.info("epoch %d/%d %s", stats["epoch"], stats["epochs"], _epoch_text(stats))
+                log.info("epoch %d/%d, step %d/%d: %s", stats["epoch"], stats["epochs"],
+                         stats["step"], stats["steps"], _epoch_text(stats))
 
         yield report
         return
-    columns = (TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
+    columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(),
                TextColumn("{task.fields[status]}"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task("fit", total=epochs, status="")
+        task = progress.add_task("fit", total=None, status="")
 
         def advance(stats: dict[str, Any]) -> None:
-            progress.update(task, completed=stats["epoch"], status=_epoch_text(stats))
+            progress.update(task, completed=stats["step"], total=stats["steps"],
+                            status=_epoch_text(stats))
 
         yield advance
-        progress.update(task, total=progress.tasks[0].completed)  # early stop: a full bar
+        progress.update(task, total=progress.tasks[0].completed)  # stopped early: a full bar
 
 
 def _epoch_text(stats: dict[str, Any]) -> str:
@@ -125,11 +128,22 @@ def _epoch_text(stats: dict[str, Any]) -> str:
             f"lr {stats['lr']:.2g}  {stats['windows_per_second']:,.0f} windows/s")
 
 
+# why training ended, as the summary line says it
+STOP_TEXT = {"epochs": "reached --epochs {epochs}", "max_steps": "reached --max-steps {steps}",
+             "max_time": "reached --max-time {max_time:g} s",
+             "patience": "no better {monitored} loss for --patience {patience} epochs"}
+
+
 def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
-    """One line that says what was trained, how it went and where it went."""
-    text = (f"trained {cfg.cell} {cfg.mode} ({training['parameters']:,} parameters) for "
-            f"{training['epochs_run']} epochs in {training['seconds']:.1f} s on "
-            f"{training['device']} ({training['windows_per_second']:,.0f} windows/s); best "
+    """One line that says what was trained, how it went, why it stopped and where it went."""
+    members = f"ensemble of {cfg.ensemble} " if cfg.ensemble > 1 else ""
+    reason = STOP_TEXT.get(training["stopped"], training["stopped"]).format(
+        epochs=cfg.epochs, steps=training.get("steps", 0), max_time=cfg.max_time,
+        monitored=training["monitored"], patience=cfg.patience)
+    text = (f"trained {members}{cfg.cell} {cfg.mode} ({training['parameters']:,} parameters) "
+            f"for {training['epochs_run']} epochs ({training.get('steps', 0):,} steps) in "
+            f"{training['seconds']:.1f} s on {training['device']} "
+            f"({training['windows_per_second']:,.0f} windows/s), stopped: {reason}; best "
             f"{training['monitored']} loss {training['best_loss']:.4f} at epoch "
             f"{training['best_epoch']}")
     return text + (f"; wrote {output}" if output else "")

@@ -74,7 +74,9 @@ def test_round_trip_keeps_everything(fitted, tmp_path):
 
 def test_old_format_fixtures_load_and_forecast_as_they_did():
     fixtures = sorted(FIXTURES.glob("model-v*.fcst"))
-    assert V1 in fixtures
+    assert V1 in fixtures  # and one of every later format, the current one included
+    assert {int(p.stem.split("-v")[1]) for p in fixtures} == \
+        set(range(1, artifact.FORMAT_VERSION + 1))
     for path in fixtures:
         golden = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         assert golden["format_version"] >= artifact.oldest_readable()
@@ -89,18 +91,22 @@ def test_old_format_fixtures_load_and_forecast_as_they_did():
 def test_a_newer_reader_upgrades_old_files_step_by_step(monkeypatch):
     steps = []
 
-    def step(version: int):
+    def step(version: int):  # the real upgrade of that version, if any, and a record of it
+        real = artifact.UPGRADES.get(version, lambda payload: payload)
+
         def upgrade(payload: dict) -> dict:
             assert payload["format_version"] == version
             steps.append(version)
+            payload = real(payload)
             return {**payload, "training": {**payload["training"], "upgraded": steps[:]}}
         return upgrade
 
-    monkeypatch.setattr(artifact, "FORMAT_VERSION", 3)
-    monkeypatch.setattr(artifact, "UPGRADES", {1: step(1), 2: step(2)})
+    newest = artifact.FORMAT_VERSION + 1
+    monkeypatch.setattr(artifact, "FORMAT_VERSION", newest)
+    monkeypatch.setattr(artifact, "UPGRADES", {v: step(v) for v in range(1, newest)})
     assert artifact.oldest_readable() == 1
     upgraded = load(V1)
-    assert steps == [1, 2] and upgraded.training["upgraded"] == [1, 2]
+    assert steps == list(range(1, newest)) and upgraded.training["upgraded"] == steps
     monkeypatch.undo()
     original = load(V1)
     assert "upgraded" not in original.training
@@ -237,11 +243,11 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
     "torch dict without format": (torch_saved({"weights": torch.zeros(3)}),
                                   NOT_OURS),
     "plain zip": (plain_zip, CORRUPT),
-    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 3}),
-                     ("written by a newer forecastr (model file format 3; this one reads up "
-                      "to 2); upgrade forecastr")),
+    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 4}),
+                     ("written by a newer forecastr (model file format 4; this one reads up "
+                      "to 3); upgrade forecastr")),
     "format 0": (torch_saved({"format": "forecastr-model", "format_version": 0}),
-                 "model file format 0 is too old (this forecastr reads 1 to 2); refit the model"),
+                 "model file format 0 is too old (this forecastr reads 1 to 3); refit the model"),
     "version not a number": (torch_saved({"format": "forecastr-model", "format_version": "1"}),
                              "corrupt model file: format version '1'" + REMEDY),
     "entries missing": (torch_saved({"format": "forecastr-model", "format_version": 1,

@@ -22,7 +22,8 @@ from tests.conftest import run_cli, seasonal_frame
 
 # dropout and teacher forcing draw random numbers, so a resume that lost a random state shows
 TINY = FitConfig(hidden=8, layers=1, epochs=4, batch_size=16, window=12, horizon=4,
-                 val_windows=1, patience=50, dropout=0.2, mode="many-to-many", device="cpu")
+                 val_windows=1, patience=50, dropout=0.2, mode="many-to-many", device="cpu",
+                 epoch_size=0)
 BATCHES_PER_EPOCH = 8  # 3 series of 60 points: 126 training windows in batches of 16
 
 
@@ -72,6 +73,18 @@ def test_resume_ends_exactly_where_an_uninterrupted_run_ends(reference, tmp_path
     assert_same_run(load(output), expected)
     assert resumed.artifact.training["resumed"] is True
     assert not checkpoint.exists()  # the run is over
+
+
+def test_resume_at_the_step_bound_takes_no_extra_step(reference, tmp_path):
+    data, _ = reference
+    bounded = dataclasses.replace(TINY, max_steps=BATCHES_PER_EPOCH + 2, ensemble=2)
+    expected = api.fit(data, bounded).artifact
+    output = tmp_path / "m.fcst"
+    with pytest.raises(Interrupted):  # stopped by the signal on the very last step
+        api.fit(data, bounded, output, stop=StopAfter(BATCHES_PER_EPOCH + 2))
+    resumed = api.fit(data, bounded, output, resume=True).artifact
+    assert_same_run(resumed, expected)
+    assert (resumed.training["steps"], resumed.training["stopped"]) == (10, "max_steps")
 
 
 def test_interrupted_twice_still_reaches_the_same_weights(reference, tmp_path):

@@ -18,8 +18,9 @@ from forecastr.reader import read_panel
 from forecastr.train import TrainingError
 from tests.conftest import SAMPLE_DATA
 
+# epoch_size 0: an epoch is one pass over the windows, so that epochs are easy to count
 TINY = {"hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32, "window": 12, "horizon": 4,
-        "val_windows": 2, "dropout": 0.0}
+        "val_windows": 2, "dropout": 0.0, "epoch_size": 0}
 
 
 def tiny(**changes) -> FitConfig:
@@ -79,7 +80,7 @@ def test_beats_naive_and_seasonal_naive_on_a_seasonal_series(mode):
     history, actual = frame.iloc[:-12], frame["sales"].to_numpy()[-12:]
     source = io.BytesIO(history.to_csv(index=False).encode())
     cfg = FitConfig(window=36, horizon=12, scaler="window", calendar=True, mode=mode,
-                    batch_size=32, epochs=40, patience=8, seed=0)
+                    batch_size=32, epochs=40, patience=8, seed=0, max_steps=200)
     fitted = api.fit(source, cfg).artifact
     source.seek(0)
     predicted, _ = forecast(build_model(fitted), fitted, read_panel(source, cfg), 12,
@@ -105,3 +106,56 @@ def test_epoch_size_bounds_the_windows_of_each_epoch(long_csv, monkeypatch):
     result = api.fit(long_csv, tiny(epochs=2, epoch_size=40, batch_size=16, val_windows=0))
     assert batches == [16, 16, 8] * 2  # 40 windows drawn per epoch, in batches of 16
     assert result.artifact.training["train_windows"] > 40
+
+
+def test_small_data_are_drawn_several_times_over_in_an_epoch(long_csv, monkeypatch):
+    from forecastr import train
+
+    drawn = []
+    original = train.TrainingData.batch
+
+    def counting(self, windows, chosen):
+        drawn.append(chosen.clone())
+        return original(self, windows, chosen)
+
+    monkeypatch.setattr(train.TrainingData, "batch", counting)
+    result = api.fit(long_csv, tiny(epochs=1, epoch_size=200, batch_size=1000, val_windows=0))
+    n_train = result.artifact.training["train_windows"]
+    assert n_train < 200 < 2 * n_train
+    # the batch is capped at the windows there are; 200 draws are a full pass, then more
+    assert [len(b) for b in drawn] == [n_train, 200 - n_train]
+    assert sorted(drawn[0].tolist()) == list(range(n_train))
+    assert result.artifact.training["steps"] == 2
+
+
+@pytest.mark.parametrize(("bound", "reason", "steps"), [
+    ({"max_steps": 7}, "max_steps", 7),  # mid-epoch: that epoch ends there and is validated
+    ({"max_steps": 9}, "max_steps", 9),  # at an epoch's end
+    ({"max_time": 1e-9}, "max_time", 1),  # the batch that passes the time bound ends it
+    ({"epochs": 2}, "epochs", 6),
+])
+def test_training_stops_at_the_first_bound_and_says_which(long_csv, bound, reason, steps):
+    seen = []
+    result = api.fit(long_csv, tiny(**{"epochs": 50, "epoch_size": 90, "batch_size": 30,
+                                       "patience": 50, **bound}), on_epoch=seen.append)
+    training = result.artifact.training
+    assert (training["stopped"], training["steps"]) == (reason, steps)
+    assert [s["step"] for s in seen] == [h["step"] for h in training["history"]]
+    assert seen[-1]["step"] == steps and training["epochs_run"] == -(-steps // 3)
+    assert all(s["steps"] == seen[0]["steps"] for s in seen)  # the bar's bound
+
+
+def test_an_ensemble_trains_distinct_members_and_forecasts_their_median(long_csv):
+    cfg = tiny(ensemble=3, epochs=2, dropout=0.2, layers=2)
+    fitted = api.fit(long_csv, cfg).artifact
+    model = build_model(fitted)
+    assert len(model.nets) == 3
+    weights = [net.head.weight for net in model.nets]
+    assert not torch.equal(weights[0], weights[1]) and not torch.equal(weights[1], weights[2])
+    x = torch.randn(5, 12, fitted.dimensions.n_inputs)
+    calendar = torch.zeros(5, 4, fitted.dimensions.n_calendar)
+    each = torch.stack([net(x, calendar) for net in model.nets])  # (M, B, H, K, Q)
+    torch.testing.assert_close(model(x, calendar), each.median(dim=0).values, rtol=0, atol=0)
+    # a member of an ensemble learns exactly what it would learn alone (same seed, batches)
+    again = api.fit(long_csv, cfg).artifact
+    assert all(torch.equal(fitted.state_dict[k], again.state_dict[k]) for k in fitted.state_dict)

@@ -1,0 +1,71 @@
+"""What a frequency implies (season, window, horizon, calendar inputs) for every kind of
+time axis, whichever pandas release reads it, and the calendar features themselves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecastr import calendar
+from forecastr.calendar import Rhythm, rhythm
+from forecastr.timegrid import fixed_step
+
+DAY = ("weekday", "month")
+CLOCK = ("hour", "weekday")
+
+
+@pytest.mark.parametrize(("freq", "expected"), [
+    ("D", Rhythm(7, 56, 14, DAY, True)),
+    ("2D", Rhythm(1, 56, 14, DAY, True)),
+    ("B", Rhythm(5, 40, 10, DAY, True)),
+    ("C", Rhythm(5, 40, 10, DAY, True)),
+    ("h", Rhythm(24, 168, 48, CLOCK, True)),
+    ("30min", Rhythm(48, 336, 96, CLOCK, True)),
+    ("15min", Rhythm(96, 672, 192, CLOCK, True)),
+    ("7min", Rhythm(1, 7, 2, CLOCK, True)),  # no whole number of steps per day
+    ("W-SUN", Rhythm(52, 52, 13, ("week",))),
+    ("MS", Rhythm(12, 36, 18, ("month",))),
+    ("QS-JAN", Rhythm(4, 16, 8, ("quarter",))),
+    ("YS-JAN", Rhythm(1, 12, 6, ())),
+    (None, Rhythm(1, 24, 12, ())),
+])
+def test_rhythm_of_each_frequency(freq, expected):
+    assert rhythm(freq) == expected
+
+
+@pytest.mark.parametrize(("freq", "seconds"), [
+    ("D", 86_400), ("3D", 3 * 86_400), ("h", 3_600), ("30min", 1_800), ("s", 1),
+    ("B", None), ("W-SUN", None), ("MS", None), ("QS-JAN", None), ("YS-JAN", None)])
+def test_fixed_step_counts_days_as_fixed_on_every_pandas(freq, seconds):
+    # pandas 3 made Day a calendar offset; a naive daily axis still steps by 24 hours
+    step = fixed_step(pd.tseries.frequencies.to_offset(freq))
+    assert step == (None if seconds is None else seconds * 10**9)
+
+
+def test_daily_file_is_read_and_fitted_with_daily_defaults(tmp_path, cli):
+    days = pd.date_range("2021-01-04", periods=140, freq="D")
+    weekly = np.tile([5.0, 6, 7, 6, 5, 1, 1], 20)
+    pd.DataFrame({"date": days, "visits": weekly}).to_csv(tmp_path / "daily.csv", index=False)
+    report = cli(["inspect", tmp_path / "daily.csv", "--json"])
+    assert report.exit_code == 0, report.stderr
+    assert '"freq": "D"' in report.stdout and '"horizon": 14' in report.stdout
+    fitted = cli(["fit", tmp_path / "daily.csv", "-o", tmp_path / "m.fcst", "--max-steps", "5",
+                  "--hidden", "4", "--layers", "1", "--quiet"])
+    assert fitted.exit_code == 0, fitted.stderr
+    shown = cli(["info", tmp_path / "m.fcst", "--json"])
+    assert '"window": 56' in shown.stdout and '"calendar": [\n      "weekday",\n      "month"' \
+        in shown.stdout
+    scores = cli(["evaluate", tmp_path / "m.fcst", tmp_path / "daily.csv", "--json"])
+    assert '"season": 7' in scores.stdout
+    forecast = cli(["predict", tmp_path / "m.fcst", tmp_path / "daily.csv"])
+    lines = forecast.stdout.splitlines()
+    assert len(lines) == 15 and lines[1].startswith("2021-05-24") and \
+        lines[-1].startswith("2021-06-06")
+
+
+def test_calendar_features_are_sines_and_cosines_of_the_cycle():
+    times = pd.date_range("2024-01-01", periods=3, freq="D").to_numpy()  # Mon, Tue, Wed
+    out = calendar.features(times, ("weekday",))
+    angle = 2 * np.pi * np.arange(3) / 7
+    np.testing.assert_allclose(out, np.column_stack([np.sin(angle), np.cos(angle)]), atol=1e-6)
