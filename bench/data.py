@@ -33,11 +33,12 @@ def long_frame(series: int, length: int, seed: int = 0, freq: str = "h") -> pd.D
         "y": values.reshape(-1).round(3)})
 
 
-def write_long_csv(path: Path, series: int, length: int, seed: int = 0) -> Path:
+def write_long_csv(path: Path, series: int, length: int, seed: int = 0,
+                   freq: str = "h") -> Path:
     """Write the panel once; later runs reuse the file (same seed, same bytes)."""
     if not path.exists():
         temporary = path.with_suffix(".partial")
-        long_frame(series, length, seed).to_csv(temporary, index=False)
+        long_frame(series, length, seed, freq).to_csv(temporary, index=False)
         temporary.rename(path)
     return path
 

@@ -66,6 +66,15 @@ def _fit(s: dict) -> list[str]:
             f"Phases: {_phases(s['phases'])}; the rest is start-up (imports)."]
 
 
+def _default_fit(s: dict) -> list[str]:
+    return [f"`forecastr fit` with every default on {s['series']:,} monthly series x "
+            f"{s['length']} points: **{s['seconds']:.1f} s** wall, peak {s['peak_mb']:,.0f} MB "
+            f"(median of {s['runs']} runs); {s['steps']:,} steps in {s['epochs_run']} epochs "
+            f"over {s['train_windows']:,} training windows, stopped by {s['stopped']}, "
+            f"{s['windows_per_second']:,.0f} windows/s. Target {s['target']}: "
+            f"{_verdict(s['met'])}.", "", f"Phases: {_phases(s['phases'])}."]
+
+
 def _predict(s: dict) -> list[str]:
     return [f"`forecastr predict` on {s['series']:,} series x {s['length']} points "
             f"(median of {s['runs']} runs):", "",
@@ -108,5 +117,6 @@ def _cuda(s: dict) -> list[str]:
                    f"than fp32 at both batch sizes: {s['bf16_faster']}."]
 
 
-RENDER = {"training": _training, "fit": _fit, "predict": _predict, "startup": _startup,
+RENDER = {"training": _training, "fit": _fit, "default_fit": _default_fit,
+          "predict": _predict, "startup": _startup,
           "memory": _memory, "cuda": _cuda}

@@ -75,6 +75,22 @@ def fit(context: Context) -> dict:
             **measured}
 
 
+def default_fit(context: Context) -> dict:
+    """`forecastr fit` with every default on 1,000 monthly series x 150 points: the size
+    that a default fit should finish in about a minute on two cores."""
+    series, length = (200, 150) if context.quick else (1000, 150)
+    data = write_long_csv(context.data / f"monthly-{series}x{length}.csv", series, length,
+                          freq="MS")
+    model = context.data / f"default-{series}x{length}.fcst"
+    measured = median_run(["fit", str(data), "-o", str(model), "--device", "cpu", "-v"],
+                          1 if context.quick else 2)
+    training = json.loads(run(["info", str(model), "--json"]).stdout)["training"]
+    return {"series": series, "length": length, **measured,
+            **{k: training[k] for k in ("steps", "epochs_run", "stopped", "train_windows",
+                                        "windows_per_second")},
+            "target": "about 60 s", "met": measured["seconds"] <= 75}
+
+
 def predict(context: Context) -> dict:
     """`forecastr predict` of 10,000 series x 500 points against pandas.read_csv alone."""
     series, length = (2000, 500) if context.quick else (10_000, 500)
@@ -171,5 +187,6 @@ def cuda(context: Context) -> dict:
 
 
 ALL: dict[str, Callable[[Context], dict]] = {
-    "startup": startup, "training": training, "fit": fit, "predict": predict,
+    "startup": startup, "training": training, "fit": fit, "default_fit": default_fit,
+    "predict": predict,
     "memory": memory, "cuda": cuda}

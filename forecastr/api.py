@@ -180,7 +180,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     levels = quantile_levels(cfg)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
-                      n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0)
+                      n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
+                      season=rhythm(panel.schema.freq).season)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims, ready.horizon, ready.window).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
@@ -190,7 +191,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=ready.window,
         horizon=ready.horizon, n_targets=panel.schema.n_targets,
-        calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window")
+        calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window",
+        window_floor=ready.stats.floor)
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:

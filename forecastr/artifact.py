@@ -27,7 +27,9 @@ from forecastr.writer import atomic_write
 
 FORMAT = "forecastr-model"
 # 2: quantile models (config.quantiles, dimensions.point), then intervals
-# 3: ensembles (config.ensemble; weights under nets.<member>.), step and time budgets
+# 3: ensembles (config.ensemble; weights under nets.<member>.), step and time budgets,
+#    a seasonal-naive baseline (config.baseline, dimensions.season), the least spread of a
+#    scaled window (scaling.floor)
 FORMAT_VERSION = 3
 
 
@@ -40,8 +42,9 @@ def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
 def _from_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """Format 2 held one network, trained without step or time bounds."""
     return {**payload, "config": {**payload["config"], "ensemble": 1, "max_steps": 0,
-                                  "max_time": 0.0},
+                                  "max_time": 0.0, "baseline": "none"},
             "state_dict": {f"nets.0.{k}": v for k, v in payload["state_dict"].items()},
+            "scaling": {**payload["scaling"], "floor": 0.0},
             "format_version": 3}
 
 
@@ -88,7 +91,7 @@ def save(path: str | Path, artifact: Artifact) -> None:
         "schema": _plain(dataclasses.asdict(artifact.schema)),
         "dimensions": _plain(dataclasses.asdict(artifact.dimensions)),
         "calendar": list(artifact.calendar),
-        "scaling": {"kind": artifact.scaling.kind,
+        "scaling": {"kind": artifact.scaling.kind, "floor": float(artifact.scaling.floor),
                     "loc": torch.from_numpy(np.asarray(artifact.scaling.loc, np.float64)),
                     "scale": torch.from_numpy(np.asarray(artifact.scaling.scale, np.float64))},
         "series": _plain(artifact.series),
@@ -238,7 +241,8 @@ def _typed(payload: dict[str, Any]) -> Artifact:
         config=config, window=int(payload["window"]), horizon=int(payload["horizon"]),
         schema=Schema(**schema_fields), dimensions=Dimensions(**payload["dimensions"]),
         calendar=tuple(payload["calendar"]),
-        scaling=ScaleStats(scaling["kind"], scaling["loc"].numpy(), scaling["scale"].numpy()),
+        scaling=ScaleStats(scaling["kind"], scaling["loc"].numpy(), scaling["scale"].numpy(),
+                           float(scaling["floor"])),
         series=payload["series"], state_dict=payload["state_dict"],
         training=payload["training"], versions=payload["versions"],
         conformal={k: v.numpy() for k, v in payload["conformal"].items()}

@@ -27,6 +27,7 @@ Nonlinearity = Literal["tanh", "relu"]
 Loss = Literal["mse", "mae", "huber"]
 Precision = Literal["auto", "32", "bf16", "16"]
 IntervalMethod = Literal["conformal", "quantile"]
+Baseline = Literal["seasonal-naive", "none"]
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -73,7 +74,8 @@ class FitConfig:
         "for monthly, 48 for hourly).", "windows")
     stride: int = option(1, "Steps between the starts of consecutive windows.", "windows")
     val_windows: int = option(
-        4, "Validation windows cut from the tail of each series (0 = no validation).", "windows")
+        12, "Validation windows cut from the tail of each series (0 = no validation); early "
+        "stopping and the choice of the best epoch watch their loss.", "windows")
     scaler: ScalerKind = option(
         "window", "Scaling: per series (standard, minmax) fitted on the training span, "
         "per input window (window), or none.", "windows")
@@ -82,7 +84,7 @@ class FitConfig:
     mode: Mode = option(
         "many-to-one", "many-to-one: the final state predicts the whole horizon at once; "
         "many-to-many: a recurrent decoder unrolls over the horizon.", "model")
-    layers: int = option(2, "Stacked recurrent layers.", "model")
+    layers: int = option(1, "Stacked recurrent layers.", "model")
     hidden: int = option(64, "Hidden units per layer.", "model")
     dropout: float = option(0.1, "Dropout between layers and before the output.", "model")
     bidirectional: bool = option(
@@ -103,6 +105,11 @@ class FitConfig:
     ensemble: int = option(
         1, "Networks in the ensemble: trained side by side from different random starts on "
         "the same batches; the forecast is their median.", "model")
+    baseline: Baseline = option(
+        "seasonal-naive", "What the network's output is added to: seasonal-naive (each "
+        "horizon step repeats the window's value one season earlier; the last value for "
+        "non-seasonal data), so that the network learns what that forecast misses and starts "
+        "from it; or none.", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "

@@ -48,7 +48,7 @@ def series_stats(artifact: Artifact, panel: Panel, rows: np.ndarray) -> ScaleSta
         new = np.flatnonzero(~seen)
         own = scaling.fit(select(panel, new), artifact.scaling.kind)
         loc[new], scale[new] = own.loc, own.scale
-    return ScaleStats(artifact.scaling.kind, loc, scale)
+    return ScaleStats(artifact.scaling.kind, loc, scale, artifact.scaling.floor)
 
 
 def future_times(panel: Panel, horizon: int) -> np.ndarray:
@@ -125,7 +125,8 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
         x, mask = last_windows(inputs.values, inputs.indptr[lo:hi + 1], artifact.window)
         loc = scale = None
         if artifact.scaling.kind == "window":
-            x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets)
+            x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets,
+                                                        artifact.scaling.floor)
         cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
         with autocast(device, precision):
             out = model(encoder_inputs(x, mask), cal).float()  # (B, H, K, Q)

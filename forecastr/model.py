@@ -28,6 +28,7 @@ class Dimensions:
     n_calendar: int  # A: calendar channels, also fed to the decoder for each future step
     n_quantiles: int = 1  # Q
     point: int = 0  # which of the Q outputs is the point forecast (the median)
+    season: int = 1  # steps per seasonal cycle, for a seasonal-naive baseline
 
 
 def encoder_inputs(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -63,6 +64,16 @@ class Forecaster(nn.Module):
         # the shortcut maps each target's L inputs to its H outputs, shared across targets
         self.highway = nn.Linear(window, horizon) if cfg.highway else None  # None: resolved
         # by api.fit from the frequency before a model is built; unset means off here
+        # the window step that seasonal naive repeats at each horizon step (the last value
+        # when a season does not fit in the window); None: no baseline
+        season = dims.season if dims.season <= window else 1
+        self.register_buffer("repeated", window - season + torch.arange(horizon) % season
+                             if cfg.baseline == "seasonal-naive" else None, persistent=False)
+        if self.repeated is not None:  # start from the baseline itself: learn what it misses
+            for layer in (self.head, self.highway):
+                if layer is not None:
+                    nn.init.zeros_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
@@ -102,11 +113,15 @@ class Forecaster(nn.Module):
         return torch.cat(steps, dim=1)  # (B, H, K, Q)
 
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        """The highway's linear forecast from the window's targets, (B, H, K, 1); 0 if off."""
+        """What is added to the network's output, (B, H, K, 1): the highway's linear forecast
+        from the window's targets, and the seasonal-naive baseline; 0 for what is off."""
+        shortcut = x.new_zeros(1, self.horizon, 1, 1)  # broadcasts like (B, H, K, 1)
+        if self.repeated is not None:
+            shortcut = shortcut + x[:, self.repeated, :self.dims.n_targets].unsqueeze(-1)
         if self.highway is None:
-            return x.new_zeros(1, self.horizon, 1, 1)  # broadcasts like (B, H, K, 1)
+            return shortcut
         targets = x[..., :self.dims.n_targets].transpose(1, 2)  # (B, K, L)
-        return self.highway(targets).transpose(1, 2).unsqueeze(-1)
+        return shortcut + self.highway(targets).transpose(1, 2).unsqueeze(-1)
 
     def _decoder_state(self, state):
         def bridge(h: torch.Tensor) -> torch.Tensor:  # (S * E, B, D) -> (S, B, D)

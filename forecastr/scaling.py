@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 # A (near-)constant series would divide by ~0; below this spread it is only shifted.
 MIN_SPREAD = 1e-8
+# The least spread a window is scaled by, relative to its level (see window_normalise).
+RELATIVE_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class ScaleStats:
     kind: str  # standard | minmax | none | window (window: identity here, done per batch)
     loc: np.ndarray  # (S, C) float64
     scale: np.ndarray  # (S, C) float64
+    floor: float = 0.0  # window: the least spread of a window, relative to its level
 
 
 def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleStats:
@@ -37,7 +40,7 @@ def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleS
         standard = fit(panel, "standard", train_ends)
         loc, scale = standard.loc.copy(), standard.scale.copy()
         loc[:, :panel.schema.n_targets], scale[:, :panel.schema.n_targets] = 0.0, 1.0
-        return ScaleStats(kind, loc, scale)
+        return ScaleStats(kind, loc, scale, RELATIVE_SPREAD)
     assert np.all(ends >= 1), "every series needs at least one training row"
     offset = np.arange(len(panel.values)) - np.repeat(panel.indptr[:-1], lengths)
     used = offset < np.repeat(ends, lengths)  # (T_total,) rows inside each training span
@@ -75,21 +78,27 @@ def invert(scaled: np.ndarray, stats: ScaleStats, series: np.ndarray,
 
 
 def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor,
-                     n_targets: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor,
-                                              torch.Tensor]:
+                     n_targets: int, floor: float) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                            torch.Tensor, torch.Tensor]:
     """Standardise each window's target channels by the mean and spread of its observed
     input steps only (never the horizon, which would leak the answer).
 
     x (B, L, C), y (B, H, n_targets) or None, mask (B, L) -> x, y, loc (B, 1, n_targets),
-    scale (B, 1, n_targets); invert with `prediction * scale + loc`.
+    scale (B, 1, n_targets); invert with `prediction * scale + loc`. The spread is at least
+    `floor` times the window's level (ScaleStats.floor; 0 in models of format 2 and older).
     """
+    import torch  # here, so that the per-series scalers do not load it
+
     weight = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
     count = weight.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1, 1)
     target = x[..., :n_targets]
     loc = (target * weight).sum(dim=1, keepdim=True) / count  # (B, 1, n_targets)
     var = (((target - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
-    std = var.sqrt()
-    scale = std.where(std > MIN_SPREAD, std.new_ones(()))
+    # a window with one observed step (or a flat one) has no spread of its own: a share of
+    # its level sets the scale instead, so that its targets are relative changes rather
+    # than raw units, which would swamp the loss of every other window
+    spread = torch.maximum(var.sqrt(), floor * loc.abs())
+    scale = spread.where(spread > MIN_SPREAD, spread.new_ones(()))
     x = x.clone()
     x[..., :n_targets] = (target - loc) / scale * weight  # padded steps stay exactly 0
     y = None if y is None else (y - loc) / scale

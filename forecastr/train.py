@@ -74,6 +74,7 @@ class TrainingData:
     n_targets: int
     calendar_from: int  # first calendar channel of values (== C when there is none)
     per_window: bool  # scaler == "window": normalise each batch by its own inputs
+    window_floor: float = 0.0  # the least spread of a window, relative to its level
 
     def batch(self, windows: Windows, chosen: torch.Tensor):
         """inputs (B, L, N), calendar (B, H, A), target (B, H, K), loc and scale (B, 1, K)
@@ -83,7 +84,8 @@ class TrainingData:
                                     self.n_targets, self.calendar_from)
         loc = scale = None
         if self.per_window:
-            x, y, loc, scale = window_normalise(x, y, mask, self.n_targets)
+            x, y, loc, scale = window_normalise(x, y, mask, self.n_targets,
+                                                self.window_floor)
         return encoder_inputs(x, mask), future, y, loc, scale
 
 
@@ -169,6 +171,10 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
     progress = Progress() if resume is None else restore(resume, parts, generator, device)
+    if resume is None and len(val_windows) and cfg.baseline != "none":  # the starting
+        # point, the baseline forecast, competes too: training must beat it on validation
+        progress.best_loss = evaluate(model, data, val_windows, cfg, device, precision)
+        progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
     batch_size = min(cfg.batch_size, len(train_windows))
     per_epoch = cfg.epoch_size or len(train_windows)

@@ -74,8 +74,8 @@ def test_inspect_long_file_golden_json(cli):
     # validation targets fill the last H + V - 1 steps of a series; training windows
     # (L inputs + H targets) end before them: n - L - 2H - V + 2 of them per series
     lengths = [s["length"] for s in report["series"]]
-    assert report["windows"]["train"] == sum(n - 24 - 2 * 12 - 4 + 2 for n in lengths) == 836
-    assert report["windows"]["val"] == 4 * len(lengths)
+    assert report["windows"]["train"] == sum(n - 24 - 2 * 12 - 12 + 2 for n in lengths) == 772
+    assert report["windows"]["val"] == 12 * len(lengths)
 
 
 @pytest.mark.parametrize("name, window, horizon", [

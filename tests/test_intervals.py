@@ -57,11 +57,11 @@ def test_conformal_intervals_are_columns_around_the_point(cli, tmp_path):
 
 
 def test_too_few_validation_windows_fail_before_training(cli, tmp_path):
-    # one series, 4 validation windows: 19 are needed for 95 %
+    # one series, 12 validation windows (the default): 19 are needed for 95 %
     result = cli(["fit", SAMPLE_DATA / "single.csv", "-o", tmp_path / "m.fcst", "--intervals",
                   "95", "--interval-method", "conformal", *TINY])
     assert result.exit_code == 2
-    assert "4 validation windows are too few for a 95% conformal interval (at least 19" \
+    assert "12 validation windows are too few for a 95% conformal interval (at least 19" \
         in result.stderr
     assert not (tmp_path / "m.fcst").exists()
 

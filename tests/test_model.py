@@ -3,6 +3,7 @@ encoder against a raw torch RNN and of the unrolled decoder against a step-by-st
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -15,8 +16,9 @@ from forecastr.model import Dimensions, Forecaster, encoder_inputs
 DIMS = Dimensions(n_inputs=4, n_targets=2, n_calendar=1, n_quantiles=1)
 
 
-def tiny(**changes) -> FitConfig:
-    return FitConfig(**{"hidden": 8, "layers": 2, "dropout": 0.0, "highway": False, **changes})
+def tiny(**changes) -> FitConfig:  # the bare network: no highway, no baseline added
+    return FitConfig(**{"hidden": 8, "layers": 2, "dropout": 0.0, "highway": False,
+                        "baseline": "none", **changes})
 
 
 @pytest.mark.parametrize("cell, mode, bidirectional", list(itertools.product(
@@ -105,3 +107,20 @@ def test_highway_adds_a_linear_map_of_the_window_targets(mode):
     if mode == "many-to-many":  # free running feeds back the forecast, shortcut included
         free = model(x, calendar)
         torch.testing.assert_close(model(x, calendar, free[..., 0]), free)
+
+
+@pytest.mark.parametrize(("season", "window", "expected"), [
+    (3, 7, [4, 5, 6, 4, 5]),  # the last season, repeated over the horizon
+    (1, 7, [6] * 5),  # no season: the last value
+    (12, 7, [6] * 5),  # a season longer than the window: the last value
+])
+@pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])
+def test_a_new_model_forecasts_its_seasonal_naive_baseline(season, window, expected, mode):
+    dims = dataclasses.replace(DIMS, season=season)
+    model = Forecaster(tiny(mode=mode, baseline="seasonal-naive", highway=True), dims,
+                       horizon=5, window=window).eval()
+    x = torch.randn(3, window, DIMS.n_inputs)
+    out = model(x, torch.randn(3, 5, DIMS.n_calendar))  # (B, H, K, Q)
+    torch.testing.assert_close(out[..., 0], x[:, expected, :2], rtol=0, atol=0)
+    out.sum().backward()  # the zeroed output layers still learn
+    assert model.head.weight.grad.abs().sum() > 0

@@ -77,7 +77,7 @@ def test_window_normalise_uses_observed_inputs_only():
     x = torch.tensor([[[0.0], [0.0], [2.0], [4.0]]])  # (B=1, L=4, C=1), two padded steps
     mask = torch.tensor([[False, False, True, True]])
     y = torch.tensor([[[6.0]]])
-    xn, yn, loc, scale = scaling.window_normalise(x, y, mask, n_targets=1)
+    xn, yn, loc, scale = scaling.window_normalise(x, y, mask, n_targets=1, floor=0.1)
     assert loc.item() == 3.0 and scale.item() == 1.0
     assert xn[0, :, 0].tolist() == [0.0, 0.0, -1.0, 1.0]
     assert yn.item() == 3.0
@@ -85,8 +85,24 @@ def test_window_normalise_uses_observed_inputs_only():
 
 
 def test_window_normalise_leaves_features_alone_and_survives_constant_windows():
-    x = torch.tensor([[[5.0, 7.0], [5.0, 8.0]]])
-    mask = torch.ones(1, 2, dtype=torch.bool)
-    xn, yn, loc, scale = scaling.window_normalise(x, None, mask, n_targets=1)
-    assert yn is None and scale.item() == 1.0 and loc.item() == 5.0
-    assert xn[0].tolist() == [[0.0, 7.0], [0.0, 8.0]]
+    x = torch.tensor([[[5.0, 7.0], [5.0, 8.0]], [[0.0, 7.0], [0.0, 8.0]]])
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    y = torch.tensor([[[6.0]], [[1.0]]])
+    xn, yn, loc, scale = scaling.window_normalise(x, y, mask, n_targets=1, floor=0.1)
+    # a flat window is scaled by a tenth of its level, so its targets are relative changes;
+    # a flat window at zero is only shifted
+    assert scale.flatten().tolist() == [0.5, 1.0] and loc.flatten().tolist() == [5.0, 0.0]
+    assert yn.flatten().tolist() == [2.0, 1.0]
+    assert xn.tolist() == [[[0.0, 7.0], [0.0, 8.0]], [[0.0, 7.0], [0.0, 8.0]]]
+
+
+def test_a_window_of_one_observed_step_is_scaled_by_its_level():
+    x = torch.tensor([[[0.0], [0.0], [2000.0]]])  # a short series, left-padded
+    mask = torch.tensor([[False, False, True]])
+    y = torch.tensor([[[2100.0]]])
+    _, yn, loc, scale = scaling.window_normalise(x, y, mask, n_targets=1, floor=0.1)
+    assert (loc.item(), scale.item(), yn.item()) == (2000.0, 200.0, 0.5)
+    # models of format 2 and older scale without a floor, and still forecast as they did
+    _, yn, loc, scale = scaling.window_normalise(x, y, mask, n_targets=1, floor=0.0)
+    assert (loc.item(), scale.item(), yn.item()) == (2000.0, 1.0, 100.0)
+    assert scaling.fit(panel_of([[1.0], [2.0]]), "window").floor == 0.1

