@@ -155,7 +155,7 @@ class Ensemble(nn.Module):
         super().__init__()
         self.mode, self.dims, self.horizon = cfg.mode, dims, horizon
         self.nets = nn.ModuleList(Forecaster(cfg, dims, horizon, window)
-                                      for _ in range(cfg.ensemble))
+                                  for _ in range(cfg.ensemble))
 
     def members(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:

@@ -251,3 +251,17 @@ def test_calendar_and_highway_follow_the_frequency_unless_given(cli, tmp_path, n
     report = json.loads(cli(["info", output, "--json"]).stdout)
     assert (report["config"]["calendar"], report["config"]["highway"]) == (not calendar,
                                                                              not highway)
+
+
+def test_fit_says_why_training_stopped_and_info_shows_the_ensemble(cli, tmp_path):
+    model = tmp_path / "m.fcst"
+    result = cli(["fit", SAMPLE_DATA / "single.csv", "-o", model, "--hidden", "4",
+                  "--ensemble", "2", "--max-steps", "3"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("forecastr: trained ensemble of 2 gru many-to-one (")
+    assert "for 1 epochs (3 steps) in " in result.stderr
+    assert ", stopped: reached --max-steps 3; best validation loss " in result.stderr
+    architecture = json.loads(cli(["info", model, "--json"]).stdout)["architecture"]
+    assert (architecture["ensemble"], architecture["baseline"]) == (2, "seasonal-naive")
+    forecast = cli(["predict", model, SAMPLE_DATA / "single.csv"])
+    assert forecast.exit_code == 0 and len(forecast.stdout.splitlines()) == 1 + 18
