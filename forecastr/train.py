@@ -180,19 +180,19 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     per_epoch = cfg.epoch_size or len(train_windows)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
     most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
-    started, stopped = time.perf_counter(), "epochs"
+    started = time.perf_counter()
     while True:
-        if progress.order is None:  # between epochs (a resumed epoch is finished first)
+        if progress.order is None:  # a new epoch, unless a bound is reached (a resumed
+            # epoch is finished first)
             stopped = budget_spent(cfg, progress, progress.train_seconds) or (
                 "epochs" if progress.epoch > cfg.epochs else "")
             if stopped:
                 break
+            progress.order = draw(len(train_windows), per_epoch, generator).to(device)
+            progress.total, progress.next_batch = torch.zeros((), device=device), 0
         epoch = progress.epoch
         model.train()
         epoch_start = time.perf_counter()
-        if progress.order is None:
-            progress.order = draw(len(train_windows), per_epoch, generator).to(device)
-            progress.total, progress.next_batch = torch.zeros((), device=device), 0
         batches = progress.order.split(batch_size)
         for number in range(progress.next_batch, len(batches)):
             if budget_spent(cfg, progress, progress.train_seconds):
