@@ -160,7 +160,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
     if output is not None:
-        check_writable(output)
+        check_writable(output, inputs={"DATA": source})
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
@@ -323,7 +323,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
 
     if plot_path is not None:
         plot.require_matplotlib()
-        check_writable(plot_path)
+        check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
     loaded = artifact.load(model_path)
     if horizon is not None and horizon > loaded.horizon:
         raise ConfigError(f"--horizon must be at most {loaded.horizon}, the horizon "

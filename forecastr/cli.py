@@ -256,7 +256,7 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
         raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
     if output is not None:
-        writer.check_writable(output)
+        writer.check_writable(output, inputs={"MODEL": model, "DATA": data or "-"})
     frame = api.predict(model, data or "-", horizon, with_history, new_series, device)
     clock = api.Clock()
     text = writer.render(frame, fmt)

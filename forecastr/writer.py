@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,13 +38,20 @@ def write_text(text: str, path: str | Path) -> None:
         stream.write(text.encode("utf-8"))
 
 
-def check_writable(path: str | Path, needed_bytes: int = 0) -> None:
-    """Fail before hours of work, not after: the folder must exist, accept a new file and
-    have about `needed_bytes` free (an estimate of the output's size, 0 for unknown)."""
+def check_writable(path: str | Path, needed_bytes: int = 0,
+                   inputs: dict[str, object] | None = None) -> None:
+    """Fail before hours of work, not after: the output must not be one of the command's
+    `inputs` (name -> path, or "-" for stdin), and its folder must exist, accept a new file
+    and have about `needed_bytes` free (an estimate of the output's size, 0 for unknown)."""
     target = Path(path)
     folder = target.parent  # Path("m.fcst").parent is Path(".")
     if target.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the output")
+    for name, source in (inputs or {}).items():
+        if _same_file(target, source):
+            shown = "stdin" if source == "-" else str(source)
+            raise OutputError(f"{path}: is {name} ({shown}) as well; writing it would destroy "
+                              f"the input, so nothing was done; give another output path")
     if not folder.exists():
         raise OutputError(f"{path}: folder {folder} does not exist")
     if not folder.is_dir():
@@ -62,6 +70,22 @@ def check_writable(path: str | Path, needed_bytes: int = 0) -> None:
         raise OutputError(f"{path}: only {_megabytes(free)} MB free in {folder}, need about "
                           f"{_megabytes(needed_bytes)} MB; free some space or choose another "
                           f"folder")
+
+
+def _same_file(target: Path, source: object) -> bool:
+    """True when `source` (a path, "-" for stdin, or a stream) is the file at `target`: the
+    same device and inode, so through symbolic and hard links too."""
+    try:
+        written = target.stat()
+        if source == "-":
+            read = os.fstat(sys.stdin.fileno())
+        elif isinstance(source, (str, Path)):
+            read = Path(source).stat()
+        else:
+            return False  # an in-memory stream is no file
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no real stdin
+        return False
+    return (written.st_dev, written.st_ino) == (read.st_dev, read.st_ino)
 
 
 def _megabytes(size: int) -> str:

@@ -303,3 +303,57 @@ def test_a_real_read_only_folder_fails_before_any_work(tmp_path, no_work):
     assert result.exit_code == 2
     assert result.stderr == (f"forecastr: error: {folder / 'm.fcst'}: cannot write in "
                              f"{folder} (Permission denied)\n")
+
+
+def same_file_cases(tmp_path: Path) -> dict[str, tuple[list, Path, str]]:
+    """name -> (arguments, the output that is also an input, the input's name and path)."""
+    data, model = tmp_path / "in.csv", tmp_path / "m.fcst"
+    data.write_bytes((FIXTURES / "series.csv").read_bytes())
+    model.write_bytes((FIXTURES / "model-v3.fcst").read_bytes())
+    (tmp_path / "link.csv").symlink_to(data)
+    os.link(data, tmp_path / "hard.csv")
+    predict = ["predict", model, data, "-o"]
+    return {
+        "predict -o DATA": ([*predict, data], data, f"DATA ({data})"),
+        "predict -o MODEL": ([*predict, model], model, f"MODEL ({model})"),
+        "predict -o a symlink to DATA": ([*predict, tmp_path / "link.csv"],
+                                         tmp_path / "link.csv", f"DATA ({data})"),
+        "predict -o a hard link to DATA": ([*predict, tmp_path / "hard.csv"],
+                                           tmp_path / "hard.csv", f"DATA ({data})"),
+        "fit -o DATA": (["fit", data, *TINY, "-o", data], data, f"DATA ({data})"),
+        "evaluate --plot DATA": (["evaluate", model, data, "--plot", data], data,
+                                 f"DATA ({data})"),
+        "evaluate --plot MODEL": (["evaluate", model, data, "--plot", model], model,
+                                  f"MODEL ({model})"),
+    }
+
+
+@pytest.mark.parametrize("case", ["predict -o DATA", "predict -o MODEL",
+                                  "predict -o a symlink to DATA",
+                                  "predict -o a hard link to DATA", "fit -o DATA",
+                                  "evaluate --plot DATA", "evaluate --plot MODEL"])
+def test_an_output_that_is_an_input_is_refused_before_any_work(case, tmp_path, no_work,
+                                                               monkeypatch):
+    args, output, named = same_file_cases(tmp_path)[case]
+    monkeypatch.setattr(load.__module__ + ".load", lambda *a: pytest.fail("model loaded"))
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    result = run_cli(args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"forecastr: error: {output}: is {named} as well; writing it "
+                             f"would destroy the input, so nothing was done; give another "
+                             f"output path\n")
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_predict_refuses_an_output_that_stdin_reads(tmp_path):
+    data = tmp_path / "in.csv"
+    data.write_bytes((FIXTURES / "series.csv").read_bytes())
+    with data.open("rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "forecastr", "predict",
+                               str(FIXTURES / "model-v3.fcst"), "-", "-o", str(data)],
+                              stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"forecastr: error: {data}: is DATA (stdin) as well; writing it "
+                           f"would destroy the input, so nothing was done; give another "
+                           f"output path\n")
+    assert data.read_bytes() == (FIXTURES / "series.csv").read_bytes()
