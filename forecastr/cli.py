@@ -174,6 +174,8 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
         return
     if data is None:
         raise click.UsageError("Missing argument 'DATA'.", ctx)
+    if output == "-":  # a model file is binary, and a checkpoint needs a place beside it
+        raise click.UsageError("-o -: a model file cannot go to stdout; give a file path")
     from forecastr import api, ui
 
     ui.setup_logging(quiet, verbose)
@@ -255,6 +257,7 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     ui.setup_logging(quiet, verbose)
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
         raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
+    output = None if output == "-" else output  # the convention: - is stdout
     if output is not None:
         writer.check_writable(output, inputs={"MODEL": model, "DATA": data or "-"})
     frame = api.predict(model, data or "-", horizon, with_history, new_series, device)
@@ -293,6 +296,8 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
     and seasonal naive forecasts (MAE, RMSE, MAPE, sMAPE, MASE, bias)."""
     from forecastr import api, ui
 
+    if plot == "-":
+        raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
     report = api.evaluate(model, data, folds, step, season, horizon, device, plot)
     with stdout_pipe():

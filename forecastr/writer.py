@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def check_writable(path: str | Path, needed_bytes: int = 0,
     """Fail before hours of work, not after: the output must not be one of the command's
     `inputs` (name -> path, or "-" for stdin), and its folder must exist, accept a new file
     and have about `needed_bytes` free (an estimate of the output's size, 0 for unknown)."""
-    target = Path(path)
+    target = output_target(path)
     folder = target.parent  # Path("m.fcst").parent is Path(".")
     if target.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name for the output")
@@ -52,6 +53,10 @@ def check_writable(path: str | Path, needed_bytes: int = 0,
             shown = "stdin" if source == "-" else str(source)
             raise OutputError(f"{path}: is {name} ({shown}) as well; writing it would destroy "
                               f"the input, so nothing was done; give another output path")
+    if target.exists() and not target.is_file():  # a device or FIFO, written in place
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"{path}: cannot write (permission denied)")
+        return
     if not folder.exists():
         raise OutputError(f"{path}: folder {folder} does not exist")
     if not folder.is_dir():
@@ -92,11 +97,31 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f}" if size < 10**7 else f"{size / 1e6:,.0f}"
 
 
+def output_target(path: str | Path) -> Path:
+    """The file an output path writes: a symbolic link is followed to the file it names, so
+    that the link survives and its target is updated. A path that cannot name a file is an
+    OutputError."""
+    text = str(path)
+    if not text:
+        raise OutputError("the output path is empty; give a file name")
+    if text.endswith(("/", os.sep)):
+        raise OutputError(f"{path}: ends in '/', so it names a folder; give a file name for "
+                          f"the output")
+    return Path(os.path.realpath(text))
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
-    """Yield a binary file; on success it replaces `path` in one rename."""
-    target = Path(path)
-    folder = target.parent  # Path("m.fcst").parent is Path(".")
+    """Yield a binary file; on success it replaces the file at `path` in one rename, with the
+    mode (and, where permitted, the owner) of the file it replaces. A device, FIFO or other
+    file that is not a regular one cannot be renamed over: it is written in place."""
+    target = output_target(path)
+    existing = target.stat() if target.exists() else None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with _written_in_place(path, target) as stream:
+            yield stream
+        return
+    folder = target.parent
     try:
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.",
                                              suffix=".tmp")
@@ -107,7 +132,7 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644 & ~_umask())
+        _take_over(temporary, existing)
         os.replace(temporary, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -122,6 +147,30 @@ def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def _take_over(temporary: str, existing: os.stat_result | None) -> None:
+    """Give the new file the old one's permissions (a private file stays private) and, where
+    the process may, its owner; a new file gets the usual 0644 less the umask."""
+    if existing is None:
+        os.chmod(temporary, 0o644 & ~_umask())
+        return
+    os.chmod(temporary, stat.S_IMODE(existing.st_mode))
+    with contextlib.suppress(OSError):  # only root may give a file away
+        os.chown(temporary, existing.st_uid, existing.st_gid)
+
+
+@contextlib.contextmanager
+def _written_in_place(path: str | Path, target: Path) -> Iterator[BinaryIO]:
+    """Write straight into a device or FIFO; a failed write (a full device) is an error."""
+    try:
+        with open(target, "wb") as stream:
+            yield stream
+            stream.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 def _umask() -> int:

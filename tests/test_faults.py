@@ -9,6 +9,7 @@ import math
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -357,3 +358,58 @@ def test_predict_refuses_an_output_that_stdin_reads(tmp_path):
                            f"would destroy the input, so nothing was done; give another "
                            f"output path\n")
     assert data.read_bytes() == (FIXTURES / "series.csv").read_bytes()
+
+
+def predict_to(output: str | Path) -> object:
+    return run_cli(["predict", FIXTURES / "model-v3.fcst", FIXTURES / "series.csv", "-o",
+                    output])
+
+
+def test_an_existing_output_keeps_its_mode_and_a_link_keeps_pointing(tmp_path):
+    private = tmp_path / "private.csv"
+    private.write_text("old")
+    private.chmod(0o600)
+    assert predict_to(private).exit_code == 0
+    assert private.stat().st_mode & 0o777 == 0o600 and private.read_text().startswith("unique")
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old")
+    link.symlink_to(real)
+    assert predict_to(link).exit_code == 0
+    assert link.is_symlink() and real.read_text().startswith("unique_id,ds,y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "private.csv",
+                                                          "real.csv"]  # no stray temporary
+
+
+@pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="needs /dev/null")
+def test_a_device_or_fifo_output_is_written_in_place_not_replaced(tmp_path):
+    assert predict_to("/dev/null").exit_code == 0
+    assert Path("/dev/null").is_char_device()  # as root a rename would have replaced it
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    assert predict_to(fifo).exit_code == 0
+    assert reader.communicate(timeout=30)[0].startswith(b"unique_id,ds,y\n")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and os.listdir(tmp_path) == ["pipe"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_device_is_an_error_not_a_silent_loss():
+    result = predict_to("/dev/full")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "forecastr: error: /dev/full: cannot write (No space left on device)\n"
+
+
+def test_output_paths_that_name_no_file_and_dash_for_stdout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = predict_to("newname/")
+    assert folder.exit_code == 2 and folder.stderr == (
+        "forecastr: error: newname/: ends in '/', so it names a folder; give a file name for "
+        "the output\n")
+    empty = predict_to("")
+    assert empty.exit_code == 2 and empty.stderr == (
+        "forecastr: error: the output path is empty; give a file name\n")
+    dash = predict_to("-")
+    assert dash.exit_code == 0 and dash.stdout.startswith("unique_id,ds,y\n")
+    fitted = run_cli(["fit", FIXTURES / "series.csv", *TINY, "-o", "-"])
+    assert fitted.exit_code == 2 and "-o -: a model file cannot go to stdout" in fitted.stderr
+    assert os.listdir(tmp_path) == []
