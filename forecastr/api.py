@@ -149,7 +149,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     The output folder is checked before reading or training, so a bad path fails at once.
     When `stop` is requested during training, the state is written to `checkpoint` (by
     default OUTPUT.ckpt) and Interrupted is raised; `resume=True` continues from it and ends
-    where an uninterrupted run would have. A finished run removes the checkpoint.
+    where an uninterrupted run would have. A resumed run removes its checkpoint when it
+    finishes; a fresh run leaves one it finds (another run's) and says so.
     """
     import torch
 
@@ -161,6 +162,10 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         checkpoint = checkpoints.path_for(output)
     if output is not None:
         check_writable(output, inputs={"DATA": source})
+    if not resume and checkpoint is not None and Path(checkpoint).is_file():
+        log.warning("%s: an interrupted run's checkpoint is there; this fit starts afresh and "
+                    "leaves it unless it is interrupted too (pass --resume to continue that "
+                    "run instead)", checkpoint)
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
@@ -229,8 +234,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     if output is not None:
         artifact.save(output, fitted)
         clock.lap("saving")
-    if checkpoint is not None and Path(checkpoint).is_file():
-        Path(checkpoint).unlink()  # finished: the interrupted run it holds is over
+    if resume:  # finished: the interrupted run its checkpoint held is over
+        Path(checkpoint).unlink(missing_ok=True)
     log.info("timings: %s", clock)
     return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
 

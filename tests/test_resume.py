@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import signal
 import subprocess
 import sys
@@ -95,6 +96,23 @@ def test_interrupted_twice_still_reaches_the_same_weights(reference, tmp_path):
     with pytest.raises(Interrupted):
         api.fit(data, TINY, output, stop=StopAfter(12), resume=True)
     assert_same_run(api.fit(data, TINY, output, resume=True).artifact, expected)
+
+
+def test_a_fresh_fit_warns_of_and_keeps_another_run_s_checkpoint(reference, tmp_path,
+                                                                    caplog):
+    data, expected = reference
+    output = tmp_path / "m.fcst"
+    with pytest.raises(Interrupted):
+        api.fit(data, TINY, output, stop=StopAfter(3))
+    kept = (tmp_path / "m.fcst.ckpt").read_bytes()
+    wider = dataclasses.replace(TINY, hidden=16, epochs=1)  # another run, to the same -o
+    with caplog.at_level(logging.WARNING, logger="forecastr"):
+        api.fit(data, wider, output)
+    assert f"{output}.ckpt: an interrupted run's checkpoint is there; this fit starts " \
+        "afresh" in caplog.text
+    assert (tmp_path / "m.fcst.ckpt").read_bytes() == kept  # the finishing run did not write it
+    assert_same_run(api.fit(data, TINY, output, resume=True).artifact, expected)
+    assert not (tmp_path / "m.fcst.ckpt").exists()  # a resumed run removes its own
 
 
 def test_a_checkpoint_of_another_run_is_refused(reference, tmp_path):
