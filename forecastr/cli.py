@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import logging
 import os
 import shlex
@@ -33,7 +34,7 @@ from forecastr.config import (
     load_yaml,
     merge,
 )
-from forecastr.errors import DataError, ForecastrError, Interrupted
+from forecastr.errors import DataError, ForecastrError, Interrupted, OutputError
 from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
@@ -138,11 +139,8 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
 
     ui.setup_logging(quiet, verbose)
     report = api.inspect(data, build_config(ctx, params))
-    with stdout_pipe():
-        if as_json:
-            sys.stdout.write(ui.json_text(report))
-        else:
-            ui.show_inspect(report, sys.stdout)
+    emit(ui.json_text(report) if as_json else ui.table_text(ui.show_inspect, report,
+                                                            stdout_is_terminal()))
     if "error" in report["windows"]:
         raise DataError(report["windows"]["error"])
 
@@ -209,27 +207,47 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 
     ui.setup_logging(quiet, verbose)
     report = api.info(model)
-    with stdout_pipe():
-        if as_json:
-            sys.stdout.write(ui.json_text(report))
-        else:
-            ui.show_info(report, sys.stdout)
+    emit(ui.json_text(report) if as_json else ui.table_text(ui.show_info, report,
+                                                            stdout_is_terminal()))
 
 
 @contextlib.contextmanager
 def stdout_pipe() -> Iterator[None]:
-    """Write data to stdout; when its reader has gone (`| head`), stop quietly with 141."""
+    """Write data to stdout; when its reader has gone (`| head`), stop quietly with 141; any
+    other failure (a full disk, a closed stdout) is a one-line error naming stdout."""
     try:
         yield
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
         raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+    except OSError as exc:
+        _silence_stdout()
+        raise OutputError(f"stdout: cannot write ({exc.strerror or exc}); the output is "
+                          f"incomplete; write to a file with -o, or fix what stdout goes "
+                          f"to") from None
 
 
 def emit(text: str) -> None:
+    """Write all of `text` to stdout, or fail: a short write of the file descriptor (which
+    an unbuffered stdout would drop) is written on until every byte is out."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise OutputError("stdout: closed, so there is nowhere to write the output; redirect "
+                          "it to a file, or give -o")
     with stdout_pipe():
-        sys.stdout.write(text)
+        try:
+            descriptor = sys.stdout.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            sys.stdout.write(text)  # a stream that is no file (a test runner, an IDE)
+            return
+        sys.stdout.flush()
+        pending = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
+        while pending:
+            pending = pending[os.write(descriptor, pending):]
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 @cli.command()
@@ -300,11 +318,8 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
     report = api.evaluate(model, data, folds, step, season, horizon, device, plot)
-    with stdout_pipe():
-        if as_json:
-            sys.stdout.write(ui.json_text(report))
-        else:
-            ui.show_evaluation(report, sys.stdout)
+    emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
+                                                            stdout_is_terminal()))
 
 
 def main(argv: list[str] | None = None) -> None:

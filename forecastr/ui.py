@@ -4,11 +4,13 @@ log handler. Imported only by cli.py; the library never prints."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -34,6 +36,18 @@ def _lowercase_level(record: logging.LogRecord) -> bool:
     return True
 
 
+def table_text(show: Callable[[dict[str, Any], Console], None], report: dict[str, Any],
+               terminal: bool) -> str:
+    """What `show` prints for `report`, as text: laid out for the terminal's width, with
+    styles, when stdout is one. The CLI writes that text itself, because rich writing to a
+    pipe exits 1 when the reader has gone (`| head -1`) instead of the 141 of every command."""
+    buffer = io.StringIO()
+    look = {"force_terminal": True, "width": shutil.get_terminal_size().columns} \
+        if terminal else {}
+    show(report, Console(file=buffer, highlight=False, **look))
+    return buffer.getvalue()
+
+
 def json_text(data: Any) -> str:
     """Indented JSON with NaN written as null, which strict JSON readers accept."""
     return json.dumps(_nan_to_none(data), indent=2) + "\n"
@@ -49,9 +63,8 @@ def _nan_to_none(value: Any) -> Any:
     return value
 
 
-def show_inspect(report: dict[str, Any], stream: TextIO) -> None:
+def show_inspect(report: dict[str, Any], console: Console) -> None:
     """Two tables: what the file is, then one row per series (the first SERIES_SHOWN)."""
-    console = Console(file=stream, highlight=False)
     summary = Table(show_header=False, box=None, pad_edge=False)
     summary.add_column(style="bold")
     summary.add_column()
@@ -149,9 +162,8 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
     return text + (f"; wrote {output}" if output else "")
 
 
-def show_info(report: dict[str, Any], stream: TextIO) -> None:
+def show_info(report: dict[str, Any], console: Console) -> None:
     """The model file as three small tables: architecture, data, training."""
-    console = Console(file=stream, highlight=False)
     for title in ("architecture", "data", "training"):
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column(style="bold")
@@ -170,9 +182,8 @@ def show_info(report: dict[str, Any], stream: TextIO) -> None:
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
 
 
-def show_evaluation(report: dict[str, Any], stream: TextIO) -> None:
+def show_evaluation(report: dict[str, Any], console: Console) -> None:
     """The overall metrics of the model beside the baselines, and the verdict in one line."""
-    console = Console(file=stream, highlight=False)
     overall = report["overall"]
     console.print(f"{report['data']}: {report['forecasts']} forecasts of {report['horizon']} "
                   f"steps from {report['folds']} origin(s), {report['step']} steps apart; "

@@ -413,3 +413,57 @@ def test_output_paths_that_name_no_file_and_dash_for_stdout(tmp_path, monkeypatc
     fitted = run_cli(["fit", FIXTURES / "series.csv", *TINY, "-o", "-"])
     assert fitted.exit_code == 2 and "-o -: a model file cannot go to stdout" in fitted.stderr
     assert os.listdir(tmp_path) == []
+
+
+MODEL = FIXTURES / "model-v3.fcst"
+DATA_COMMANDS = {"predict": ["predict", MODEL, FIXTURES / "series.csv"],
+                 "info": ["info", MODEL],
+                 "inspect": ["inspect", FIXTURES / "series.csv", "--window", "8"],
+                 "evaluate": ["evaluate", MODEL, FIXTURES / "series.csv"]}
+
+
+def forecastr_with_stdout(args: list, stdout: int) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "forecastr", *map(str, args)], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", list(DATA_COMMANDS))
+def test_every_command_exits_141_quietly_when_stdout_has_no_reader(command):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written: every write fails
+    try:
+        done = forecastr_with_stdout(DATA_COMMANDS[command], write)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["predict", "info"])
+def test_a_full_or_closed_stdout_is_a_one_line_error_naming_stdout(command):
+    with open("/dev/full", "w") as full:
+        done = forecastr_with_stdout(DATA_COMMANDS[command], full.fileno())
+    assert done.returncode == 2 and done.stderr == (
+        "forecastr: error: stdout: cannot write (No space left on device); the output is "
+        "incomplete; write to a file with -o, or fix what stdout goes to\n")
+    args = " ".join(map(str, DATA_COMMANDS[command]))
+    closed = subprocess.run(["bash", "-c", f"{sys.executable} -m forecastr {args} >&-"],
+                            capture_output=True, text=True, timeout=120)
+    assert closed.returncode == 2 and closed.stderr == (
+        "forecastr: error: stdout: closed, so there is nowhere to write the output; redirect "
+        "it to a file, or give -o\n")
+
+
+def test_short_writes_to_stdout_are_written_on_until_every_byte_is_out(monkeypatch):
+    from forecastr import cli
+
+    read, write = os.pipe()
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
+    text = "unique_id,ds,y\n" + "a,2001-01-01,1.5\n" * 50
+    with open(write, "w", encoding="utf-8") as stream:
+        monkeypatch.setattr(sys, "stdout", stream)
+        cli.emit(text)
+    monkeypatch.undo()
+    with open(read, "rb") as received:
+        assert received.read().decode() == text
