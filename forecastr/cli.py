@@ -354,7 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     except ForecastrError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"forecastr: error: {exc}", err=True)
+        from forecastr.ui import visible  # messages quote data: never let it steer a terminal
+
+        click.echo(f"forecastr: error: {visible(str(exc))}", err=True)
         code = exc.exit_code
     except BrokenPipeError:
         _silence_stdout()

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 SERIES_SHOWN = 20  # longer panels are summarised; --json lists every series
 
@@ -44,8 +45,22 @@ def table_text(show: Callable[[dict[str, Any], Console], None], report: dict[str
     buffer = io.StringIO()
     look = {"force_terminal": True, "width": shutil.get_terminal_size().columns} \
         if terminal else {}
-    show(report, Console(file=buffer, highlight=False, **look))
+    # ids, columns and paths are data: shown as they are, never read as rich markup
+    show(visible(report), Console(file=buffer, highlight=False, markup=False, **look))
     return buffer.getvalue()
+
+
+def visible(value: Any) -> Any:
+    """Text (and the texts inside dicts and lists) with control characters written as escapes
+    (an ESC as \\x1b, a carriage return as \\r), so that data cannot steer the terminal."""
+    if isinstance(value, str):
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode()
+                       for c in value)
+    if isinstance(value, dict):
+        return {key: visible(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [visible(item) for item in value]
+    return value
 
 
 def json_text(data: Any) -> str:
@@ -225,7 +240,7 @@ def _show_probabilistic(model: dict[str, Any], console: Console) -> None:
         for level, scores in model["intervals"].items():
             coverage = f"{100 * scores['coverage']:.1f}%"
             if scores["off"]:  # more than 5 points from the nominal level
-                coverage = f"[bold red]{coverage} (off)[/bold red]"
+                coverage = Text(f"{coverage} (off)", style="bold red")
             table.add_row(f"{level}%", coverage, _metric_text(scores["width"], None),
                           _metric_text(scores["scaled_width"], None))
         console.print(table)
@@ -233,8 +248,8 @@ def _show_probabilistic(model: dict[str, Any], console: Console) -> None:
             console.print("(off): coverage more than 5 points from the nominal level")
 
 
-def _metric_text(value: float, best: float | None) -> str:
+def _metric_text(value: float, best: float | None) -> str | Text:
     if value != value:
         return "-"
     text = f"{value:,.4g}"
-    return f"[bold]{text}[/bold]" if best is not None and abs(value) == best else text
+    return Text(text, style="bold") if best is not None and abs(value) == best else text

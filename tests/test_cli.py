@@ -265,3 +265,25 @@ def test_fit_says_why_training_stopped_and_info_shows_the_ensemble(cli, tmp_path
     assert (architecture["ensemble"], architecture["baseline"]) == (2, "seasonal-naive")
     forecast = cli(["predict", model, SAMPLE_DATA / "single.csv"])
     assert forecast.exit_code == 0 and len(forecast.stdout.splitlines()) == 1 + 18
+
+
+def test_tables_and_errors_show_data_literally(cli, tmp_path):
+    ids = ["[/bold]", "[link=x]click[/link]", "\x1b[31mred", "[bold]x"]
+    rows = [f'"{i}",2001-{m:02d}-01,{m}' for i in ids for m in range(1, 13)]
+    folder = tmp_path / "[data]"
+    folder.mkdir()
+    data = folder / "ids[1].csv"
+    data.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    shown = cli(["inspect", data, "--window", "4", "--horizon", "2"])
+    assert shown.exit_code == 0, shown.stderr
+    for text in ("[/bold]", "[link=x]click[/link]", "\\x1b[31mred", "[bold]x", "[dat"):
+        assert text in shown.stdout
+    assert "\x1b" not in shown.stdout
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", data, "-o", model, "--window", "4", "--horizon", "2", "--max-steps",
+                "2", "--val-windows", "1"]).exit_code == 0
+    scored = cli(["evaluate", model, data, "--folds", "1"])
+    assert scored.exit_code == 0 and f"{data}:" in scored.stdout
+    missing = cli(["inspect", tmp_path / "no\x1b[2Jsuch.csv"])
+    assert missing.exit_code == 2 and "\x1b" not in missing.stderr
+    assert "no\\x1b[2Jsuch.csv: no such file" in missing.stderr
