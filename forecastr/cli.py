@@ -324,8 +324,8 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into an exit status: 0 ok, 2 bad input or usage,
-    1 anything else, 130 interrupted (143 on SIGTERM), 141 (quietly) when the reader of stdout
-    went away."""
+    1 anything else, 130 interrupted (143 on SIGTERM, 129 on SIGHUP), 141 (quietly) when the
+    reader of stdout went away."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
     stop = StopRequest()
@@ -343,8 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"forecastr: error: {message}", err=True)
         code = exc.exit_code
     except (click.Abort, KeyboardInterrupt, SignalInterrupt):
-        click.echo("forecastr: terminated" if stop.signal == signal.SIGTERM
-                   else "forecastr: interrupted", err=True)
+        click.echo("forecastr: interrupted" if stop.signal in (None, signal.SIGINT)
+                   else "forecastr: terminated", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
     except Interrupted as exc:
         again = args if "--resume" in args else [*args, "--resume"]

@@ -1,6 +1,6 @@
-"""Ctrl-C and SIGTERM as requests: while training runs, the first signal asks it to stop after
-the current batch (so that a checkpoint can be written); otherwise, and on a second signal,
-the process is interrupted at once."""
+"""Ctrl-C, SIGTERM and SIGHUP as requests: while training runs, the first signal asks it to
+stop after the current batch (so that a checkpoint can be written); otherwise, and on a second
+signal, the process is interrupted at once."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP comes when the terminal or ssh session a fit runs in closes (POSIX only)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *[signal.SIGHUP] * hasattr(signal, "SIGHUP"))
 
 
 class SignalInterrupt(BaseException):
@@ -44,7 +45,7 @@ class StopRequest:
 
 
 def on_signal(stop: StopRequest, signum: int) -> None:
-    """What a SIGINT or SIGTERM does: defer to the next batch boundary the first time while
+    """What a SIGINT, SIGTERM or SIGHUP does: defer to the next batch boundary the first time while
     training, interrupt at once otherwise (SignalInterrupt unwinds, so that temporary files
     are removed)."""
     if stop.deferring and stop.signal is None:
@@ -58,7 +59,7 @@ def on_signal(stop: StopRequest, signum: int) -> None:
 
 @contextlib.contextmanager
 def handle_signals(stop: StopRequest) -> Iterator[StopRequest]:
-    """Route SIGINT and SIGTERM to `stop` inside the block; the previous handlers come back
+    """Route SIGINT, SIGTERM and SIGHUP to `stop` inside the block; the previous handlers come back
     after it. Outside the main thread signals cannot be handled, so nothing changes there."""
     if threading.current_thread() is not threading.main_thread():
         yield stop

@@ -157,7 +157,8 @@ def test_first_signal_defers_to_the_batch_a_second_one_interrupts():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                            (getattr(signal, "SIGHUP", None), 129)])
 def test_a_real_signal_checkpoints_and_resume_matches(tmp_path, signum, status):
     data = tmp_path / "long.csv"
     seasonal_frame(n_series=4, length=80).to_csv(data, index=False)
