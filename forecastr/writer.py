@@ -8,6 +8,7 @@ the target; on any error the temporary file is removed and the target is left un
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import stat
@@ -30,7 +31,12 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
             return ""
         text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s")
         return text.rstrip("\n") + "\n"  # pandas versions differ on the final newline
-    return frame.to_csv(index=False, lineterminator="\n")
+    # the csv module quotes a field holding a line break only when it is the line terminator
+    # ("\n" here), so a carriage return in an id would end a row for other readers
+    texts = frame.select_dtypes(exclude=["number", "datetime", "datetimetz", "bool"])
+    carriage = any(texts[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
+    return frame.to_csv(index=False, lineterminator="\n",
+                        quoting=csv.QUOTE_NONNUMERIC if carriage else csv.QUOTE_MINIMAL)
 
 
 def write_text(text: str, path: str | Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -203,3 +205,16 @@ def test_predict_without_data_reads_stdin_but_not_from_a_terminal(cli, models):
         os.close(main_fd)
         os.close(terminal)
     assert typed.returncode == 2 and "pipe the data to stdin" in typed.stderr
+
+
+def test_an_id_with_a_carriage_return_is_quoted_so_the_output_reads_back(cli, tmp_path):
+    frame = pd.read_csv(Path(__file__).parent / "fixtures" / "series.csv")
+    frame["unique_id"] = frame["unique_id"].map({"a": "a\rx", "b": "b"})
+    data = tmp_path / "cr.csv"
+    frame.to_csv(data, index=False, quoting=csv.QUOTE_ALL)
+    model = Path(__file__).parent / "fixtures" / "model-v3.fcst"
+    output = tmp_path / "out.csv"
+    assert cli(["predict", model, data, "--with-history", "-o", output]).exit_code == 0
+    assert output.read_bytes().startswith(b'"unique_id","ds","y"\n"a\rx","2001-01-01",')
+    report = json.loads(cli(["inspect", output, "--json"]).stdout)
+    assert [(s["id"], s["length"]) for s in report["series"]] == [("a\rx", 43), ("b", 43)]
