@@ -123,6 +123,8 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
     for lo in range(0, n_series, chunk):
         hi = min(lo + chunk, n_series)
         x, mask = last_windows(inputs.values, inputs.indptr[lo:hi + 1], artifact.window)
+        last = x[:, -1:, :n_targets]  # (B, 1, K): a window always ends with an observed step
+        flat = ((x[..., :n_targets] - last) * mask.unsqueeze(-1)).abs().amax(dim=1) == 0
         loc = scale = None
         if artifact.scaling.kind == "window":
             x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets,
@@ -137,6 +139,9 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
             out = torch.cat([out, centre - width.float(), centre + width.float()], dim=-1)
         if loc is not None:
             out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)
+        # a window that never changed is forecast to stay as it is, exactly: no network
+        # offset on a zero or constant series (common in retail data)
+        out = torch.where(flat[:, None, :, None], last.unsqueeze(-1), out)  # (B, H, K, Q)
         outputs.append(out.cpu().numpy())
     scaled = np.concatenate(outputs)[:, :horizon].astype(np.float64)  # (S, H, K, Q)
     result = np.stack([scaling.invert(scaled[..., q], inputs.stats, np.arange(n_series),

@@ -98,7 +98,9 @@ def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor
     # its level sets the scale instead, so that its targets are relative changes rather
     # than raw units, which would swamp the loss of every other window
     spread = torch.maximum(var.sqrt(), floor * loc.abs())
-    scale = spread.where(spread > MIN_SPREAD, spread.new_ones(()))
+    # any spread above zero scales, however small the series' units (3e-9 is data too); an
+    # all-zero window is only shifted (and forecast as zero: see forecast.forward)
+    scale = spread.where(spread > 0, spread.new_ones(()))
     x = x.clone()
     x[..., :n_targets] = (target - loc) / scale * weight  # padded steps stay exactly 0
     y = None if y is None else (y - loc) / scale

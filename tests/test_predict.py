@@ -218,3 +218,23 @@ def test_an_id_with_a_carriage_return_is_quoted_so_the_output_reads_back(cli, tm
     assert output.read_bytes().startswith(b'"unique_id","ds","y"\n"a\rx","2001-01-01",')
     report = json.loads(cli(["inspect", output, "--json"]).stdout)
     assert [(s["id"], s["length"]) for s in report["series"]] == [("a\rx", 43), ("b", 43)]
+
+
+def test_zero_constant_tiny_and_huge_series_are_forecast_sensibly(cli, tmp_path):
+    steps = np.arange(60)
+    season = np.sin(2 * np.pi * steps / 12)
+    values = {"zero": np.zeros(60), "five": np.full(60, 5.0), "tiny": 3e-9 * (2 + season),
+              "huge": 1e9 * (2 + season)}
+    frame = pd.concat([pd.DataFrame({"unique_id": name, "y": y,
+                                     "ds": pd.date_range("2001-01-01", periods=60, freq="MS")})
+                       for name, y in values.items()])
+    data, model = tmp_path / "mixed.csv", tmp_path / "m.fcst"
+    frame.to_csv(data, index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "8", "--max-steps", "30", "--window",
+                "24", "--horizon", "6", "--val-windows", "2", "--baseline", "none"]).exit_code == 0
+    result = cli(["predict", model, data])
+    forecast = pd.read_csv(io.StringIO(result.stdout)).groupby("unique_id")["y"]
+    assert (forecast.get_group("zero") == 0).all()  # exactly, whatever the network learned
+    assert (forecast.get_group("five") == 5).all()
+    tiny, huge = forecast.get_group("tiny"), forecast.get_group("huge")
+    assert tiny.between(0, 1e-8).all() and huge.between(0, 5e9).all()
