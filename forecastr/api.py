@@ -400,6 +400,14 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     clock.lap("windows")
     values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
                                      target_device)
+    broken = ~np.isfinite(values).all(axis=(1, 2, 3))
+    if broken.any():  # never a forecast of inf or NaN with exit 0
+        s = int(np.argmax(broken))
+        largest = float(np.nanmax(np.abs(panel.series(s)[0][:, :loaded.dimensions.n_targets])))
+        raise DataError(f"{panel.source}: the forecast of series {panel.ids[s]!r} is not a "
+                        f"finite number ({int(broken.sum())} such series); its values reach "
+                        f"{largest:.3g}, beyond what the model's float32 arithmetic holds; "
+                        f"scale the data down (e.g. to thousands or millions) and refit")
     clock.lap("forward")
     frame = forecast.to_frame(panel, values, times, with_history,
                               forecast.output_columns(loaded), loaded.dimensions.point)

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -64,17 +65,17 @@ def visible(value: Any) -> Any:
 
 
 def json_text(data: Any) -> str:
-    """Indented JSON with NaN written as null, which strict JSON readers accept."""
-    return json.dumps(_nan_to_none(data), indent=2) + "\n"
+    """Indented strict JSON: NaN and infinities (which JSON has no words for) become null."""
+    return json.dumps(_finite_or_none(data), indent=2, allow_nan=False) + "\n"
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
     return value
 
 

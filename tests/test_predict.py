@@ -238,3 +238,21 @@ def test_zero_constant_tiny_and_huge_series_are_forecast_sensibly(cli, tmp_path)
     assert (forecast.get_group("five") == 5).all()
     tiny, huge = forecast.get_group("tiny"), forecast.get_group("huge")
     assert tiny.between(0, 1e-8).all() and huge.between(0, 5e9).all()
+
+
+def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_path):
+    from forecastr.ui import json_text
+
+    steps = np.arange(60)
+    frame = pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=60, freq="MS"),
+                          "y": 1e25 * (2 + np.sin(2 * np.pi * steps / 12))})
+    data, model = tmp_path / "huge.csv", tmp_path / "m.fcst"
+    frame.to_csv(data, index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "24", "--horizon", "6", "--val-windows", "2"]).exit_code == 0
+    result = cli(["predict", model, data])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"forecastr: error: {data}: the forecast of series 'y' is "
+                                    f"not a finite number (1 such series); its values reach 3e+25")
+    assert json_text({"a": float("inf"), "b": [float("nan"), -float("inf")], "c": 1.5}) == \
+        '{\n  "a": null,\n  "b": [\n    null,\n    null\n  ],\n  "c": 1.5\n}\n'
