@@ -258,6 +258,10 @@ def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,
         raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but "
                         f"{model} was fitted at {schema.freq}; give DATA at {schema.freq}, or "
                         f"fit a model on it")
+    if panel.schema.tz != schema.tz:  # the calendar inputs and forecast times would shift
+        raise DataError(f"{panel.source}: times are in time zone {panel.schema.tz or 'none'} "
+                        f"but {model} was fitted on {schema.tz or 'times without a zone'}; "
+                        f"give DATA in the model's zone, or fit a model on it")
     if panel.schema.layout != schema.layout:
         raise DataError(f"{panel.source}: a {panel.schema.layout} file, but {model} was "
                         f"fitted on a {schema.layout} file; give DATA in that layout")

@@ -256,3 +256,20 @@ def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_p
                                     f"not a finite number (1 such series); its values reach 3e+25")
     assert json_text({"a": float("inf"), "b": [float("nan"), -float("inf")], "c": 1.5}) == \
         '{\n  "a": null,\n  "b": [\n    null,\n    null\n  ],\n  "c": 1.5\n}\n'
+
+
+def test_data_in_another_time_zone_than_the_model_s_is_refused(cli, tmp_path):
+    times = pd.date_range("2024-01-01", periods=200, freq="h", tz="UTC")
+    values = 10 + np.sin(2 * np.pi * np.arange(200) / 24)
+    utc, model = tmp_path / "utc.csv", tmp_path / "m.fcst"
+    pd.DataFrame({"time": times, "y": values}).to_csv(utc, index=False)
+    assert cli(["fit", utc, "-o", model, "--hidden", "4", "--max-steps", "2", "--window", "24",
+                "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    shifted = tmp_path / "plus5.csv"
+    pd.DataFrame({"time": times.tz_convert("Asia/Karachi"), "y": values}).to_csv(shifted,
+                                                                                index=False)
+    result = cli(["predict", model, shifted])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "times are in time zone" in result.stderr and "but " in result.stderr
+    assert "was fitted on UTC" in result.stderr
+    assert cli(["predict", model, utc]).exit_code == 0
