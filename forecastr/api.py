@@ -119,6 +119,7 @@ class Prepared:
     stats: scaling.ScaleStats
     calendar: tuple[str, ...]
     values: np.ndarray  # (T_total, C + A) float32: scaled targets and features, calendar
+    season: int  # steps per seasonal cycle, for the seasonal-naive baseline
 
 
 def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
@@ -130,13 +131,14 @@ def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
                     "stopping watches the training loss", panel.source)
     stats = scaling.fit(panel, cfg.scaler, split.train_ends)
     names = calendar_names(cfg, panel)
-    high_frequency = rhythm(panel.schema.freq).high_frequency
+    suggested = rhythm(panel.schema.freq)
     # choices left to the data are made once here, so that the model file records them
     cfg = dataclasses.replace(cfg, calendar=bool(names), highway=(
-        not high_frequency if cfg.highway is None else cfg.highway))
+        not suggested.high_frequency if cfg.highway is None else cfg.highway))
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
-    return Prepared(cfg, panel, window, horizon, split, stats, names, values)
+    return Prepared(cfg, panel, window, horizon, split, stats, names, values,
+                    suggested.season)
 
 
 def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
@@ -186,7 +188,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
-                      season=rhythm(panel.schema.freq).season)
+                      season=ready.season)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims, ready.horizon, ready.window).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())

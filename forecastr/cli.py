@@ -7,7 +7,6 @@ shell completion never load torch or pandas.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import logging
@@ -16,7 +15,7 @@ import shlex
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,12 +210,26 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
                                                             stdout_is_terminal()))
 
 
-@contextlib.contextmanager
-def stdout_pipe() -> Iterator[None]:
-    """Write data to stdout; when its reader has gone (`| head`), stop quietly with 141; any
-    other failure (a full disk, a closed stdout) is a one-line error naming stdout."""
+def emit(text: str) -> None:
+    """Write all of `text` to stdout, or fail: a short write of the file descriptor (which
+    an unbuffered stdout would drop) is written on until every byte is out. When the reader
+    has gone (`| head`), stop quietly with 141; any other failure (a full disk, a closed
+    stdout) is a one-line error naming stdout."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise OutputError("stdout: closed, so there is nowhere to write the output; redirect "
+                          "it to a file, or give -o")
     try:
-        yield
+        try:
+            descriptor = sys.stdout.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            descriptor = None  # a stream that is no file (a test runner, an IDE)
+        if descriptor is None:
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            pending = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
+            while pending:
+                pending = pending[os.write(descriptor, pending):]
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
@@ -226,24 +239,6 @@ def stdout_pipe() -> Iterator[None]:
         raise OutputError(f"stdout: cannot write ({exc.strerror or exc}); the output is "
                           f"incomplete; write to a file with -o, or fix what stdout goes "
                           f"to") from None
-
-
-def emit(text: str) -> None:
-    """Write all of `text` to stdout, or fail: a short write of the file descriptor (which
-    an unbuffered stdout would drop) is written on until every byte is out."""
-    if sys.stdout is None:  # started with stdout closed (`>&-`)
-        raise OutputError("stdout: closed, so there is nowhere to write the output; redirect "
-                          "it to a file, or give -o")
-    with stdout_pipe():
-        try:
-            descriptor = sys.stdout.fileno()
-        except (AttributeError, ValueError, io.UnsupportedOperation):
-            sys.stdout.write(text)  # a stream that is no file (a test runner, an IDE)
-            return
-        sys.stdout.flush()
-        pending = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
-        while pending:
-            pending = pending[os.write(descriptor, pending):]
 
 
 def stdout_is_terminal() -> bool:

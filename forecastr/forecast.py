@@ -59,8 +59,8 @@ def future_times(panel: Panel, horizon: int) -> np.ndarray:
     if schema.time_kind != "datetime":
         return last[:, None] + steps[None, :] * schema.step
     offset = pd.tseries.frequencies.to_offset(schema.freq)
-    if fixed_step(offset) is not None:
-        return last[:, None] + steps[None, :] * np.timedelta64(fixed_step(offset), "ns")
+    if (step := fixed_step(offset)) is not None:
+        return last[:, None] + steps[None, :] * np.timedelta64(step, "ns")
     out = np.empty((len(last), horizon), dtype="datetime64[ns]")
     for stamp in np.unique(last):  # series usually share their last timestamp
         ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]

@@ -148,8 +148,8 @@ def fixed_step(offset: pd.DateOffset) -> int | None:
 def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
     offset = _offset(freq, where)
     index = pd.DatetimeIndex(stamps)
-    if fixed_step(offset) is not None:
-        return index.floor(pd.Timedelta(fixed_step(offset), "ns")).to_numpy()
+    if (step := fixed_step(offset)) is not None:
+        return index.floor(pd.Timedelta(step, "ns")).to_numpy()
     start = offset.rollback(index.min().as_unit("us").normalize())  # ns would overflow at 1677
     grid = pd.date_range(start, index.max(), freq=offset).as_unit("ns").to_numpy()
     return grid[np.searchsorted(grid, stamps, side="right") - 1]
@@ -247,8 +247,8 @@ def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
 def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
     """Integer position of every timestamp on the grid of `freq`; off-grid is an error."""
     offset = _offset(freq, where)
-    if fixed_step(offset) is not None:
-        delta = np.timedelta64(fixed_step(offset), "ns")
+    if (step := fixed_step(offset)) is not None:
+        delta = np.timedelta64(step, "ns")
         since = stamps - stamps[firsts][_owners(firsts, len(stamps))]
         if (since < np.timedelta64(0, "ns")).any():
             raise OverflowError("int64 nanoseconds wrapped: rows centuries apart")
@@ -328,9 +328,8 @@ def _scatter(codes, stamps, values, positions, bounds, spans, indptr, offset, st
     offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], spans)
     if offset is None:
         new_times = np.repeat(stamps[firsts], spans) + offsets * step
-    elif fixed_step(offset) is not None:
-        new_times = (np.repeat(stamps[firsts], spans)
-                     + offsets * np.timedelta64(fixed_step(offset), "ns"))
+    elif (fixed := fixed_step(offset)) is not None:
+        new_times = np.repeat(stamps[firsts], spans) + offsets * np.timedelta64(fixed, "ns")
     else:
         grid = _anchored_grid(stamps, offset).to_numpy()  # the grid the positions index
         new_times = grid[np.repeat(start_pos, spans) + offsets]

@@ -94,16 +94,11 @@ class TrainResult:
     best_epoch: int
     best_loss: float
     epochs_run: int
-    stopped: str  # one of STOP_REASONS, or "diverged at epoch N"
+    stopped: str  # epochs, max_steps, max_time, patience, or "diverged at epoch N"
     seconds: float
     windows_per_second: float
     history: list[dict[str, float | None]] = field(default_factory=list)
     steps: int = 0  # optimizer steps taken
-
-
-# why training ended: the flag whose bound it reached, or early stopping
-STOP_REASONS = {"epochs": "--epochs", "max_steps": "--max-steps", "max_time": "--max-time",
-                "patience": "--patience"}
 
 
 @dataclass
