@@ -208,6 +208,9 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                 model, data, train.Windows.from_index(split.train, target_device),
                 val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
         clock.lap("training")
+    except train.UnfitState as exc:
+        raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
+                          f"start over") from None
     except train.Paused as paused:
         if checkpoint is not None:
             checkpoints.save(checkpoint, paused.state, cfg, digest)

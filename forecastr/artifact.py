@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import pickle
 import re
 import warnings
@@ -17,8 +18,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from forecastr import __version__
-from forecastr.config import FitConfig, from_mapping
+from forecastr import __version__, integrity
+from forecastr.config import FitConfig, ScalerKind, from_mapping
 from forecastr.errors import ConfigError, ModelFileError
 from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema
@@ -41,8 +42,11 @@ def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _from_v2(payload: dict[str, Any]) -> dict[str, Any]:
     """Format 2 held one network, trained without step or time bounds."""
-    return {**payload, "config": {**payload["config"], "ensemble": 1, "max_steps": 0,
-                                  "max_time": 0.0, "baseline": "none"},
+    # format 2 files written before intervals existed lack their two keys
+    config = {"intervals": [], "interval_method": "quantile", **payload["config"]}
+    return {**payload, "config": {**config, "ensemble": 1, "max_steps": 0, "max_time": 0.0,
+                                  "baseline": "none"},
+            "dimensions": {**payload["dimensions"], "season": 1},
             "state_dict": {f"nets.0.{k}": v for k, v in payload["state_dict"].items()},
             "scaling": {**payload["scaling"], "floor": 0.0},
             "format_version": 3}
@@ -181,9 +185,11 @@ def _weights_only_load(stream: BinaryIO) -> Any:
 
 def _check_archive(stream: BinaryIO) -> None:
     """torch reads its zip archives without checking their CRC-32 sums, so a flipped bit in
-    the weights or in a stored string would load silently; zipfile checks every record."""
+    the weights or in a stored string would load silently; zipfile checks every record. The
+    records are checked to be stored side by side first, so that this costs one reading."""
     with zipfile.ZipFile(stream) as archive:
         records = archive.infolist()
+        _check_layout(records)
         damaged = archive.testzip()
     if damaged is not None:
         raise zipfile.BadZipFile(f"bad CRC-32 for {damaged}")
@@ -191,6 +197,20 @@ def _check_archive(stream: BinaryIO) -> None:
     # and then hands back uninitialised memory as that tensor's values
     if any(record.external_attr & 0x10 for record in records):
         raise zipfile.BadZipFile("a record is marked as a directory")
+
+
+def _check_layout(records: list[zipfile.ZipInfo]) -> None:
+    """torch stores its records uncompressed, one after another. Entries that point into the
+    same bytes, or compressed ones, would make a small file read as a large one."""
+    end = 0
+    for record in sorted(records, key=lambda r: r.header_offset):
+        if record.compress_type != zipfile.ZIP_STORED:
+            raise zipfile.BadZipFile(f"record {record.filename} is compressed")
+        if record.header_offset < end:
+            raise zipfile.BadZipFile(f"record {record.filename} overlaps another")
+        # a local header is at least 30 bytes and the name; its extra field may add more
+        end = record.header_offset + 30 + len(record.orig_filename.encode()) \
+            + record.compress_size
 
 
 def load(path: str | Path) -> Artifact:
@@ -205,7 +225,7 @@ def load(path: str | Path) -> Artifact:
             from None
     _require(payload, name)  # an upgrade that could not make sense of the file
     try:
-        return _typed(payload)
+        return _typed(payload, os.stat(path).st_size)
     except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
             from None
@@ -232,21 +252,40 @@ def _upgraded(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _typed(payload: dict[str, Any]) -> Artifact:
-    config = FitConfig(**from_mapping(payload["config"], "config"))
-    schema_fields = {k: tuple(v) if isinstance(v, list) else v
-                     for k, v in payload["schema"].items()}
-    scaling = payload["scaling"]
-    return Artifact(
-        config=config, window=int(payload["window"]), horizon=int(payload["horizon"]),
-        schema=Schema(**schema_fields), dimensions=Dimensions(**payload["dimensions"]),
-        calendar=tuple(payload["calendar"]),
-        scaling=ScaleStats(scaling["kind"], scaling["loc"].numpy(), scaling["scale"].numpy(),
-                           float(scaling["floor"])),
-        series=payload["series"], state_dict=payload["state_dict"],
-        training=payload["training"], versions=payload["versions"],
-        conformal={k: v.numpy() for k, v in payload["conformal"].items()}
-        if payload.get("conformal") is not None else None)
+def _typed(payload: dict[str, Any], file_size: int) -> Artifact:
+    """The payload as an Artifact, with every value's type and every tensor's layout checked
+    (integrity.py) before anything is built from them."""
+    weights = integrity.mapping(payload["state_dict"], "state_dict")
+    scaling = integrity.mapping(payload["scaling"], "scaling")
+    conformal = payload.get("conformal")
+    conformal = None if conformal is None else integrity.mapping(conformal, "conformal")
+    tensors = {**{f"weight {key!r}": value for key, value in weights.items()},
+               **{f"scaling.{key}": scaling.get(key) for key in ("loc", "scale")},
+               **{f"conformal.{key}": value for key, value in (conformal or {}).items()}}
+    integrity.within_file([integrity.tensor(t, where) for where, t in tensors.items()],
+                          file_size)
+    series = integrity.mapping(payload["series"], "series")
+    config = from_mapping(payload["config"], "config")
+    integrity.complete(config, FitConfig, "config")
+    loaded = Artifact(
+        config=FitConfig(**config),
+        window=integrity.value(int, payload["window"], "window"),
+        horizon=integrity.value(int, payload["horizon"], "horizon"),
+        schema=Schema(**integrity.table(Schema, payload["schema"], "schema")),
+        dimensions=Dimensions(**integrity.table(Dimensions, payload["dimensions"],
+                                                "dimensions")),
+        calendar=integrity.value(tuple[str, ...], payload["calendar"], "calendar"),
+        scaling=ScaleStats(integrity.value(ScalerKind, scaling.get("kind"), "scaling.kind"),
+                           scaling["loc"].double().numpy(), scaling["scale"].double().numpy(),
+                           integrity.value(float, scaling.get("floor"), "scaling.floor")),
+        series={**series, "ids": list(integrity.value(tuple[str, ...], series.get("ids"),
+                                                       "series.ids"))},
+        state_dict=weights, training=integrity.mapping(payload["training"], "training"),
+        versions=integrity.mapping(payload["versions"], "versions"),
+        conformal=None if conformal is None
+        else {key: value.double().numpy() for key, value in conformal.items()})
+    integrity.check(loaded)
+    return loaded
 
 
 def build_model(artifact: Artifact, name: str = "model file") -> Ensemble:

@@ -11,6 +11,8 @@ import pandas as pd
 from forecastr.timegrid import fixed_step
 
 DAY_NS = 86_400 * 10**9
+# the calendar features there are; a model file names those it was fitted with
+NAMES = ("hour", "weekday", "week", "month", "quarter")
 
 
 @dataclass(frozen=True)

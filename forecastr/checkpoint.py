@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from forecastr import integrity
 from forecastr.artifact import read_payload, versions
 from forecastr.config import FitConfig, flag_name
 from forecastr.errors import ConfigError, DataError
@@ -64,7 +66,22 @@ def load(path: str | Path, cfg: FitConfig, data_digest: str) -> dict[str, Any]:
     if payload.get("data") != data_digest:
         raise DataError(f"{path}: the data differ from those the interrupted run trained "
                         f"on; resume with the same data, or run without --resume to start over")
+    try:  # what train.restore then checks against the network is bounded by the file
+        integrity.within_file([integrity.tensor(t, "a tensor", floats=False)
+                               for t in _tensors(payload["state"])], os.stat(path).st_size)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: corrupt checkpoint ({exc}); run without --resume to start "
+                          f"over") from None
     return payload["state"]
+
+
+def _tensors(value: Any) -> list[Any]:
+    """Every tensor in nested dicts and lists."""
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return [value] if isinstance(value, torch.Tensor) else []
 
 
 def _comparable(cfg: FitConfig) -> dict[str, Any]:

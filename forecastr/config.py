@@ -29,6 +29,9 @@ Precision = Literal["auto", "32", "bf16", "16"]
 IntervalMethod = Literal["conformal", "quantile"]
 Baseline = Literal["seasonal-naive", "none"]
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+# The most steps a window or horizon may have. Far past what a recurrent network can learn
+# from, yet it bounds what a model file can make predict allocate (series x window).
+MAX_STEPS = 100_000
 
 
 def option(default: Any, help: str, group: str, flag: str | None = None) -> Any:
@@ -187,6 +190,10 @@ def validate(cfg: FitConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    for name in ("window", "horizon"):
+        value = getattr(cfg, name)
+        if value is not None and value > MAX_STEPS:
+            raise ConfigError(f"--{name} must be at most {MAX_STEPS:,}, got {value:,}")
     for f in dataclasses.fields(cfg):
         if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
             raise ConfigError(f"--{flag_name(f)} must be a finite number, got "

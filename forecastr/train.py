@@ -165,7 +165,8 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                                          patience=max(1, cfg.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
-    progress = Progress() if resume is None else restore(resume, parts, generator, device)
+    progress = Progress() if resume is None else restore(resume, parts, generator, device,
+                                                         len(train_windows))
     if resume is None and len(val_windows) and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
         progress.best_loss = evaluate(model, data, val_windows, cfg, device, precision)
@@ -276,20 +277,63 @@ def snapshot(progress: Progress, parts: dict[str, Any], generator: torch.Generat
     return state
 
 
+class UnfitState(ValueError):
+    """A snapshot that does not fit the model and data it is resumed on (a damaged or
+    crafted checkpoint): raised before any of it is used."""
+
+
 def restore(state: dict[str, Any], parts: dict[str, Any], generator: torch.Generator,
-            device: torch.device) -> Progress:
+            device: torch.device, n_windows: int) -> Progress:
     """Put a snapshot back into the parts and random generators; return the progress."""
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    generator.set_state(state["random"]["generator"])
-    torch.set_rng_state(state["random"]["torch"])
-    if device.type == "cuda" and "cuda" in state["random"]:
-        torch.cuda.set_rng_state(state["random"]["cuda"], device)
-    progress = Progress(**state["progress"])
+    try:
+        _check_weights(state["model"], parts["model"], "model")
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        for p in parts["model"].parameters():  # Adam's moments, shaped like their weight
+            moments = parts["optimiser"].state.get(p, {})
+            if any(moments[k].shape != p.shape for k in ("exp_avg", "exp_avg_sq")
+                   if k in moments):
+                raise UnfitState("optimiser moments do not fit the weights")
+        generator.set_state(state["random"]["generator"])
+        torch.set_rng_state(state["random"]["torch"])
+        if device.type == "cuda" and "cuda" in state["random"]:
+            torch.cuda.set_rng_state(state["random"]["cuda"], device)
+        progress = Progress(**state["progress"])
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise UnfitState(str(exc).strip().splitlines()[0] if str(exc).strip()
+                         else type(exc).__name__) from None
+    _check_progress(progress, parts["model"], n_windows)
     if progress.order is not None:
         progress.order = progress.order.to(device)
         progress.total = progress.total.to(device)
     return progress
+
+
+def _check_weights(weights: Any, model: Ensemble, name: str) -> None:
+    expected = model.state_dict()
+    if not isinstance(weights, dict) or weights.keys() != expected.keys() or any(
+            not isinstance(weights[k], torch.Tensor) or weights[k].shape != v.shape
+            or not torch.isfinite(weights[k]).all() for k, v in expected.items()):
+        raise UnfitState(f"{name} weights do not fit the network")
+
+
+def _check_progress(progress: Progress, model: Ensemble, n_windows: int) -> None:
+    counts = (progress.epoch, progress.next_batch, progress.best_epoch, progress.steps,
+              progress.windows)
+    if not all(type(n) is int and n >= 0 for n in counts) or progress.epoch < 1:
+        raise UnfitState("its epoch, batch or step counts are not counts")
+    if not all(isinstance(x, float) and not math.isnan(x)
+               for x in (progress.train_seconds, progress.best_loss)) \
+            or not isinstance(progress.history, list):
+        raise UnfitState("its losses or times are not numbers")
+    if progress.best_state is not None:
+        _check_weights(progress.best_state, model, "best")
+    order, total = progress.order, progress.total
+    if (order is None) != (total is None) or order is not None and (
+            not isinstance(order, torch.Tensor) or order.dtype != torch.int64
+            or order.dim() != 1 or not isinstance(total, torch.Tensor) or total.dim() != 0
+            or len(order) and not 0 <= int(order.min()) <= int(order.max()) < n_windows):
+        raise UnfitState("its drawn windows are not windows of these data")
 
 
 def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,

@@ -257,7 +257,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
                         "corrupt model file: no 'window' entry" + REMEDY),
     "entry of the wrong type": (lambda folder: torch_saved(
         {**torch.load(V1, weights_only=True), "schema": []})(folder),
-        "corrupt model file ('list' object has no attribute 'items')" + REMEDY),
+        "corrupt model file (schema is a list, not a table)" + REMEDY),
     "directory": (lambda folder: None,
                   "is a directory, not a model file; give the path of the file"),
     "missing": (lambda folder: "missing", "no such model file; check the path"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import signal
 import subprocess
 import sys
@@ -25,6 +26,10 @@ from tests.conftest import run_cli, seasonal_frame
 TINY = FitConfig(hidden=8, layers=1, epochs=4, batch_size=16, window=12, horizon=4,
                  val_windows=1, patience=50, dropout=0.2, mode="many-to-many", device="cpu",
                  epoch_size=0)
+TINY_FLAGS = ["--hidden", "8", "--layers", "1", "--epochs", "4", "--batch-size", "16",
+              "--window", "12", "--horizon", "4", "--val-windows", "1", "--patience", "50",
+              "--dropout", "0.2", "--mode", "many-to-many", "--device", "cpu",
+              "--epoch-size", "0"]
 BATCHES_PER_EPOCH = 8  # 3 series of 60 points: 126 training windows in batches of 16
 
 
@@ -188,3 +193,48 @@ def test_a_real_signal_checkpoints_and_resume_matches(tmp_path, signum, status):
     reference = tmp_path / "reference.fcst"
     assert run_cli(["fit", data, "-o", reference, "-q", *flags]).exit_code == 0
     assert_same_run(load(output), load(reference))
+
+
+def first_key(state: dict) -> str:
+    return next(iter(state["model"]))
+
+
+DAMAGED_STATES = {
+    "weights of another shape": (lambda s: s["model"].update({first_key(s): torch.zeros(3)}),
+                                 "model weights do not fit the network"),
+    "NaN best weights": (lambda s: s["progress"]["best_state"][first_key(s)].fill_(math.nan),
+                         "best weights do not fit the network"),
+    "windows beyond the data": (lambda s: s["progress"]["order"].fill_(10**6),
+                                "its drawn windows are not windows of these data"),
+    "a negative epoch": (lambda s: s["progress"].update(epoch=-1),
+                         "its epoch, batch or step counts are not counts"),
+    "a count that is text": (lambda s: s["progress"].update(steps="3"),
+                             "its epoch, batch or step counts are not counts"),
+    "optimiser moments of another shape": (
+        lambda s: s["optimiser"]["state"][0].update(exp_avg=torch.zeros(2)),
+        "optimiser moments do not fit the weights"),
+    "a random state of another size": (lambda s: s["random"].update(generator=torch.zeros(
+        3, dtype=torch.uint8)), "corrupt checkpoint ("),
+    "a stride-0 tensor": (lambda s: s["progress"].update(
+        order=torch.zeros(1, dtype=torch.int64).expand(10**9)),
+        "a tensor is not laid out as a plain array of its values"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_STATES))
+def test_a_damaged_checkpoint_is_a_one_line_error_before_training(reference, tmp_path, case):
+    data, _ = reference
+    output = tmp_path / "m.fcst"
+    with pytest.raises(Interrupted):
+        api.fit(data, TINY, output, stop=StopAfter(3))
+    checkpoint = tmp_path / "m.fcst.ckpt"
+    content = torch.load(checkpoint, weights_only=True)
+    damage, reason = DAMAGED_STATES[case]
+    damage(content["state"])
+    torch.save(content, checkpoint)
+    result = run_cli(["fit", data, "-o", output, "--resume", *TINY_FLAGS])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"forecastr: error: {checkpoint}: corrupt checkpoint (")
+    assert reason in result.stderr and result.stderr.endswith(
+        "; run without --resume to start over\n") and result.stderr.count("\n") == 1
+    assert not output.exists()

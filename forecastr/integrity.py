@@ -1,0 +1,243 @@
+"""What a model file may hold: the type and range of every stored value, and the layout,
+shape and finiteness of every tensor against the stored configuration. All of it is checked
+before a network is built, so that refusing a crafted file costs no more than reading it.
+
+Every check raises ValueError with a short phrase naming the entry; artifact.load turns it
+into a one-line "corrupt model file" error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from forecastr.calendar import NAMES
+from forecastr.config import MAX_STEPS, choices, quantile_levels
+from forecastr.model import Ensemble
+
+if TYPE_CHECKING:
+    from forecastr.artifact import Artifact
+
+# the share of a window's level below which its spread is not scaled: 0.1 by default, 0
+# in files of format 2 and older; above 1 it would no longer be a floor but the scale
+FLOOR_RANGE = (0.0, 1.0)
+
+
+def table(cls: type, raw: Any, where: str) -> dict[str, Any]:
+    """The fields of dataclass `cls` from a stored mapping, each checked against its type."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is {_shown(raw)}, not a table")
+    hints = typing.get_type_hints(cls)
+    unknown = [key for key in raw if key not in hints]
+    if unknown:
+        raise ValueError(f"{where} has an unknown entry {_shown(unknown[0])}")
+    complete(raw, cls, where)
+    return {f.name: value(hints[f.name], raw[f.name], f"{where}.{f.name}")
+            for f in dataclasses.fields(cls)}
+
+
+def complete(raw: dict[str, Any], cls: type, where: str) -> None:
+    """That a stored table has every field of `cls`: the upgrades give an older file the
+    fields its format lacked, so a missing one is damage, not a default."""
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            raise ValueError(f"{where} has no {f.name!r}")
+
+
+def value(annotation: Any, raw: Any, where: str) -> Any:
+    """`raw` as a value of `annotation`: bool, int, float (finite), str, a Literal, a tuple of
+    str (stored as a list), or any of them `| None`."""
+    args = typing.get_args(annotation)
+    if raw is None and type(None) in args:
+        return None
+    allowed = choices(annotation)
+    if allowed is not None:
+        if isinstance(raw, str) and raw in allowed:
+            return raw
+        raise ValueError(f"{where} is {_shown(raw)}, not one of {', '.join(allowed)}")
+    if typing.get_origin(annotation) is tuple:
+        if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+            return tuple(raw)
+        raise ValueError(f"{where} is not a list of text values")
+    base = next(a for a in (*args, annotation) if a in (bool, int, float, str))
+    if base is float and isinstance(raw, int) and not isinstance(raw, bool):
+        raw = float(raw)
+    # bool is an int to Python, but never a count here
+    if type(raw) is base and (base is not float or math.isfinite(raw)):
+        return raw
+    wanted = {bool: "true or false", int: "an integer", float: "a finite number", str: "text"}
+    raise ValueError(f"{where} is {_shown(raw)}, not {wanted[base]}")
+
+
+def tensor(raw: Any, where: str, floats: bool = True) -> torch.Tensor:
+    """A stored tensor (of floats, unless `floats` is False) that holds each of its values
+    once."""
+    if not isinstance(raw, torch.Tensor) or raw.layout != torch.strided \
+            or floats and not raw.is_floating_point():
+        raise ValueError(f"{where} is {_shown(raw)}, not a tensor of "
+                         f"{'floats' if floats else 'numbers'}")
+    # strides that repeat a value (stride 0) or reach past the storage would let a few
+    # stored bytes stand for an array of any size
+    extent = (raw.storage_offset() + raw.numel()) * raw.element_size()
+    if not raw.is_contiguous() or extent > raw.untyped_storage().nbytes():
+        raise ValueError(f"{where} is not laid out as a plain array of its values")
+    return raw
+
+
+def within_file(tensors: list[torch.Tensor], file_size: int) -> None:
+    """That the tensors hold no more bytes than the file: tensors that shared their values
+    would let a small file make a large model."""
+    size = sum(t.numel() * t.element_size() for t in tensors)
+    if size > file_size:
+        raise ValueError(f"its tensors hold {size:,} bytes, more than the file's {file_size:,}")
+
+
+def mapping(raw: Any, where: str) -> dict[str, Any]:
+    """A stored table: a dict whose keys are text."""
+    if not isinstance(raw, dict) or not all(isinstance(key, str) for key in raw):
+        raise ValueError(f"{where} is {_shown(raw)}, not a table")
+    return raw
+
+
+def check(loaded: Artifact) -> None:
+    """That the typed contents of a model file make one model; see the module docstring."""
+    cfg, schema = loaded.config, loaded.schema
+    for name, steps in (("window", loaded.window), ("horizon", loaded.horizon)):
+        _within(steps, 1, MAX_STEPS, name)
+        if getattr(cfg, name) not in (None, steps):
+            raise ValueError(f"{name} is {steps} but config.{name} is {getattr(cfg, name)}")
+    _check_schema(loaded)
+    _check_dimensions(loaded)
+    _check_scaling(loaded)
+    if (loaded.conformal is not None) != bool(cfg.intervals and
+                                              cfg.interval_method == "conformal"):
+        raise ValueError("conformal widths do not match config.intervals and "
+                         "config.interval_method")
+    if loaded.conformal is not None:
+        if set(loaded.conformal) != {"widths", "pooled"}:
+            raise ValueError("conformal does not hold exactly widths and pooled")
+        n_series, levels = len(loaded.series["ids"]), len(cfg.intervals)
+        tail = (levels, loaded.horizon, schema.n_targets)
+        _shaped(loaded.conformal.get("widths"), (n_series, *tail), "conformal.widths", 0)
+        _shaped(loaded.conformal.get("pooled"), tail, "conformal.pooled", 0)
+    check_weights(loaded)
+
+
+def _check_schema(loaded: Artifact) -> None:
+    import pandas as pd
+
+    schema = loaded.schema
+    if schema.n_targets < 1 or tuple(schema.channels[-len(schema.features):]) != \
+            schema.features and schema.features:
+        raise ValueError("schema.channels do not hold its targets and features")
+    if (schema.layout == "long") != (schema.id_col is not None):
+        raise ValueError(f"schema.id_col is {_shown(schema.id_col)} in a {schema.layout} file")
+    if schema.step < 1:
+        raise ValueError(f"schema.step is {schema.step:,}, not a positive integer")
+    if schema.time_kind == "datetime":
+        try:
+            pd.tseries.frequencies.to_offset(schema.freq)
+        except (ValueError, TypeError):
+            raise ValueError(f"schema.freq is {_shown(schema.freq)}, not a pandas frequency") \
+                from None
+    unknown = [name for name in loaded.calendar if name not in NAMES]
+    if unknown or len(set(loaded.calendar)) < len(loaded.calendar):
+        raise ValueError(f"calendar names an unknown or repeated feature (the features are "
+                         f"{', '.join(NAMES)})")
+
+
+def _check_dimensions(loaded: Artifact) -> None:
+    dims, schema = loaded.dimensions, loaded.schema
+    levels = quantile_levels(loaded.config)
+    expected = {"n_targets": schema.n_targets, "n_calendar": 2 * len(loaded.calendar),
+                "n_inputs": len(schema.channels) + 2 * len(loaded.calendar) + 1,
+                "n_quantiles": len(levels) or 1, "point": levels.index(0.5) if levels else 0}
+    for name, wanted in expected.items():
+        if getattr(dims, name) != wanted:
+            raise ValueError(f"dimensions.{name} is {getattr(dims, name)}, but the schema and "
+                             f"configuration make it {wanted}")
+    _within(dims.season, 1, MAX_STEPS, "dimensions.season")
+
+
+def _check_scaling(loaded: Artifact) -> None:
+    stats, cfg = loaded.scaling, loaded.config
+    if stats.kind != cfg.scaler:
+        raise ValueError(f"scaling.kind is {stats.kind!r} but config.scaler is {cfg.scaler!r}")
+    low, high = FLOOR_RANGE
+    if not low <= stats.floor <= high:
+        raise ValueError(f"scaling.floor is {stats.floor}, outside [{low:g}, {high:g}]")
+    ids = loaded.series["ids"]
+    if len(set(ids)) < len(ids):
+        raise ValueError("series.ids names a series twice")
+    shape = (len(ids), len(loaded.schema.channels))
+    loc = _shaped(stats.loc, shape, "scaling.loc")
+    scale = _shaped(stats.scale, shape, "scaling.scale")
+    if not (scale > 0).all():
+        raise ValueError("scaling.scale holds a value that is not above 0")
+    # targets scaled per window (or not at all) keep the identity map per series
+    fixed = shape[1] if stats.kind == "none" else \
+        loaded.schema.n_targets if stats.kind == "window" else 0
+    if (loc[:, :fixed] != 0).any() or (scale[:, :fixed] != 1).any():
+        raise ValueError(f"scaling.loc and scale of a {stats.kind} scaler are not 0 and 1")
+    lengths = loaded.series.get("lengths")
+    for key, items in (("last_times", loaded.series.get("last_times")), ("lengths", lengths)):
+        if items is not None and (not isinstance(items, list) or len(items) != len(ids)):
+            raise ValueError(f"series.{key} is {_shown(items)}, not a list of {len(ids)}")
+
+
+def check_weights(loaded: Artifact) -> None:
+    """The stored weights against the network the configuration describes, compared on the
+    meta device (shapes without memory), then checked for finite values."""
+    cfg, weights = loaded.config, loaded.state_dict
+    # each member's recurrent layer has at least four tensors per direction, so the count of
+    # stored tensors bounds the size of the network built below
+    least = cfg.ensemble * cfg.layers * 4 * (2 if cfg.bidirectional else 1)
+    if least > len(weights):
+        raise ValueError(f"config asks for {cfg.ensemble} x {cfg.layers} layers, but the file "
+                         f"holds {len(weights)} weights")
+    try:
+        with torch.device("meta"):
+            expected = Ensemble(cfg, loaded.dimensions, loaded.horizon,
+                                loaded.window).state_dict()
+    except RuntimeError:  # sizes whose product overflows
+        raise ValueError(f"config describes a network too large to build (hidden "
+                         f"{cfg.hidden:,})") from None
+    for key in [*expected, *weights]:
+        if key not in weights or key not in expected:
+            side = "has no" if key not in weights else "has an unexpected"
+            raise ValueError(f"state_dict {side} weight {_shown(key)}")
+        if weights[key].shape != expected[key].shape:
+            raise ValueError(f"weight {key!r} has shape {tuple(weights[key].shape)}, not "
+                             f"{tuple(expected[key].shape)}")
+    for key, weight in weights.items():
+        if not torch.isfinite(weight).all():
+            raise ValueError(f"weight {key!r} holds NaN or infinite values")
+
+
+def _shaped(raw: Any, shape: tuple[int, ...], where: str, least: float | None = None
+            ) -> torch.Tensor | Any:
+    """A stored array (tensor or numpy) of `shape`, finite, and at least `least` if given."""
+    values = torch.as_tensor(raw) if not isinstance(raw, torch.Tensor) else raw
+    if tuple(values.shape) != shape:
+        raise ValueError(f"{where} has shape {tuple(values.shape)}, not {shape}")
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{where} holds NaN or infinite values")
+    if least is not None and (values < least).any():
+        raise ValueError(f"{where} holds a value below {least:g}")
+    return values
+
+
+def _within(number: int, low: int, high: int, where: str) -> None:
+    if not low <= number <= high:
+        raise ValueError(f"{where} is {number:,}, outside [{low:,}, {high:,}]")
+
+
+def _shown(raw: Any) -> str:
+    """A stored value in a message, cut short: a crafted file may hold a long one."""
+    text = repr(raw) if isinstance(raw, (str, int, float, bool, type(None))) \
+        else f"a {type(raw).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
