@@ -16,7 +16,7 @@ import numpy as np
 from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
 from forecastr.config import FitConfig, quantile_levels
-from forecastr.errors import ConfigError, DataError, Interrupted
+from forecastr.errors import ConfigError, DataError, Interrupted, out_of_memory
 from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
 from forecastr.stopping import StopRequest
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from forecastr.artifact import Artifact
 
 log = logging.getLogger(__name__)
+FEWER_SERIES = "split DATA into files of fewer series, or run where there is more memory"
 
 
 def inspect(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> dict[str, Any]:
@@ -177,7 +178,9 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     clock = Clock()
     panel = read_panel(source, cfg)
     clock.lap("read")
-    ready = prepare(panel, cfg)
+    with out_of_memory(f"building the windows of {panel.n_series:,} series "
+                       f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):
+        ready = prepare(panel, cfg)
     clock.lap("windows")
     cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
     _check_conformal(cfg, len(split.val), panel.source)
@@ -203,7 +206,9 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
-        with stop.deferred():
+        with stop.deferred(), out_of_memory(
+                f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
+                f"of {ready.window} steps", "lower --batch-size, --window or --hidden"):
             result = train.train(
                 model, data, train.Windows.from_index(split.train, target_device),
                 val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
@@ -351,8 +356,9 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
     def predict(history: Panel) -> np.ndarray:  # (S, H, K, 1 + E): point, then extras
         return forecast.forecast(model, loaded, history, horizon, target_device)[0][..., outputs]
 
-    scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
-                          [suffix for _, suffix in extra])
+    with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES):
+        scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
+                              [suffix for _, suffix in extra])
     if plot_path is not None:
         plot.draw(panel, scored, plot_path)
     clock = _has_clock_times(panel.times)
@@ -403,8 +409,9 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     model = artifact.build_model(loaded, str(model_path))
     inputs = forecast.model_inputs(loaded, panel, target_device)
     clock.lap("windows")
-    values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
-                                     target_device)
+    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES):
+        values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
+                                         target_device)
     broken = ~np.isfinite(values).all(axis=(1, 2, 3))
     if broken.any():  # never a forecast of inf or NaN with exit 0
         s = int(np.argmax(broken))

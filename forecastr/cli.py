@@ -356,6 +356,13 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
         code = EXIT_BROKEN_PIPE
+    except MemoryError:  # outside the places that say what they were doing
+        if debug:
+            traceback.print_exc()
+        click.echo("forecastr: error: out of memory; give less data (fewer or shorter series) "
+                   "or smaller options, or run where there is more memory (run again with "
+                   "--debug for where)", err=True)
+        code = 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence for cron users
         if debug:
             traceback.print_exc()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class ForecastrError(Exception):
     """Base of every error forecastr raises on purpose; the message is one line for the user."""
@@ -48,3 +51,23 @@ class Interrupted(ForecastrError):
     def __init__(self, message: str, checkpoint: str | None = None) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
+
+
+class OutOfMemory(ForecastrError):
+    """The machine ran out of memory; the message says doing what, and how large it was."""
+
+
+@contextlib.contextmanager
+def out_of_memory(what: str, advice: str) -> Iterator[None]:
+    """Turn running out of memory inside the block into one line: 'out of memory while
+    {what}; {advice}'."""
+    try:
+        yield
+    except MemoryError:
+        raise OutOfMemory(f"out of memory while {what}; {advice}") from None
+    except RuntimeError as exc:
+        # torch has no error type of its own for a failed CPU allocation, only this text
+        # (and OutOfMemoryError, a RuntimeError, on CUDA)
+        if type(exc).__name__ != "OutOfMemoryError" and "can't allocate memory" not in str(exc):
+            raise
+        raise OutOfMemory(f"out of memory while {what}; {advice}") from None

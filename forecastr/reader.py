@@ -4,12 +4,9 @@ every message about a malformed file. The only module that parses CSV."""
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import re
-import sys
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from forecastr.config import FitConfig
-from forecastr.errors import DataError
+from forecastr.errors import DataError, out_of_memory
 from forecastr.panel import Layout, Panel, Schema
+from forecastr.source import Source, open_source
 from forecastr.timegrid import Parsed, parse_times, regularise
 
 log = logging.getLogger(__name__)
@@ -56,8 +54,16 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         DataError: with a one-line message naming the file, column and line of the problem.
     """
     cfg = cfg or FitConfig()
-    name, text = read_text(source)
-    frame, lines = parse_csv(text, name, text_columns=(cfg.id_col or LONG_ID,))
+    text = open_source(source)
+    with out_of_memory(f"reading {text.name} ({text.size:,} bytes of CSV)",
+                       "give a smaller file (fewer or shorter series), or run where there is "
+                       "more memory"):
+        return _read(text, cfg, model)
+
+
+def _read(text: Source, cfg: FitConfig, model: str | None) -> Panel:
+    name = text.name
+    frame, lines = parse_csv(text, text_columns=(cfg.id_col or LONG_ID,))
     columns = detect_columns(frame, cfg, name, model)
     channels = columns.targets if columns.layout != "wide" else ("value",)
     numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
@@ -86,49 +92,17 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     return _to_panel(grid, ids, columns, times, channels, name, cfg.fill)
 
 
-def read_text(source: str | Path | BinaryIO) -> tuple[str, str]:
-    """Bytes of a path, "-" or a file object, gunzipped if gzip, decoded as UTF-8."""
-    if hasattr(source, "read"):
-        name, raw = getattr(source, "name", "<stream>"), source.read()
-    elif str(source) == "-":
-        name, raw = "<stdin>", sys.stdin.buffer.read()
-    else:
-        name, path = str(source), Path(source)
-        if path.is_dir():
-            raise DataError(f"{name}: is a directory, not a CSV file; give the path of a file")
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"{name}: no such file; check the path") from None
-        except OSError as exc:
-            raise DataError(f"{name}: cannot read file ({exc.strerror or exc}); check the path "
-                            f"and its permissions") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error):
-            raise DataError(f"{name}: truncated or corrupt gzip data; compress it again "
-                            f"(gzip -t tests a .gz file)") from None
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{name}: binary data, not CSV text; give a CSV file, plain or gzipped")
-    try:
-        return name, raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise DataError(f"{name}, line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
-                        f"convert it, e.g. iconv -f latin1 -t utf-8") from None
-
-
-def parse_csv(text: str, name: str,
-              text_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
+              ) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse CSV text with a sniffed delimiter; return the data rows (blank lines dropped) and
     the line of the file each row starts on (the header is line 1 after any blank lines).
     `text_columns` (series ids) are read as written: 007 is no number and NA no gap."""
-    if not text or text.isspace():  # strip() would copy a large file
+    name = source.name
+    if source.blank:
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data rows")
-    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", text)  # blank lines above the header
+    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", source.sample)  # blank lines above the header
     skip = blank[0].count("\n") or blank[0].count("\r")
-    sample = text[blank.end():blank.end() + 65536]
+    sample = source.sample[blank.end():]
     sep = sniff_delimiter(sample)
     try:
         header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
@@ -139,13 +113,14 @@ def parse_csv(text: str, name: str,
         raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header; rename "
                         f"one of them")
     decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
-    starts = _record_lines(text, sep)  # starts[r]: line of record r (0-based, header included)
-    options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip)
+    # starts[r]: line of record r (0-based, header included)
+    starts = _record_lines(source, sep) if source.quoted else None
+    options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip,
+                   encoding="utf-8")
     ids = [c.lstrip() for c in header if c.strip() in text_columns]  # as pandas names them
     try:
-        # bytes, not a StringIO: pandas' C tokenizer reads them twice as fast
-        frame = pd.read_csv(io.BytesIO(text.encode("utf-8")), encoding="utf-8",
-                            decimal=decimal, low_memory=False,
+        # bytes, streamed: pandas' C tokenizer reads them twice as fast as text
+        frame = pd.read_csv(source.open(), decimal=decimal, low_memory=False,
                             dtype=dict.fromkeys(ids, "str"), **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
@@ -160,7 +135,7 @@ def parse_csv(text: str, name: str,
                         f"the missing column name or drop the trailing delimiter")
     for column in frame.columns.intersection(ids):  # ids such as NA or None are names, not gaps
         if frame[column].isna().any():
-            frame[column] = pd.read_csv(io.StringIO(text), usecols=[column], dtype="str",
+            frame[column] = pd.read_csv(source.open(), usecols=[column], dtype="str",
                                         keep_default_na=False, na_values=[""], **options)[column]
     frame.columns = [str(c).strip() for c in frame.columns]
     numeric = frame.select_dtypes("number")  # a row with a number is no blank line; checking
@@ -174,12 +149,11 @@ def parse_csv(text: str, name: str,
     return (frame, lines) if keep.all() else (frame[keep], lines[keep])
 
 
-def _record_lines(text: str, sep: str) -> np.ndarray | None:
-    """The line each CSV record starts on, where quoted fields may hold line breaks; None
-    when record r simply starts on line r + 1."""
-    if '"' not in text:
-        return None
-    reader, starts = csv.reader(io.StringIO(text, newline=""), delimiter=sep), [1]
+def _record_lines(source: Source, sep: str) -> np.ndarray | None:
+    """The line each CSV record starts on, where quoted fields may hold line breaks (read as
+    a stream); None when the csv module cannot read the file (pandas then reports it)."""
+    text = io.TextIOWrapper(source.open(), encoding="utf-8", newline="")
+    reader, starts = csv.reader(text, delimiter=sep), [1]
     try:
         for _ in reader:
             starts.append(reader.line_num + 1)
