@@ -418,8 +418,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
         largest = float(np.nanmax(np.abs(panel.series(s)[0][:, :loaded.dimensions.n_targets])))
         raise DataError(f"{panel.source}: the forecast of series {panel.ids[s]!r} is not a "
                         f"finite number ({int(broken.sum())} such series); its values reach "
-                        f"{largest:.3g}, beyond what the model's float32 arithmetic holds; "
-                        f"scale the data down (e.g. to thousands or millions) and refit")
+                        f"{largest:.3g}; scale the data (e.g. to thousands or millions) "
+                        f"and refit")
     clock.lap("forward")
     frame = forecast.to_frame(panel, values, times, with_history,
                               forecast.output_columns(loaded), loaded.dimensions.point)

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # series per forward pass: bounding window x series bounds the recurrent activations, so
 # that memory stays flat whatever the window and however many series there are
 CHUNK_STEPS = 2**18
+# significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
+FORECAST_DIGITS = 8
 
 
 def training_rows(artifact: Artifact, panel: Panel) -> np.ndarray:
@@ -137,13 +139,14 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
             point = artifact.dimensions.point
             centre = out[..., point:point + 1]
             out = torch.cat([out, centre - width.float(), centre + width.float()], dim=-1)
+        out = out.double()  # back to data units in float64: they may pass float32's range
         if loc is not None:
             out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)
         # a window that never changed is forecast to stay as it is, exactly: no network
         # offset on a zero or constant series (common in retail data)
-        out = torch.where(flat[:, None, :, None], last.unsqueeze(-1), out)  # (B, H, K, Q)
-        outputs.append(out.cpu().numpy())
-    scaled = np.concatenate(outputs)[:, :horizon].astype(np.float64)  # (S, H, K, Q)
+        out = torch.where(flat[:, None, :, None], last.double().unsqueeze(-1), out)
+        outputs.append(out.cpu().numpy())  # (B, H, K, Q)
+    scaled = np.concatenate(outputs)[:, :horizon]  # (S, H, K, Q)
     result = np.stack([scaling.invert(scaled[..., q], inputs.stats, np.arange(n_series),
                                       slice(0, n_targets)) for q in range(scaled.shape[-1])],
                       axis=-1)
@@ -193,11 +196,12 @@ def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: 
     time_col = schema.time_col or "step"
     stamps = times.reshape(-1)
     ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
-    # (S * H, K * outputs), in the data's own precision: more digits would only be noise
-    flat = np.concatenate([values[..., q].reshape(-1, k) for q, _ in outputs], axis=1
-                          ).astype(np.float32)
-    if with_history:
-        history = np.full((len(panel.values), flat.shape[1]), np.nan, np.float32)
+    # (S * H, K * outputs), to the digits the network's float32 arithmetic carries (more
+    # would be noise), in float64 so that forecasts past float32's range are still numbers
+    flat = significant(np.concatenate([values[..., q].reshape(-1, k) for q, _ in outputs],
+                                      axis=1), FORECAST_DIGITS)
+    if with_history:  # written as read: float64, integers above 2**24 included
+        history = np.full((len(panel.values), flat.shape[1]), np.nan)
         history[:, :k] = panel.values[:, :k]  # quantile columns stay empty for the past
         ids = np.concatenate([np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths),
                               ids])
@@ -223,6 +227,25 @@ def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: 
     wide = wide.reindex(columns=list(columns))
     wide.columns = list(columns.values())
     return wide.reset_index()
+
+
+def significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """float64 values rounded to `digits` significant decimal digits, so that CSV and JSON
+    show 1234.5679 rather than 1234.5678710937500; zero and non-finite values pass as they
+    are."""
+    magnitude = np.abs(values)
+    usable = np.isfinite(values) & (magnitude > 0)
+    exponent = np.floor(np.log10(np.where(usable, magnitude, 1.0)))
+    shift = digits - 1 - exponent  # decimal places to keep: negative above 10**digits
+    with np.errstate(over="ignore", invalid="ignore"):
+        # dividing by an exact power of ten (up to 10**22) gives the nearest float64 to the
+        # rounded decimal, whose shortest repr is the short text wanted
+        rounded = np.where(shift >= 0, np.round(values * 10.0**shift) / 10.0**shift,
+                           np.round(values / 10.0**-shift) * 10.0**-shift)
+    rounded = np.where(usable & np.isfinite(rounded), rounded, values)
+    far = usable & (np.abs(shift) > 22)  # rare: rounded through text instead
+    rounded[far] = [float(f"{value:.{digits - 1}e}") for value in values[far]]
+    return rounded
 
 
 def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:

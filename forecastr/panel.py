@@ -38,9 +38,10 @@ class Schema:
 
 @dataclass(frozen=True)
 class Panel:
-    """Series side by side: values (T_total, C) float32, times (T_total,), boundaries indptr."""
+    """Series side by side: values (T_total, C) float64 as read (the model's float32 inputs
+    are made from them), times (T_total,), boundaries indptr."""
 
-    values: np.ndarray  # (T_total, C) float32
+    values: np.ndarray  # (T_total, C) float64
     times: np.ndarray  # (T_total,) datetime64[ns] or int64
     indptr: np.ndarray  # (S + 1,) int64
     ids: tuple[str, ...]  # (S,)
@@ -50,7 +51,7 @@ class Panel:
     empty: tuple[str, ...] = ()  # series of the file that had no values and were left out
 
     def __post_init__(self) -> None:
-        assert self.values.ndim == 2 and self.values.dtype == np.float32
+        assert self.values.ndim == 2 and self.values.dtype == np.float64
         assert self.values.shape[1] == len(self.schema.channels)
         assert len(self.times) == len(self.values) == self.indptr[-1]
         assert len(self.ids) == len(self.indptr) - 1 == len(self.filled)

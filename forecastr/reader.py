@@ -306,7 +306,7 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
         times.kind if columns.time_col else "none"), freq=grid.freq, step=grid.step,
         tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,
         channels=channels + columns.features)
-    return Panel(values=grid.values.astype(np.float32), times=grid.times,
+    return Panel(values=grid.values.astype(np.float64), times=grid.times,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,
                  filled=filled.astype(np.int64), source=name, empty=tuple(empty))

@@ -84,14 +84,17 @@ def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor
     input steps only (never the horizon, which would leak the answer).
 
     x (B, L, C), y (B, H, n_targets) or None, mask (B, L) -> x, y, loc (B, 1, n_targets),
-    scale (B, 1, n_targets); invert with `prediction * scale + loc`. The spread is at least
-    `floor` times the window's level (ScaleStats.floor; 0 in models of format 2 and older).
+    scale (B, 1, n_targets), the last two in float64; invert with `prediction * scale +
+    loc`. The spread is at least `floor` times the window's level (ScaleStats.floor; 0 in
+    models of format 2 and older).
     """
     import torch  # here, so that the per-series scalers do not load it
 
-    weight = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
+    # statistics in float64: the squares of float32 values near 1e20 would overflow, and
+    # those near 1e-30 vanish, in float32
+    weight = mask.unsqueeze(-1).double()  # (B, L, 1)
     count = weight.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1, 1)
-    target = x[..., :n_targets]
+    target = x[..., :n_targets].double()
     loc = (target * weight).sum(dim=1, keepdim=True) / count  # (B, 1, n_targets)
     var = (((target - loc) * weight) ** 2).sum(dim=1, keepdim=True) / count
     # a window with one observed step (or a flat one) has no spread of its own: a share of
@@ -102,6 +105,6 @@ def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor
     # all-zero window is only shifted (and forecast as zero: see forecast.forward)
     scale = spread.where(spread > 0, spread.new_ones(()))
     x = x.clone()
-    x[..., :n_targets] = (target - loc) / scale * weight  # padded steps stay exactly 0
-    y = None if y is None else (y - loc) / scale
+    x[..., :n_targets] = ((target - loc) / scale * weight).to(x.dtype)  # padding stays 0
+    y = None if y is None else ((y.double() - loc) / scale).to(y.dtype)
     return x, y, loc, scale

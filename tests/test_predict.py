@@ -224,7 +224,8 @@ def test_zero_constant_tiny_and_huge_series_are_forecast_sensibly(cli, tmp_path)
     steps = np.arange(60)
     season = np.sin(2 * np.pi * steps / 12)
     values = {"zero": np.zeros(60), "five": np.full(60, 5.0), "tiny": 3e-9 * (2 + season),
-              "huge": 1e9 * (2 + season)}
+              "huge": 1e9 * (2 + season), "1e-30": 1e-30 * (2 + season),
+              "1e30": 1e30 * (2 + season), "1e38": 1e38 * (2 + season)}
     frame = pd.concat([pd.DataFrame({"unique_id": name, "y": y,
                                      "ds": pd.date_range("2001-01-01", periods=60, freq="MS")})
                        for name, y in values.items()])
@@ -238,9 +239,14 @@ def test_zero_constant_tiny_and_huge_series_are_forecast_sensibly(cli, tmp_path)
     assert (forecast.get_group("five") == 5).all()
     tiny, huge = forecast.get_group("tiny"), forecast.get_group("huge")
     assert tiny.between(0, 1e-8).all() and huge.between(0, 5e9).all()
+    # float32 squares of these overflow (1e30, 1e38) or vanish (1e-30): scaled in float64
+    for name, size in (("1e-30", 1e-30), ("1e30", 1e30), ("1e38", 1e38)):
+        assert forecast.get_group(name).between(0, 5 * size).all()
 
 
-def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_path):
+def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_path,
+                                                                     monkeypatch):
+    from forecastr import forecast
     from forecastr.ui import json_text
 
     steps = np.arange(60)
@@ -250,6 +256,15 @@ def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_p
     frame.to_csv(data, index=False)
     assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
                 "24", "--horizon", "6", "--val-windows", "2"]).exit_code == 0
+    result = cli(["predict", model, data])  # before: -inf, exit 0 (float32 scaling)
+    assert result.exit_code == 0 and np.isfinite(pd.read_csv(io.StringIO(result.stdout))["y"]).all()
+    forward = forecast.forward
+
+    def overflowing(*args, **kwargs):  # a network that gives inf, as none should
+        values, times = forward(*args, **kwargs)
+        return np.full_like(values, np.inf), times
+
+    monkeypatch.setattr(forecast, "forward", overflowing)
     result = cli(["predict", model, data])
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith(f"forecastr: error: {data}: the forecast of series 'y' is "
@@ -273,3 +288,34 @@ def test_data_in_another_time_zone_than_the_model_s_is_refused(cli, tmp_path):
     assert "times are in time zone" in result.stderr and "but " in result.stderr
     assert "was fitted on UTC" in result.stderr
     assert cli(["predict", model, utc]).exit_code == 0
+
+
+def test_history_is_written_as_read_and_forecasts_to_float32_digits(cli, tmp_path):
+    steps = np.arange(48)
+    exact = ["1234567.891", "16777217", "0.1", "123456789012.25"]  # float32 changes each
+    y = 2e6 + 1e5 * np.sin(2 * np.pi * steps / 12)
+    frame = pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=48, freq="MS"), "y": y})
+    data, model = tmp_path / "exact.csv", tmp_path / "m.fcst"
+    text = frame.to_csv(index=False).splitlines()
+    text[1:5] = [f"{line.split(',')[0]},{value}" for line, value in zip(text[1:5], exact)]
+    data.write_text("\n".join(text) + "\n")
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "24", "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    lines = cli(["predict", model, data, "--with-history"]).stdout.splitlines()
+    # the values as read (they came out as 1234567.9, 16777216, 0.10000000149, ...)
+    assert [float(line.split(",")[1]) for line in lines[1:5]] == [float(v) for v in exact]
+    for line in lines[49:]:  # forecasts: no float32 noise digits (1234.5678710937500)
+        digits = line.split(",")[1].replace(".", "").replace("-", "").strip("0")
+        assert 0 < len(digits) <= 8, line
+
+
+def test_evaluate_scores_the_actuals_as_read(cli, tmp_path):
+    # float32 holds 100,000,000.25 as 100,000,000: every naive error would read 0
+    frame = pd.DataFrame({"t": np.arange(80), "y": 1e8 + 0.25 * np.arange(80)})
+    data, model = tmp_path / "fine.csv", tmp_path / "m.fcst"
+    frame.to_csv(data, index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "4", "--val-windows", "1"]).exit_code == 0
+    report = json.loads(cli(["evaluate", model, data, "--json"]).stdout)
+    assert report["overall"]["naive"]["mae"] == pytest.approx(0.25 * (1 + 2 + 3 + 4) / 4,
+                                                              rel=1e-9)

@@ -35,7 +35,7 @@ def stamps(*texts: str) -> np.ndarray:
 
 
 def f32(rows: list[list[float]]) -> np.ndarray:
-    return np.array(rows, dtype=np.float32)
+    return np.array(rows, dtype=np.float64)
 
 
 def assert_series(panel: Panel, s: int, times: np.ndarray, values: list[list[float]]) -> None:
@@ -58,7 +58,7 @@ def warnings_log(caplog: pytest.LogCaptureFixture,
 
 def test_single_series_values_times_and_schema():
     panel = read("month,sales\n2020-01-01,1.5\n2020-02-01,2.5\n2020-03-01,4\n")
-    assert panel.values.dtype == np.float32 and panel.values.shape == (3, 1)
+    assert panel.values.dtype == np.float64 and panel.values.shape == (3, 1)
     assert panel.ids == ("sales",) and panel.indptr.tolist() == [0, 3]
     assert panel.times.dtype == np.dtype("datetime64[ns]")
     assert_series(panel, 0, stamps("2020-01-01", "2020-02-01", "2020-03-01"), [[1.5], [2.5], [4]])
@@ -222,7 +222,7 @@ def test_frequency_is_inferred(start: str, freq: str, expected: str):
     panel = read(text)
     assert panel.schema.freq == expected
     np.testing.assert_array_equal(panel.times, times.as_unit("ns").to_numpy())
-    np.testing.assert_array_equal(panel.values[:, 0], np.arange(6, dtype=np.float32))
+    np.testing.assert_array_equal(panel.values[:, 0], np.arange(6, dtype=np.float64))
 
 
 @pytest.mark.parametrize(("times", "expected"), [
@@ -244,7 +244,7 @@ def test_frequency_found_between_gaps():
     text = "date,v\n2020-01-01,1\n2020-01-04,4\n2020-01-05,5\n2020-01-06,6\n"
     panel = read(text)
     assert panel.schema.freq == "D" and panel.filled.tolist() == [2]
-    np.testing.assert_array_equal(panel.values[:, 0], np.arange(1, 7, dtype=np.float32))
+    np.testing.assert_array_equal(panel.values[:, 0], np.arange(1, 7, dtype=np.float64))
 
 
 def test_freq_override_floors_onto_the_grid():
@@ -511,7 +511,7 @@ def test_sample_single():
     panel = read_panel(SAMPLE_DATA / "single.csv")
     assert (panel.ids, panel.lengths.tolist(), panel.schema.freq) == (("sales",), [204], "MS")
     assert panel.schema.layout == "single" and panel.times[0] == np.datetime64("1991-07-01")
-    assert panel.values[0, 0] == np.float32(3.526591)
+    assert panel.values[0, 0] == np.float64(3.526591)
 
 
 def test_sample_wide():
@@ -519,7 +519,7 @@ def test_sample_wide():
     assert panel.schema.layout == "wide" and panel.schema.freq == "QS-JAN"
     assert panel.n_series == 20 and panel.lengths.tolist() == [76] * 20
     assert panel.ids[:3] == ("NSWMetro", "NSWNthCo", "NSWSthCo") and panel.ids[-1] == "OTHNoMet"
-    assert panel.values[0, 0] == np.float32(9.0470953969)
+    assert panel.values[0, 0] == np.float64(9.0470953969)
 
 
 def test_sample_long():
@@ -541,7 +541,7 @@ def test_sample_gaps_fills_the_missing_weeks():
     # 1963-03-16 was deleted from the file: linear fill is the mean of its two neighbours
     at = int(np.flatnonzero(panel.times == np.datetime64("1963-03-16"))[0])
     expected = (float(rows["1963-03-09"]) + float(rows["1963-03-23"])) / 2
-    assert panel.values[at, 0] == np.float32(expected)
+    assert panel.values[at, 0] == np.float64(expected)
 
 
 def test_sample_hourly_with_features():
@@ -615,7 +615,7 @@ def test_long_round_trip(case: tuple[str, dict[str, list], str]):
         steps = np.arange(len(observed))
         filled = observed.copy()
         filled[~known] = np.interp(steps[~known], steps[known], observed[known])
-        np.testing.assert_array_equal(values[:, 0], filled.astype(np.float32))
+        np.testing.assert_array_equal(values[:, 0], filled.astype(np.float64))
         assert panel.filled[s] == (~known).sum()
 
 
@@ -656,7 +656,7 @@ def test_wide_round_trip(case: tuple[str, list[list[float | None]]]):
         observed[~inner] = np.interp(steps[~inner], steps[inner], observed[inner])
         values, times = panel.series(s)
         np.testing.assert_array_equal(times, days[lo:hi + 1])
-        np.testing.assert_array_equal(values[:, 0], observed.astype(np.float32))
+        np.testing.assert_array_equal(values[:, 0], observed.astype(np.float64))
         assert panel.filled[s] == (~inner).sum()
 
 
@@ -764,7 +764,7 @@ def check_outcome(data: bytes, options: dict) -> None:
     except DataError as exc:
         assert "\n" not in str(exc) and str(exc).startswith("<stream>")
         return
-    assert panel.values.dtype == np.float32 and np.isfinite(panel.values).all()
+    assert panel.values.dtype == np.float64 and np.isfinite(panel.values).all()
     assert panel.indptr[0] == 0 and (np.diff(panel.indptr) > 0).all()
     assert len(set(panel.ids)) == panel.n_series
     for s in range(panel.n_series):

@@ -14,7 +14,7 @@ from forecastr.panel import Panel, Schema
 
 
 def panel_of(*series: list[list[float]]) -> Panel:
-    values = np.concatenate([np.asarray(s, np.float32).reshape(len(s), -1) for s in series])
+    values = np.concatenate([np.asarray(s, np.float64).reshape(len(s), -1) for s in series])
     n_channels = values.shape[1]
     channels = ("y", *(f"f{i}" for i in range(n_channels - 1)))
     schema = Schema("long", None, "none", None, 1, None, "unique_id", ("y",), channels[1:],

@@ -28,7 +28,7 @@ def make_panel(lengths: list[int], n_features: int = 0, seed: int = 0) -> Panel:
         target = 1000 * (s + 1) + steps  # value tells which series and step it came from
         feats = rng.standard_normal((n, n_features)).astype(np.float32)
         blocks.append(np.column_stack([target, feats]))
-    values = np.concatenate(blocks).astype(np.float32)
+    values = np.concatenate(blocks).astype(np.float64)
     schema = Schema("long", "ds", "integer", None, 1, None, "unique_id", ("y",),
                     tuple(f"f{i}" for i in range(n_features)),
                     ("y", *(f"f{i}" for i in range(n_features))))
