@@ -407,7 +407,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
         log.warning("%s: left-padded %d series with less history than the window (%d)",
                     panel.source, short, loaded.window)
     model = artifact.build_model(loaded, str(model_path))
-    inputs = forecast.model_inputs(loaded, panel, target_device)
+    inputs = forecast.model_inputs(loaded, panel, target_device, horizon)
     clock.lap("windows")
     with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES):
         values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,

@@ -118,9 +118,12 @@ def report(scored: Scored, ids: tuple[str, ...], time_text: Callable[[Any], Any]
                  **block(scored.fold == f)} for f in np.unique(scored.fold)]
     per_step = {name: np.abs(scored.forecasts[name] - scored.actual).mean(axis=(0, 2)).tolist()
                 for name in METHODS}
+    # a history that never changed has no seasonal naive error to scale by
+    flat = np.unique(scored.series[(scored.scale <= 0).any(axis=1)])
     return {"overall": overall, "per_series": per_series, "per_fold": per_fold,
             "per_step_mae": per_step, "forecasts": len(scored.series),
-            "mape_skipped_zeros": metrics.zeros(scored.actual)}
+            "mape_skipped_zeros": metrics.zeros(scored.actual),
+            "mase_skipped_series": [ids[s] for s in flat]}
 
 
 OFF_BY = 0.05  # coverage this far from the nominal level is flagged

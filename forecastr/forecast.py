@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # series per forward pass: bounding window x series bounds the recurrent activations, so
 # that memory stays flat whatever the window and however many series there are
 CHUNK_STEPS = 2**18
+INT64_MAX = np.iinfo(np.int64).max  # also the last nanosecond pandas' times can hold
+LAST_TIME = f"{pd.Timestamp.max:%Y-%m-%d %H:%M:%S}, the last time pandas holds"
 # significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
 FORECAST_DIGITS = 8
 
@@ -54,20 +56,47 @@ def series_stats(artifact: Artifact, panel: Panel, rows: np.ndarray) -> ScaleSta
 
 
 def future_times(panel: Panel, horizon: int) -> np.ndarray:
-    """(S, H) timestamps (or integer steps) that follow each series' last one."""
+    """(S, H) timestamps (or integer steps) that follow each series' last one.
+
+    Raises:
+        DataError: when they would pass the last time pandas holds (2262-04-11) or the
+            largest integer step, which would otherwise wrap around silently.
+    """
     last = panel.times[panel.indptr[1:] - 1]  # (S,)
     steps = np.arange(1, horizon + 1)
     schema = panel.schema
     if schema.time_kind != "datetime":
+        _check_reach(panel, last, horizon, schema.step, f"{INT64_MAX:,}, the largest step")
         return last[:, None] + steps[None, :] * schema.step
     offset = pd.tseries.frequencies.to_offset(schema.freq)
     if (step := fixed_step(offset)) is not None:
+        _check_reach(panel, last.view(np.int64), horizon, step, LAST_TIME)
         return last[:, None] + steps[None, :] * np.timedelta64(step, "ns")
     out = np.empty((len(last), horizon), dtype="datetime64[ns]")
     for stamp in np.unique(last):  # series usually share their last timestamp
-        ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]
+        try:
+            ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]
+        except pd.errors.OutOfBoundsDatetime:
+            _past_the_end(panel, int(np.argmax(last == stamp)), horizon, LAST_TIME, None)
         out[last == stamp] = ahead.to_numpy()
     return out
+
+
+def _check_reach(panel: Panel, last: np.ndarray, horizon: int, step: int, end: str) -> None:
+    """That `horizon` steps of `step` after each series' last time (as int64) stay in int64."""
+    s = int(np.argmax(last))
+    room = (INT64_MAX - int(last[s])) // step  # Python ints: this cannot overflow
+    if room < horizon:
+        _past_the_end(panel, s, horizon, end, room)
+
+
+def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None) -> None:
+    times = panel.series(s)[1]
+    shown = pd.Timestamp(times[-1]) if times.dtype.kind == "M" else int(times[-1])
+    fewer = ("forecast fewer steps (--horizon)" if room is None else
+             f"pass --horizon {room} or less" if room else "no step after it can be forecast")
+    raise DataError(f"{panel.source}: series {panel.ids[s]!r} ends at {shown}, and {horizon} "
+                    f"steps after it pass {end}; {fewer}")
 
 
 def last_windows(values: torch.Tensor, indptr: torch.Tensor, window: int
@@ -86,20 +115,25 @@ class ModelInputs:
     """What the forward pass reads, built once for all series of a panel."""
 
     stats: ScaleStats  # per-series scaling (stored for known series, fitted for new ones)
-    times: np.ndarray  # (S, H_trained) future timestamps
+    times: np.ndarray  # (S, H) future timestamps of the steps asked for
     values: torch.Tensor  # (T_total, C + A) scaled panel with calendar channels
     indptr: torch.Tensor  # (S + 1,)
     future_calendar: np.ndarray  # (S, H_trained, A) calendar of the future steps
     widths: np.ndarray | None  # (S, J, H_trained, K) conformal half-widths, scaled units
 
 
-def model_inputs(artifact: Artifact, panel: Panel, device: torch.device) -> ModelInputs:
-    """Scale the panel with the model's statistics and add its calendar channels."""
+def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
+                 horizon: int | None = None) -> ModelInputs:
+    """Scale the panel with the model's statistics and add its calendar channels, for
+    forecasts of `horizon` steps (the model's own by default)."""
     rows = training_rows(artifact, panel)
     stats = series_stats(artifact, panel, rows)
-    times = future_times(panel, artifact.horizon)
-    future_calendar = calendar.features(times.reshape(-1), artifact.calendar).reshape(
-        len(times), artifact.horizon, -1)
+    times = future_times(panel, horizon or artifact.horizon)
+    future_calendar = np.zeros((len(times), artifact.horizon, 2 * len(artifact.calendar)),
+                               np.float32)  # steps past `horizon` are never read back: the
+    # decoder reads them only after the steps asked for, and the direct head not at all
+    future_calendar[:, :times.shape[1]] = calendar.features(
+        times.reshape(-1), artifact.calendar).reshape(*times.shape, -1)
     widths = None
     if artifact.conformal is not None:  # the series' own widths, pooled ones for new series
         widths = np.where((rows >= 0)[:, None, None, None],
@@ -156,7 +190,7 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
 def forecast(model: Ensemble, artifact: Artifact, panel: Panel, horizon: int,
              device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """Forecasts (S, H, K, Q) in data units and their timestamps (S, H)."""
-    inputs = model_inputs(artifact, panel, device)
+    inputs = model_inputs(artifact, panel, device, horizon)
     return forward(model, artifact, inputs, horizon, device, precision)
 
 

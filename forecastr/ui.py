@@ -221,6 +221,11 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
                       f"seasonal naive)")
     if report["mape_skipped_zeros"]:
         console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
+    if flat := report["mase_skipped_series"]:
+        console.print(f"MASE left out {len(flat)} series ({visible(repr(flat[0]))}"
+                      f"{', ...' if len(flat) > 1 else ''}) whose history never changed: "
+                      f"seasonal naive's in-sample error is 0, so their MASE is undefined"
+                      f"{' (shown as -)' if relative != relative else ''}")
     _show_probabilistic(overall["model"], console)
 
 

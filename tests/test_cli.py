@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from forecastr import __version__
@@ -287,3 +289,41 @@ def test_tables_and_errors_show_data_literally(cli, tmp_path):
     missing = cli(["inspect", tmp_path / "no\x1b[2Jsuch.csv"])
     assert missing.exit_code == 2 and "\x1b" not in missing.stderr
     assert "no\\x1b[2Jsuch.csv: no such file" in missing.stderr
+
+
+def test_evaluate_says_why_a_constant_series_has_no_mase(cli, tmp_path):
+    times = pd.date_range("2001-01-01", periods=60, freq="MS")
+    flat = pd.DataFrame({"unique_id": "flat", "ds": times, "y": 5.0})
+    wave = pd.DataFrame({"unique_id": "wave", "ds": times, "y": 10 + np.sin(np.arange(60))})
+    both, alone, model = tmp_path / "both.csv", tmp_path / "flat.csv", tmp_path / "m.fcst"
+    pd.concat([flat, wave]).to_csv(both, index=False)
+    flat.to_csv(alone, index=False)
+    assert cli(["fit", both, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    report = json.loads(cli(["evaluate", model, both, "--json"]).stdout)
+    assert report["mase_skipped_series"] == ["flat"]
+    assert np.isfinite(report["overall"]["model"]["mase"])  # the wave's alone
+    table = cli(["evaluate", model, alone]).stdout
+    assert "│ MASE   │     - │" in table  # undefined, and now said why
+    assert " ".join(table.split()).endswith(
+        "MASE left out 1 series ('flat') whose history never changed: seasonal naive's "
+        "in-sample error is 0, so their MASE is undefined (shown as -)")
+
+
+def test_an_interrupt_while_the_cli_is_still_importing_is_quiet():
+    # SIGINT arrives while `forecastr` imports click (the first tenths of a second of a run
+    # on a loaded machine): no traceback from the middle of an import, exit 130
+    code = ("import builtins, os, signal, sys\n"
+            "real = builtins.__import__\n"
+            "def hook(name, *args, **kwargs):\n"
+            "    if name == 'click':\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return real(name, *args, **kwargs)\n"
+            "builtins.__import__ = hook\n"
+            "sys.argv = ['forecastr', 'inspect', 'data.csv']\n"
+            "from forecastr.__main__ import main\n"
+            "main()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout) == (130, "")
+    assert result.stderr == "forecastr: interrupted\n"

@@ -319,3 +319,39 @@ def test_evaluate_scores_the_actuals_as_read(cli, tmp_path):
     report = json.loads(cli(["evaluate", model, data, "--json"]).stdout)
     assert report["overall"]["naive"]["mae"] == pytest.approx(0.25 * (1 + 2 + 3 + 4) / 4,
                                                               rel=1e-9)
+
+
+@pytest.mark.parametrize(("freq", "end", "room"), [("h", "2262-04-11 20:00", 3),
+                                                   ("D", "2262-04-10", 1),
+                                                   ("MS", "2262-03-01", None)])
+def test_forecast_times_past_pandas_range_are_an_error_not_a_wrap(cli, tmp_path, freq, end,
+                                                                    room):
+    times = pd.date_range(end=end, periods=80, freq=freq)
+    data, model = tmp_path / "edge.csv", tmp_path / "m.fcst"
+    pd.DataFrame({"ds": times, "y": 10 + np.sin(np.arange(80) / 1.9)}).to_csv(data, index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    result = cli(["predict", model, data])  # before: hourly and daily wrapped to 1677
+    assert (result.exit_code, result.stdout) == (2, "")
+    fewer = f"pass --horizon {room} or less" if room else "forecast fewer steps (--horizon)"
+    assert result.stderr == (f"forecastr: error: {data}: series 'y' ends at "
+                             f"{pd.Timestamp(end)}, and 6 steps after it pass 2262-04-11 "
+                             f"23:47:16, the last time pandas holds; {fewer}\n")
+    if room:  # the steps that fit are forecast
+        lines = cli(["predict", model, data, "--horizon", str(room)]).stdout.splitlines()
+        assert len(lines) == room + 1 and lines[-1].startswith("2262-04-1")
+
+
+def test_integer_steps_past_int64_are_an_error_not_an_overflow(cli, tmp_path):
+    data, model = tmp_path / "steps.csv", tmp_path / "m.fcst"
+    pd.DataFrame({"t": np.arange(60), "y": np.sin(np.arange(60) / 1.9)}).to_csv(data,
+                                                                                 index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    far = tmp_path / "far.csv"  # two points: a step of almost 2e18
+    far.write_text("t,y\n-999999999999999999,1\n999999999999999999,2\n")
+    result = cli(["predict", model, far])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.endswith(
+        f"{far}: series 'y' ends at 999999999999999999, and 6 steps after it pass "
+        f"9,223,372,036,854,775,807, the largest step; pass --horizon 4 or less\n")
