@@ -8,7 +8,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -90,7 +90,8 @@ def _check_reach(panel: Panel, last: np.ndarray, horizon: int, step: int, end: s
         _past_the_end(panel, s, horizon, end, room)
 
 
-def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None) -> None:
+def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None
+                  ) -> NoReturn:
     times = panel.series(s)[1]
     shown = pd.Timestamp(times[-1]) if times.dtype.kind == "M" else int(times[-1])
     fewer = ("forecast fewer steps (--horizon)" if room is None else
