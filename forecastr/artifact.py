@@ -57,6 +57,7 @@ def _from_v2(payload: dict[str, Any]) -> dict[str, Any]:
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
 REQUIRED = ("config", "window", "horizon", "schema", "dimensions", "calendar", "scaling",
             "series", "state_dict", "training", "versions")
+ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,10 @@ def load(path: str | Path) -> Artifact:
         raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
             from None
     _require(payload, name)  # an upgrade that could not make sense of the file
+    if (entry := integrity.unknown_entry(payload, ENTRIES)) is not None:
+        # what a later release added, without a format bump or before one was read here
+        raise ModelFileError(f"{name}: written by a newer forecastr (it holds {entry}, which "
+                             f"this one does not know); upgrade forecastr")
     try:
         return _typed(payload, os.stat(path).st_size)
     except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from forecastr.calendar import NAMES
-from forecastr.config import MAX_STEPS, choices, quantile_levels
-from forecastr.model import Ensemble
+from forecastr.config import MAX_STEPS, FitConfig, choices, quantile_levels
+from forecastr.model import Dimensions, Ensemble
+from forecastr.panel import Schema
 
 if TYPE_CHECKING:
     from forecastr.artifact import Artifact
@@ -32,12 +33,29 @@ def table(cls: type, raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} is {_shown(raw)}, not a table")
     hints = typing.get_type_hints(cls)
-    unknown = [key for key in raw if key not in hints]
-    if unknown:
-        raise ValueError(f"{where} has an unknown entry {_shown(unknown[0])}")
     complete(raw, cls, where)
     return {f.name: value(hints[f.name], raw[f.name], f"{where}.{f.name}")
             for f in dataclasses.fields(cls)}
+
+
+def unknown_entry(payload: dict[str, Any], top_level: set[str]) -> str | None:
+    """The first entry of a payload (upgraded to the current format) that this forecastr
+    does not know, named like 'config.x'; None when there is none."""
+    known = {"config": _names(FitConfig), "schema": _names(Schema),
+             "dimensions": _names(Dimensions), "scaling": {"kind", "loc", "scale", "floor"},
+             "series": {"ids", "last_times", "lengths"}, "conformal": {"widths", "pooled"}}
+    for key, value in payload.items():
+        if key not in top_level:
+            return repr(key)
+        if key in known and isinstance(value, dict):
+            extra = [name for name in value if name not in known[key]]
+            if extra:
+                return f"{key}.{extra[0]}"
+    return None
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
 
 
 def complete(raw: dict[str, Any], cls: type, where: str) -> None:

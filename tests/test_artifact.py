@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import pickle
+import re
 import shlex
 import struct
 import zipfile
@@ -349,3 +350,37 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with atomic_write(path) as stream:
         stream.write(b"new")
     assert path.read_bytes() == b"new" and os.listdir(tmp_path) == ["model.fcst"]
+
+
+def entries(content: dict) -> dict[str, set[str]]:
+    """The names a model file holds: its top-level entries and those of its tables."""
+    return {"(top level)": set(content) - {"conformal"},
+            **{key: set(content[key]) for key in ("config", "schema", "dimensions", "scaling",
+                                                  "series")}}
+
+
+def test_the_format_moves_whenever_what_a_model_file_holds_changes(tmp_path):
+    from tests.fixtures.make_fixtures import CONFIG, DATA
+
+    current = torch.load(FIXTURES / f"model-v{artifact.FORMAT_VERSION}.fcst",
+                         weights_only=True)
+    api.fit(DATA, CONFIG, tmp_path / "now.fcst")
+    now = torch.load(tmp_path / "now.fcst", weights_only=True)
+    assert set(now["config"]) == {f.name for f in dataclasses.fields(FitConfig)}
+    assert entries(now) == entries(current), (
+        "what a model file holds changed: bump artifact.FORMAT_VERSION, add an upgrade from "
+        "the format before, and run tests/fixtures/make_fixtures.py for the new fixture")
+
+
+@pytest.mark.parametrize("where", ["(top level)", "config", "schema", "dimensions", "scaling",
+                                   "series"])
+def test_an_entry_this_forecastr_does_not_know_reads_as_newer(tmp_path, where):
+    content = torch.load(FIXTURES / f"model-v{artifact.FORMAT_VERSION}.fcst",
+                         weights_only=True)
+    (content if where == "(top level)" else content[where])["added_later"] = 1
+    torch.save(content, tmp_path / "later.fcst")
+    named = "'added_later'" if where == "(top level)" else f"{where}.added_later"
+    with pytest.raises(ModelFileError, match=rf"written by a newer forecastr \(it holds "
+                                             rf"{re.escape(named)}, which this one does not "
+                                             rf"know\); upgrade forecastr$"):
+        load(tmp_path / "later.fcst")

@@ -52,3 +52,13 @@ def test_readme_console_example_matches_real_output(cli, monkeypatch):
 def test_changelog_has_an_unreleased_section():
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "## [Unreleased]" in changelog and "Keep a Changelog" in changelog
+
+
+def test_the_python_floor_is_what_the_code_needs():
+    import ast
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == ">=3.11"  # datetime.UTC; CI runs on 3.11 itself
+    for module in sorted((ROOT / "forecastr").glob("*.py")):
+        ast.parse(module.read_text(encoding="utf-8"), str(module), feature_version=(3, 11))
