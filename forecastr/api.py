@@ -157,7 +157,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     """
     import torch
 
-    from forecastr import artifact, device, train
+    from forecastr import artifact, container, device, train
     from forecastr import checkpoint as checkpoints
     from forecastr.model import Dimensions, Ensemble
 
@@ -240,7 +240,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         config=cfg, window=ready.window, horizon=ready.horizon, schema=panel.schema,
         dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
         series=_series_record(panel), state_dict=model.state_dict(), training=summary,
-        versions=artifact.versions(), conformal=calibrated)
+        versions=container.versions(), conformal=calibrated)
     if output is not None:
         artifact.save(output, fitted)
         clock.lap("saving")

@@ -1,32 +1,31 @@
-"""The .fcst model file: a plain dict of tensors and JSON-able values, written atomically and
-read with torch.load(weights_only=True), so loading one never runs code from it."""
+"""The .fcst model file's schema: what a fitted model stores (Artifact), its format version
+with the upgrades from older ones, and the network built from it. The bytes go through the
+safe container (container.py) that checkpoints use too."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import os
-import pickle
-import re
-import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
 
-from forecastr import __version__, integrity
+from forecastr import container, integrity
 from forecastr.config import FitConfig, ScalerKind, from_mapping
 from forecastr.errors import ConfigError, ModelFileError
 from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema
 from forecastr.scaling import ScaleStats
-from forecastr.writer import atomic_write
 
-FORMAT = "forecastr-model"
+MODEL = container.Kind(
+    format="forecastr-model", noun="model file",
+    wanted="give the .fcst file that forecastr fit wrote",
+    remedy="fit the model again, or restore the file from a copy", too_old="refit the model")
 # 2: quantile models (config.quantiles, dimensions.point), then intervals
 # 3: ensembles (config.ensemble; weights under nets.<member>.), step and time budgets,
 #    a seasonal-naive baseline (config.baseline, dimensions.season), the least spread of a
@@ -86,7 +85,7 @@ def save(path: str | Path, artifact: Artifact) -> None:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ModelFileError(f"{path}: not written: weight {name!r} is NaN or infinite")
     payload = {
-        "format": FORMAT,
+        "format": MODEL.format,
         "format_version": FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": _plain(artifact.versions),
@@ -106,123 +105,18 @@ def save(path: str | Path, artifact: Artifact) -> None:
     if artifact.conformal is not None:
         payload["conformal"] = {k: torch.from_numpy(np.asarray(v, np.float64))
                                 for k, v in artifact.conformal.items()}
-    with atomic_write(path) as stream:
-        torch.save(payload, stream)
-
-
-def versions() -> dict[str, str]:
-    return {"forecastr": __version__, "torch": torch.__version__}
-
-
-def read_payload(path: str | Path, expected_format: str, newest_version: int,
-                 noun: str = "model file", oldest_version: int = 1) -> dict[str, Any]:
-    """Read a dict that torch.save wrote, without ever running code from the file.
-
-    Args:
-        path: the file to read.
-        expected_format: the value its "format" entry must have.
-        newest_version: the highest "format_version" this forecastr reads.
-        noun: what the file is called in messages ("model file", "checkpoint").
-        oldest_version: the lowest "format_version" this forecastr still reads.
-
-    Raises:
-        ModelFileError: one line naming the path, for anything but a readable file of the
-            expected format and a version in [oldest_version, newest_version].
-    """
-    name = str(path)
-    if Path(path).is_dir():
-        raise ModelFileError(f"{name}: is a directory, not a {noun}; give the path of "
-                             f"the file")
-    # opened apart from reading, so that an unreadable file is not called corrupt
-    try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
-    except FileNotFoundError:
-        raise ModelFileError(f"{name}: no such {noun}; check the path") from None
-    except OSError as exc:
-        raise ModelFileError(f"{name}: cannot read ({exc.strerror or exc}); check the path and its "
-                             f"permissions") from None
-    with stream:
-        try:
-            payload = _weights_only_load(stream)
-        except pickle.UnpicklingError as exc:
-            # torch names a class or function to call as "Unsupported global: GLOBAL x.y" or
-            # "unsupported GLOBAL x.y whose module x is blocked"
-            if re.search("unsupported global", str(exc), re.IGNORECASE):
-                raise ModelFileError(f"{name}: refused: the file holds Python objects that "
-                                     f"could run code when loaded; a forecastr {noun} never "
-                                     f"does") from None
-            raise ModelFileError(f"{name}: not a forecastr {noun}; {_wanted(noun)}") from None
-        except Exception:  # noqa: BLE001 - zipfile and torch raise many types for damage
-            raise ModelFileError(f"{name}: not a forecastr {noun}, or truncated or corrupt; "
-                                 f"{_remedy(noun)}") from None
-    found = payload.get("format") if isinstance(payload, dict) else None
-    if found != expected_format:
-        if isinstance(found, str) and re.fullmatch("forecastr-[a-z]+", found):  # a checkpoint
-            raise ModelFileError(f"{name}: not a forecastr {noun} but a forecastr "
-                                 f"{found.removeprefix('forecastr-')}; {_wanted(noun)}")
-        raise ModelFileError(f"{name}: not a forecastr {noun}; {_wanted(noun)}")
-    version = payload.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ModelFileError(f"{name}: corrupt {noun}: format version {version!r}; "
-                             f"{_remedy(noun)}")
-    if version > newest_version:
-        raise ModelFileError(f"{name}: written by a newer forecastr ({noun} format {version}; "
-                             f"this one reads up to {newest_version}); upgrade forecastr")
-    if version < oldest_version:
-        raise ModelFileError(f"{name}: {noun} format {version} is too old (this forecastr "
-                             f"reads {oldest_version} to {newest_version}); refit the model")
-    return payload
-
-
-def _weights_only_load(stream: BinaryIO) -> Any:
-    """torch.load that accepts tensors and plain values only, after checking the archive."""
-    if zipfile.is_zipfile(stream):  # anything else is left to torch.load to name
-        _check_archive(stream)
-    stream.seek(0)
-    with warnings.catch_warnings():  # torch warns about foreign pickle protocols
-        warnings.simplefilter("ignore")
-        return torch.load(stream, map_location="cpu", weights_only=True)
-
-
-def _check_archive(stream: BinaryIO) -> None:
-    """torch reads its zip archives without checking their CRC-32 sums, so a flipped bit in
-    the weights or in a stored string would load silently; zipfile checks every record. The
-    records are checked to be stored side by side first, so that this costs one reading."""
-    with zipfile.ZipFile(stream) as archive:
-        records = archive.infolist()
-        _check_layout(records)
-        damaged = archive.testzip()
-    if damaged is not None:
-        raise zipfile.BadZipFile(f"bad CRC-32 for {damaged}")
-    # torch's zip reader takes a record with the MS-DOS directory bit for an empty folder
-    # and then hands back uninitialised memory as that tensor's values
-    if any(record.external_attr & 0x10 for record in records):
-        raise zipfile.BadZipFile("a record is marked as a directory")
-
-
-def _check_layout(records: list[zipfile.ZipInfo]) -> None:
-    """torch stores its records uncompressed, one after another. Entries that point into the
-    same bytes, or compressed ones, would make a small file read as a large one."""
-    end = 0
-    for record in sorted(records, key=lambda r: r.header_offset):
-        if record.compress_type != zipfile.ZIP_STORED:
-            raise zipfile.BadZipFile(f"record {record.filename} is compressed")
-        if record.header_offset < end:
-            raise zipfile.BadZipFile(f"record {record.filename} overlaps another")
-        # a local header is at least 30 bytes and the name; its extra field may add more
-        end = record.header_offset + 30 + len(record.orig_filename.encode()) \
-            + record.compress_size
+    container.write(path, payload)
 
 
 def load(path: str | Path) -> Artifact:
     """Read and check a model file; every problem is a one-line ModelFileError."""
     name = str(path)
-    payload = read_payload(path, FORMAT, FORMAT_VERSION, "model file", oldest_readable())
+    payload = container.read(path, MODEL, FORMAT_VERSION, oldest_readable())
     _require(payload, name)
     try:
         payload = _upgraded(payload)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
+        raise ModelFileError(f"{name}: corrupt model file ({exc}); {MODEL.remedy}") \
             from None
     _require(payload, name)  # an upgrade that could not make sense of the file
     if (entry := integrity.unknown_entry(payload, ENTRIES)) is not None:
@@ -232,7 +126,7 @@ def load(path: str | Path) -> Artifact:
     try:
         return _typed(payload, os.stat(path).st_size)
     except (ConfigError, AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{name}: corrupt model file ({exc}); {_remedy('model file')}") \
+        raise ModelFileError(f"{name}: corrupt model file ({exc}); {MODEL.remedy}") \
             from None
 
 
@@ -240,7 +134,7 @@ def _require(payload: dict[str, Any], name: str) -> None:
     missing = [key for key in REQUIRED if key not in payload]
     if missing:
         raise ModelFileError(f"{name}: corrupt model file: no {missing[0]!r} entry; "
-                             f"{_remedy('model file')}")
+                             f"{MODEL.remedy}")
 
 
 def oldest_readable() -> int:
@@ -267,7 +161,7 @@ def _typed(payload: dict[str, Any], file_size: int) -> Artifact:
     tensors = {**{f"weight {key!r}": value for key, value in weights.items()},
                **{f"scaling.{key}": scaling.get(key) for key in ("loc", "scale")},
                **{f"conformal.{key}": value for key, value in (conformal or {}).items()}}
-    integrity.within_file([integrity.tensor(t, where) for where, t in tensors.items()],
+    container.within_file([container.tensor(t, where) for where, t in tensors.items()],
                           file_size)
     series = integrity.mapping(payload["series"], "series")
     config = from_mapping(payload["config"], "config")
@@ -301,7 +195,7 @@ def build_model(artifact: Artifact, name: str = "model file") -> Ensemble:
     except (RuntimeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "mismatch"
         raise ModelFileError(f"{name}: weights do not fit the stored architecture ({first}); "
-                             f"{_remedy('model file')}") \
+                             f"{MODEL.remedy}") \
             from None
     return model.eval()
 
@@ -321,15 +215,3 @@ def _plain(value: Any) -> Any:
     if value is None:
         return None
     raise TypeError(f"cannot store {type(value).__name__} in a model file")
-
-
-def _wanted(noun: str) -> str:
-    return ("give the .fcst file that forecastr fit wrote" if noun == "model file"
-            else f"give the {noun} (MODEL.fcst.ckpt) that an interrupted forecastr fit wrote")
-
-
-def _remedy(noun: str) -> str:
-    """What to do about a damaged file of this kind."""
-    if noun == "checkpoint":
-        return "run without --resume to start over"
-    return "fit the model again, or restore the file from a copy"

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from forecastr import integrity
-from forecastr.artifact import read_payload, versions
+from forecastr import container
 from forecastr.config import FitConfig, flag_name
 from forecastr.errors import ConfigError, DataError
-from forecastr.writer import atomic_write
 
-FORMAT = "forecastr-checkpoint"
+CHECKPOINT = container.Kind(
+    format="forecastr-checkpoint", noun="checkpoint",
+    wanted="give the checkpoint (MODEL.fcst.ckpt) that an interrupted forecastr fit wrote",
+    remedy="run without --resume to start over", too_old="run without --resume to start over")
 FORMAT_VERSION = 1
 
 
@@ -41,19 +42,18 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 def save(path: str | Path, state: dict[str, Any], cfg: FitConfig, data_digest: str) -> None:
     """Write the checkpoint atomically: a crash while writing leaves the previous one."""
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+    payload = {"format": CHECKPOINT.format, "format_version": FORMAT_VERSION,
                "created": datetime.datetime.now(datetime.UTC).isoformat(
                    timespec="seconds"),
-               "versions": {k: str(v) for k, v in versions().items()},
+               "versions": {k: str(v) for k, v in container.versions().items()},
                "config": _comparable(cfg), "data": data_digest, "state": state}
-    with atomic_write(path) as stream:
-        torch.save(payload, stream)
+    container.write(path, payload)
 
 
 def load(path: str | Path, cfg: FitConfig, data_digest: str) -> dict[str, Any]:
     """The training state of a checkpoint written by the same run: the same configuration
     (the device and precision may change) and the same data; anything else is refused."""
-    payload = read_payload(path, FORMAT, FORMAT_VERSION, "checkpoint")
+    payload = container.read(path, CHECKPOINT, FORMAT_VERSION)
     stored, wanted = payload.get("config"), _comparable(cfg)
     if not isinstance(stored, dict) or not isinstance(payload.get("state"), dict):
         raise ConfigError(f"{path}: corrupt checkpoint; run without --resume to start over")
@@ -67,7 +67,7 @@ def load(path: str | Path, cfg: FitConfig, data_digest: str) -> dict[str, Any]:
         raise DataError(f"{path}: the data differ from those the interrupted run trained "
                         f"on; resume with the same data, or run without --resume to start over")
     try:  # what train.restore then checks against the network is bounded by the file
-        integrity.within_file([integrity.tensor(t, "a tensor", floats=False)
+        container.within_file([container.tensor(t, "a tensor", floats=False)
                                for t in _tensors(payload["state"])], os.stat(path).st_size)
     except ValueError as exc:
         raise ConfigError(f"{path}: corrupt checkpoint ({exc}); run without --resume to start "

@@ -17,6 +17,7 @@ import torch
 
 from forecastr.calendar import NAMES
 from forecastr.config import MAX_STEPS, FitConfig, choices, quantile_levels
+from forecastr.container import shown
 from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema
 
@@ -31,7 +32,7 @@ FLOOR_RANGE = (0.0, 1.0)
 def table(cls: type, raw: Any, where: str) -> dict[str, Any]:
     """The fields of dataclass `cls` from a stored mapping, each checked against its type."""
     if not isinstance(raw, dict):
-        raise ValueError(f"{where} is {_shown(raw)}, not a table")
+        raise ValueError(f"{where} is {shown(raw)}, not a table")
     hints = typing.get_type_hints(cls)
     complete(raw, cls, where)
     return {f.name: value(hints[f.name], raw[f.name], f"{where}.{f.name}")
@@ -76,7 +77,7 @@ def value(annotation: Any, raw: Any, where: str) -> Any:
     if allowed is not None:
         if isinstance(raw, str) and raw in allowed:
             return raw
-        raise ValueError(f"{where} is {_shown(raw)}, not one of {', '.join(allowed)}")
+        raise ValueError(f"{where} is {shown(raw)}, not one of {', '.join(allowed)}")
     if typing.get_origin(annotation) is tuple:
         if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
             return tuple(raw)
@@ -88,36 +89,13 @@ def value(annotation: Any, raw: Any, where: str) -> Any:
     if type(raw) is base and (base is not float or math.isfinite(raw)):
         return raw
     wanted = {bool: "true or false", int: "an integer", float: "a finite number", str: "text"}
-    raise ValueError(f"{where} is {_shown(raw)}, not {wanted[base]}")
-
-
-def tensor(raw: Any, where: str, floats: bool = True) -> torch.Tensor:
-    """A stored tensor (of floats, unless `floats` is False) that holds each of its values
-    once."""
-    if not isinstance(raw, torch.Tensor) or raw.layout != torch.strided \
-            or floats and not raw.is_floating_point():
-        raise ValueError(f"{where} is {_shown(raw)}, not a tensor of "
-                         f"{'floats' if floats else 'numbers'}")
-    # strides that repeat a value (stride 0) or reach past the storage would let a few
-    # stored bytes stand for an array of any size
-    extent = (raw.storage_offset() + raw.numel()) * raw.element_size()
-    if not raw.is_contiguous() or extent > raw.untyped_storage().nbytes():
-        raise ValueError(f"{where} is not laid out as a plain array of its values")
-    return raw
-
-
-def within_file(tensors: list[torch.Tensor], file_size: int) -> None:
-    """That the tensors hold no more bytes than the file: tensors that shared their values
-    would let a small file make a large model."""
-    size = sum(t.numel() * t.element_size() for t in tensors)
-    if size > file_size:
-        raise ValueError(f"its tensors hold {size:,} bytes, more than the file's {file_size:,}")
+    raise ValueError(f"{where} is {shown(raw)}, not {wanted[base]}")
 
 
 def mapping(raw: Any, where: str) -> dict[str, Any]:
     """A stored table: a dict whose keys are text."""
     if not isinstance(raw, dict) or not all(isinstance(key, str) for key in raw):
-        raise ValueError(f"{where} is {_shown(raw)}, not a table")
+        raise ValueError(f"{where} is {shown(raw)}, not a table")
     return raw
 
 
@@ -153,14 +131,14 @@ def _check_schema(loaded: Artifact) -> None:
             schema.features and schema.features:
         raise ValueError("schema.channels do not hold its targets and features")
     if (schema.layout == "long") != (schema.id_col is not None):
-        raise ValueError(f"schema.id_col is {_shown(schema.id_col)} in a {schema.layout} file")
+        raise ValueError(f"schema.id_col is {shown(schema.id_col)} in a {schema.layout} file")
     if schema.step < 1:
         raise ValueError(f"schema.step is {schema.step:,}, not a positive integer")
     if schema.time_kind == "datetime":
         try:
             pd.tseries.frequencies.to_offset(schema.freq)
         except (ValueError, TypeError):
-            raise ValueError(f"schema.freq is {_shown(schema.freq)}, not a pandas frequency") \
+            raise ValueError(f"schema.freq is {shown(schema.freq)}, not a pandas frequency") \
                 from None
     unknown = [name for name in loaded.calendar if name not in NAMES]
     if unknown or len(set(loaded.calendar)) < len(loaded.calendar):
@@ -204,7 +182,7 @@ def _check_scaling(loaded: Artifact) -> None:
     lengths = loaded.series.get("lengths")
     for key, items in (("last_times", loaded.series.get("last_times")), ("lengths", lengths)):
         if items is not None and (not isinstance(items, list) or len(items) != len(ids)):
-            raise ValueError(f"series.{key} is {_shown(items)}, not a list of {len(ids)}")
+            raise ValueError(f"series.{key} is {shown(items)}, not a list of {len(ids)}")
 
 
 def check_weights(loaded: Artifact) -> None:
@@ -227,7 +205,7 @@ def check_weights(loaded: Artifact) -> None:
     for key in [*expected, *weights]:
         if key not in weights or key not in expected:
             side = "has no" if key not in weights else "has an unexpected"
-            raise ValueError(f"state_dict {side} weight {_shown(key)}")
+            raise ValueError(f"state_dict {side} weight {shown(key)}")
         if weights[key].shape != expected[key].shape:
             raise ValueError(f"weight {key!r} has shape {tuple(weights[key].shape)}, not "
                              f"{tuple(expected[key].shape)}")
@@ -252,10 +230,3 @@ def _shaped(raw: Any, shape: tuple[int, ...], where: str, least: float | None = 
 def _within(number: int, low: int, high: int, where: str) -> None:
     if not low <= number <= high:
         raise ValueError(f"{where} is {number:,}, outside [{low:,}, {high:,}]")
-
-
-def _shown(raw: Any) -> str:
-    """A stored value in a message, cut short: a crafted file may hold a long one."""
-    text = repr(raw) if isinstance(raw, (str, int, float, bool, type(None))) \
-        else f"a {type(raw).__name__}"
-    return text if len(text) <= 40 else text[:37] + "..."

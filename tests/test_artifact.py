@@ -21,8 +21,10 @@ import pytest
 import torch
 
 from forecastr import api, artifact
-from forecastr.artifact import build_model, load, read_payload, save
+from forecastr.artifact import build_model, load, save
+from forecastr.checkpoint import CHECKPOINT
 from forecastr.config import FitConfig
+from forecastr.container import read
 from forecastr.errors import ModelFileError
 from forecastr.writer import atomic_write
 from tests.conftest import run_cli
@@ -131,21 +133,22 @@ def test_files_older_than_the_upgrades_reach_are_named_too_old(monkeypatch):
         load(V1)  # an old file that an upgrade cannot make sense of
 
 
-def test_read_payload_names_the_kind_of_file_it_expected(tmp_path):
+def test_the_container_names_the_kind_of_file_it_expected(tmp_path):
     path = tmp_path / "run.ckpt"
     torch.save({"format": "forecastr-checkpoint", "format_version": 3}, path)
-    payload = read_payload(path, "forecastr-checkpoint", 3, "checkpoint")
+    payload = read(path, CHECKPOINT, 3)
     assert payload == {"format": "forecastr-checkpoint", "format_version": 3}
     for newest, oldest, message in [
         (2, 1, ("written by a newer forecastr (checkpoint format 3; this one reads up to 2); "
                 "upgrade forecastr")),
-        (5, 4, "checkpoint format 3 is too old (this forecastr reads 4 to 5); refit the model"),
+        (5, 4, "checkpoint format 3 is too old (this forecastr reads 4 to 5); run without "
+               "--resume to start over"),
     ]:
         with pytest.raises(ModelFileError) as err:
-            read_payload(path, "forecastr-checkpoint", newest, "checkpoint", oldest)
+            read(path, CHECKPOINT, newest, oldest)
         assert str(err.value) == f"{path}: {message}"
     with pytest.raises(ModelFileError) as err:
-        read_payload(V1, "forecastr-checkpoint", 1, "checkpoint")
+        read(V1, CHECKPOINT, 1)
     assert str(err.value) == (f"{V1}: not a forecastr checkpoint but a forecastr model; give "
                               f"the checkpoint (MODEL.fcst.ckpt) that an interrupted forecastr "
                               f"fit wrote")

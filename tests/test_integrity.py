@@ -190,7 +190,7 @@ def leaves(content: Any, path: tuple = ()) -> list[tuple]:
     if isinstance(content, dict) and path[:1] != ("training",) or path == ():
         found = [path] if path else []
         for key, value in content.items():
-            if path or key not in ("format", "format_version"):  # read_payload's own checks
+            if path or key not in ("format", "format_version"):  # container.read's own checks
                 found += leaves(value, (*path, key))
         return found
     if isinstance(content, list):
