@@ -15,8 +15,9 @@ import numpy as np
 
 from forecastr import calendar, scaling
 from forecastr.calendar import rhythm
-from forecastr.config import FitConfig, quantile_levels
+from forecastr.config import FitConfig
 from forecastr.errors import ConfigError, DataError, Interrupted, out_of_memory
+from forecastr.outputs import extra_outputs, quantile_levels
 from forecastr.panel import Panel, select
 from forecastr.reader import read_panel
 from forecastr.stopping import StopRequest
@@ -350,15 +351,15 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
 
-    extra = forecast.output_columns(loaded)
-    outputs = [loaded.dimensions.point, *[index for index, _ in extra]]
+    extra = extra_outputs(loaded.config)
+    read = [loaded.dimensions.point, *[output.index for output in extra]]
 
     def predict(history: Panel) -> np.ndarray:  # (S, H, K, 1 + E): point, then extras
-        return forecast.forecast(model, loaded, history, horizon, target_device)[0][..., outputs]
+        return forecast.forecast(model, loaded, history, horizon, target_device)[0][..., read]
 
     with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES):
         scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
-                              [suffix for _, suffix in extra])
+                              extra)
     if plot_path is not None:
         plot.draw(panel, scored, plot_path)
     clock = _has_clock_times(panel.times)
@@ -422,7 +423,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                         f"and refit")
     clock.lap("forward")
     frame = forecast.to_frame(panel, values, times, with_history,
-                              forecast.output_columns(loaded), loaded.dimensions.point)
+                              extra_outputs(loaded.config), loaded.dimensions.point)
     clock.lap("table")
     log.info("timings: %s", clock)
     return frame

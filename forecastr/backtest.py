@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from forecastr import metrics
+from forecastr import metrics, outputs
+from forecastr.outputs import Output
 from forecastr.panel import Panel, select, truncate
 
 METHODS = ("model", "naive", "seasonal_naive")
 # history panel -> (S, H, K, 1 + E): the point forecast, then E extra outputs (quantiles and
-# interval bounds, named by the `bands` argument of run)
-Forecaster = Callable[[Panel], np.ndarray]
+# interval bounds, described by the `extra` argument of run)
+ForecastFunction = Callable[[Panel], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Scored:
     forecasts: dict[str, np.ndarray]  # method -> (P, H, K)
     scale: np.ndarray  # (P, K) in-sample seasonal naive MAE, for MASE
     bands: np.ndarray | None = None  # (P, H, K, E) the model's extra outputs
-    band_names: list[str] = field(default_factory=list)  # (E,) "q0.1", "lo-80", "hi-80", ...
+    extra: list[Output] = field(default_factory=list)  # (E,) what each of them is
 
 
 def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -46,8 +47,8 @@ def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray
     return {"naive": naive, "seasonal_naive": seasonal}
 
 
-def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: int,
-        season: int, bands: list[str] | None = None) -> Scored:
+def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, step: int,
+        season: int, extra: list[Output] | None = None) -> Scored:
     """Forecast from `folds` origins stepping back by `step` from the end of every series."""
     k = panel.schema.n_targets
     parts: dict[str, list[np.ndarray]] = {name: [] for name in
@@ -86,7 +87,7 @@ def run(panel: Panel, forecaster: Forecaster, horizon: int, folds: int, step: in
     joined = {name: np.concatenate(values) for name, values in parts.items()}
     return Scored(joined["series"], joined["fold"], joined["origin"], joined["actual"],
                   {name: joined[name] for name in METHODS}, joined["scale"],
-                  joined["bands"] if bands else None, list(bands or []))
+                  joined["bands"] if extra else None, list(extra or []))
 
 
 def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> dict[str, float]:
@@ -133,31 +134,25 @@ def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
     """Pinball loss (and scaled like MASE) of every quantile the model forecasts, interval
     bounds included as the quantiles they are; coverage and width of every interval."""
     actual, scale = scored.actual[mask], scored.scale[mask]  # (P, H, K), (P, K)
-    bands = {name: scored.bands[mask][..., e] for e, name in enumerate(scored.band_names)}
-    levels = {}
-    for name in bands:
-        if name.startswith("q"):
-            levels[float(name[1:])] = name
-        else:
-            side, level = name.split("-")
-            tail = (100 - float(level)) / 200
-            levels.setdefault(round(tail if side == "lo" else 1 - tail, 10), name)
+    bands = scored.bands[mask]  # (P, H, K, E)
+    by_quantile: dict[float, int] = {}  # an interval bound scores as the quantile it is
+    for e, output in enumerate(scored.extra):
+        by_quantile.setdefault(output.quantile, e)
     quantiles = {}
-    for q, name in sorted(levels.items()):
-        losses = metrics.quantile_losses(actual, bands[name], q)  # (P, H, K)
+    for q, e in sorted(by_quantile.items()):
+        losses = metrics.quantile_losses(actual, bands[..., e], q)  # (P, H, K)
         quantiles[f"{q:g}"] = {"pinball": float(losses.mean()),
                                "scaled_pinball": _scaled(losses.mean(axis=1), scale)}
     intervals = {}
-    for name in bands:
-        if name.startswith("lo-"):
-            level = name[3:]
-            low, high = bands[name], bands[f"hi-{level}"]
-            covered = metrics.coverage(actual, low, high)
-            nominal = float(level) / 100
-            intervals[level] = {
-                "nominal": nominal, "coverage": covered, "width": metrics.width(low, high),
-                "scaled_width": _scaled((high - low).mean(axis=1), scale),
-                "off": bool(abs(covered - nominal) > OFF_BY)}
+    for low, high in outputs.intervals(scored.extra):
+        lower = bands[..., scored.extra.index(low)]
+        upper = bands[..., scored.extra.index(high)]
+        covered = metrics.coverage(actual, lower, upper)
+        nominal = low.level / 100
+        intervals[f"{low.level:g}"] = {
+            "nominal": nominal, "coverage": covered, "width": metrics.width(lower, upper),
+            "scaled_width": _scaled((upper - lower).mean(axis=1), scale),
+            "off": bool(abs(covered - nominal) > OFF_BY)}
     return {"quantiles": quantiles, "intervals": intervals}
 
 

@@ -275,21 +275,6 @@ def _numbers(name: str, value: Any, where: str) -> tuple[float, ...]:
                       f"got {value!r}")
 
 
-def quantile_levels(cfg: FitConfig) -> tuple[float, ...]:
-    """The quantiles a model trains: those asked for, the bounds of quantile intervals, and
-    the median (the point forecast); none for a point model."""
-    bounds = {b for level in cfg.intervals for b in interval_quantiles(level)} \
-        if cfg.interval_method == "quantile" else set()
-    wanted = {*cfg.quantiles, *bounds}
-    return tuple(sorted({*wanted, 0.5})) if wanted else ()
-
-
-def interval_quantiles(level: float) -> tuple[float, float]:
-    """The quantiles that bound a central interval of `level` percent: 80 -> 0.1, 0.9."""
-    tail = round((100 - level) / 200, 10)
-    return tail, round(1 - tail, 10)
-
-
 def from_mapping(raw: Any, where: str) -> dict[str, Any]:
     """Validate a mapping of config keys (YAML contents) and return it with typed values."""
     if raw is None:

@@ -16,10 +16,11 @@ import torch
 
 from forecastr import calendar, scaling
 from forecastr.artifact import Artifact
-from forecastr.config import FitConfig, interval_quantiles, quantile_levels
+from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import DataError
 from forecastr.model import Ensemble, encoder_inputs
+from forecastr.outputs import Output
 from forecastr.panel import Panel, select, tail
 from forecastr.reader import read_panel
 from forecastr.scaling import ScaleStats
@@ -195,39 +196,15 @@ def forecast(model: Ensemble, artifact: Artifact, panel: Panel, horizon: int,
     return forward(model, artifact, inputs, horizon, device, precision)
 
 
-def output_columns(artifact: Artifact) -> list[tuple[int, str]]:
-    """(output index, column suffix) of each output forecast() returns beyond the point:
-    quantiles asked for (`q0.1`), then interval bounds (`lo-80`, `hi-80`). An interval of the
-    quantile method reads the same output as the quantile that bounds it."""
-    cfg, n_quantiles = artifact.config, artifact.dimensions.n_quantiles
-    levels = quantile_levels(cfg)
-    columns = [(levels.index(q), f"q{q:g}") for q in cfg.quantiles]
-    for j, level in enumerate(cfg.intervals):
-        if cfg.interval_method == "quantile":
-            low, high = (levels.index(q) for q in interval_quantiles(level))
-        else:  # conformal bounds follow the model's outputs: all lower, then all upper
-            low, high = n_quantiles + j, n_quantiles + len(cfg.intervals) + j
-        columns += [(low, f"lo-{level:g}"), (high, f"hi-{level:g}")]
-    return sorted(columns, key=lambda column: _column_order(column[1]))
-
-
-def _column_order(suffix: str) -> tuple[int, float, bool]:
-    """q columns by quantile, then each level's lo and hi together, narrowest level first."""
-    if suffix.startswith("q"):
-        return 0, float(suffix[1:]), False
-    side, level = suffix.split("-")
-    return 1, float(level), side == "hi"
-
-
 def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,
-             extra: list[tuple[int, str]] | None = None, point: int = 0) -> pd.DataFrame:
+             extra: list[Output] | None = None, point: int = 0) -> pd.DataFrame:
     """Forecasts (S, H, K, Q) in the input's layout: long gives id, time and target columns;
     single and wide give the time column and one column per target series. The point
-    forecast (output `point`) keeps the target's name; each (output, suffix) of `extra` adds
-    a column named `<target>-<suffix>` beside it (see output_columns)."""
+    forecast (output `point`) keeps the target's name; each output of `extra` adds a column
+    named `<target>-<suffix>` beside it (see outputs.extra_outputs)."""
     schema = panel.schema
     horizon, k = values.shape[1], values.shape[2]
-    outputs = [(point, ""), *[(q, f"-{suffix}") for q, suffix in extra or []]]
+    outputs = [(point, ""), *[(o.index, f"-{o.suffix}") for o in extra or []]]
     time_col = schema.time_col or "step"
     stamps = times.reshape(-1)
     ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)

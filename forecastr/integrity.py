@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from forecastr.calendar import NAMES
-from forecastr.config import MAX_STEPS, FitConfig, choices, quantile_levels
+from forecastr.config import MAX_STEPS, FitConfig, choices
 from forecastr.container import shown
 from forecastr.model import Dimensions, Ensemble
+from forecastr.outputs import quantile_levels
 from forecastr.panel import Schema
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecastr import outputs
 from forecastr.backtest import Scored
 from forecastr.errors import ConfigError
 from forecastr.panel import Panel
@@ -40,12 +41,11 @@ def draw(panel: Panel, scored: Scored, path: str | Path) -> None:
         for i in np.flatnonzero(scored.series == s):
             start = int(np.searchsorted(times, scored.origin[i]))
             steps = times[start:start + horizon]
-            for e, name in enumerate(scored.band_names):  # intervals as shaded bands
-                if name.startswith("lo-"):
-                    high = scored.band_names.index("hi-" + name[3:])
-                    axis.fill_between(steps, scored.bands[i, :len(steps), 0, e],
-                                      scored.bands[i, :len(steps), 0, high], color="tab:blue",
-                                      alpha=0.15, linewidth=0)
+            for low, high in outputs.intervals(scored.extra):  # intervals as shaded bands
+                lower, upper = scored.extra.index(low), scored.extra.index(high)
+                axis.fill_between(steps, scored.bands[i, :len(steps), 0, lower],
+                                  scored.bands[i, :len(steps), 0, upper], color="tab:blue",
+                                  alpha=0.15, linewidth=0)
             for name, colour in (("model", "tab:blue"), ("seasonal_naive", "tab:orange")):
                 axis.plot(steps, scored.forecasts[name][i, :len(steps), 0], color=colour,
                           linewidth=1.4, label=name.replace("_", " ") if i == np.flatnonzero(

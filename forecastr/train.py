@@ -13,10 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from forecastr.config import FitConfig, quantile_levels
+from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import ForecastrError
 from forecastr.model import Ensemble, encoder_inputs
+from forecastr.outputs import quantile_levels
 from forecastr.scaling import window_normalise
 from forecastr.windows import WindowIndex, gather
 

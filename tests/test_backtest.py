@@ -7,6 +7,7 @@ import pytest
 
 from forecastr import backtest
 from forecastr.errors import DataError
+from forecastr.outputs import Output
 from tests.test_windows import make_panel  # values 1000 * (series + 1) + step
 
 
@@ -80,8 +81,11 @@ def test_probabilistic_report_golden():
         return np.stack([point, point - 1, point - 1.5, point + 1.5, point - 0.5,
                          point + 1.5], axis=-1)  # (S, H, K, 1 + 5)
 
+    extra = [Output(1, 0.9), Output(2, 0.1, 80, "lo"), Output(3, 0.9, 80, "hi"),
+             Output(4, 0.25, 50, "lo"), Output(5, 0.75, 50, "hi")]
+    assert [o.suffix for o in extra] == ["q0.9", "lo-80", "hi-80", "lo-50", "hi-50"]
     scored = backtest.run(panel, with_bands, horizon=4, folds=2, step=4, season=1,
-                          bands=["q0.9", "lo-80", "hi-80", "lo-50", "hi-50"])
+                          extra=extra)
     overall = backtest.report(scored, panel.ids, int)["overall"]["model"]
     # q 0.9 at truth - 1: the actual is above by 1 -> loss 0.9; the scale (naive step) is 1
     assert overall["quantiles"]["0.9"] == {"pinball": pytest.approx(0.9),

@@ -14,8 +14,9 @@ import torch
 
 from forecastr import api, forecast
 from forecastr.artifact import build_model, load
-from forecastr.config import FitConfig, quantile_levels
+from forecastr.config import FitConfig
 from forecastr.errors import ConfigError
+from forecastr.outputs import extra_outputs, quantile_levels
 from tests.conftest import SAMPLE_DATA
 
 TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--window", "24", "--horizon", "6",
@@ -101,7 +102,7 @@ def test_conformal_coverage_is_nominal_on_gaussian_noise():
                                   forecast.read_for_model(io.BytesIO(text), fitted.artifact),
                                   12, torch.device("cpu"))
     actual = np.concatenate(future)
-    columns = {suffix: index for index, suffix in forecast.output_columns(fitted.artifact)}
+    columns = {o.suffix: o.index for o in extra_outputs(fitted.artifact.config)}
     for level in (80, 95):
         low = values[..., 0, columns[f"lo-{level}"]].reshape(-1)
         high = values[..., 0, columns[f"hi-{level}"]].reshape(-1)

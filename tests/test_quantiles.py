@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from forecastr import train
-from forecastr.config import FitConfig, from_mapping, quantile_levels
+from forecastr.config import FitConfig, from_mapping
 from forecastr.errors import ConfigError
 from forecastr.model import Dimensions, Forecaster
+from forecastr.outputs import quantile_levels
 from tests.conftest import SAMPLE_DATA
 
 TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--window", "24", "--horizon", "6",
