@@ -55,7 +55,7 @@ def setup(case: Case, device: torch.device, series: int = 16, length: int = 2000
     split = build(panel, case.window, case.horizon, 1, 0)
     dims = Dimensions(n_inputs=2, n_targets=1, n_calendar=0)
     torch.manual_seed(0)
-    model = Forecaster(cfg, dims, case.horizon, case.window).to(device)
+    model = Forecaster(cfg, dims).to(device)
     data = train.TrainingData(
         values=torch.from_numpy(panel.values).to(device),
         indptr=torch.from_numpy(panel.indptr).to(device), window=case.window,

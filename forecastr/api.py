@@ -81,18 +81,12 @@ def _time_text(value: np.generic, clock: bool) -> str | int:
     return int(value)
 
 
-def window_and_horizon(cfg: FitConfig, freq: str | None) -> tuple[int, int]:
-    """The configured window and horizon, or those suggested for the data's frequency."""
-    suggested = rhythm(freq)
-    return cfg.window or suggested.window, cfg.horizon or suggested.horizon
-
-
 def _describe_windows(panel: Panel, cfg: FitConfig) -> dict[str, Any]:
-    window, horizon = window_and_horizon(cfg, panel.schema.freq)
-    settings = {"window": window, "horizon": horizon, "stride": cfg.stride,
+    cfg = calendar.settle(cfg, panel.schema.freq)
+    settings = {"window": cfg.window, "horizon": cfg.horizon, "stride": cfg.stride,
                 "val_windows": cfg.val_windows}
     try:
-        split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
+        split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
     except DataError as exc:
         return {**settings, "error": str(exc)}
     return {**settings, "train": len(split.train), "val": len(split.val),
@@ -113,10 +107,8 @@ class Prepared:
     """A panel made ready for training: its windows, its scaling, and the scaled values with
     calendar channels, under a config whose data-dependent choices are settled."""
 
-    cfg: FitConfig
+    cfg: FitConfig  # settled: window, horizon, calendar and highway are set
     panel: Panel
-    window: int
-    horizon: int
     split: Split
     stats: scaling.ScaleStats
     calendar: tuple[str, ...]
@@ -125,22 +117,18 @@ class Prepared:
 
 
 def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
-    """Window and scale a panel for training, as fit does."""
-    window, horizon = window_and_horizon(cfg, panel.schema.freq)
-    split = build(panel, window, horizon, cfg.stride, cfg.val_windows)
+    """Settle the config for the panel's frequency, then window and scale it, as fit does."""
+    cfg = calendar.settle(cfg, panel.schema.freq)
+    split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
     if cfg.val_windows and not len(split.val):
         log.warning("%s: no series is long enough to hold out validation windows; early "
                     "stopping watches the training loss", panel.source)
     stats = scaling.fit(panel, cfg.scaler, split.train_ends)
-    names = calendar_names(cfg, panel)
-    suggested = rhythm(panel.schema.freq)
-    # choices left to the data are made once here, so that the model file records them
-    cfg = dataclasses.replace(cfg, calendar=bool(names), highway=(
-        not suggested.high_frequency if cfg.highway is None else cfg.highway))
+    names = calendar.names(cfg, panel.schema.freq)
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
-    return Prepared(cfg, panel, window, horizon, split, stats, names, values,
-                    suggested.season)
+    return Prepared(cfg, panel, split, stats, names, values,
+                    rhythm(panel.schema.freq).season)
 
 
 def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
@@ -194,14 +182,14 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
                       season=ready.season)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
-    model = Ensemble(cfg, dims, ready.horizon, ready.window).to(target_device)
+    model = Ensemble(cfg, dims).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
     if output is not None:  # a full disk fails now, not after training
         check_writable(output, _bytes_to_write(parameters, panel))
     data = train.TrainingData(
         values=torch.from_numpy(values).to(target_device),
-        indptr=torch.from_numpy(panel.indptr).to(target_device), window=ready.window,
-        horizon=ready.horizon, n_targets=panel.schema.n_targets,
+        indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
+        horizon=cfg.horizon, n_targets=panel.schema.n_targets,
         calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window",
         window_floor=ready.stats.floor)
     stop = stop or StopRequest()
@@ -209,7 +197,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     try:
         with stop.deferred(), out_of_memory(
                 f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
-                f"of {ready.window} steps", "lower --batch-size, --window or --hidden"):
+                f"of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
             result = train.train(
                 model, data, train.Windows.from_index(split.train, target_device),
                 val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
@@ -238,7 +226,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         calibrated = calibrate_intervals(errors.numpy(), split.val.series, panel.n_series,
                                          cfg.intervals)
     fitted = artifact.Artifact(
-        config=cfg, window=ready.window, horizon=ready.horizon, schema=panel.schema,
+        config=cfg, schema=panel.schema,
         dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
         series=_series_record(panel), state_dict=model.state_dict(), training=summary,
         versions=container.versions(), conformal=calibrated)
@@ -280,18 +268,6 @@ def _bytes_to_write(parameters: int, panel: Panel) -> int:
     """About the most that fit writes: the model file and a checkpoint (weights, best
     weights and Adam's two moments) in float32, the series record, room for metadata."""
     return 6 * 4 * parameters + 100 * panel.n_series + sum(map(len, panel.ids)) + 10**6
-
-
-def calendar_names(cfg: FitConfig, panel: Panel) -> tuple[str, ...]:
-    """Calendar features to add: those that vary at the panel's frequency, when asked for or
-    (calendar unset) when the frequency is hourly or daily."""
-    dated = panel.schema.time_kind == "datetime"
-    suggested = rhythm(panel.schema.freq if dated else None)
-    wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
-    if wanted and not suggested.calendar and cfg.calendar:
-        log.warning("--calendar: no calendar features vary at this time axis (%s); none added",
-                    panel.schema.freq or "integer steps")
-    return suggested.calendar if wanted else ()
 
 
 def _series_record(panel: Panel) -> dict[str, list]:

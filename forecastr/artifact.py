@@ -30,7 +30,8 @@ MODEL = container.Kind(
 # 3: ensembles (config.ensemble; weights under nets.<member>.), step and time budgets,
 #    a seasonal-naive baseline (config.baseline, dimensions.season), the least spread of a
 #    scaled window (scaling.floor)
-FORMAT_VERSION = 3
+# 4: the settled window and horizon live in the config only (config.window, config.horizon)
+FORMAT_VERSION = 4
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -51,11 +52,20 @@ def _from_v2(payload: dict[str, Any]) -> dict[str, Any]:
             "format_version": 3}
 
 
+def _from_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 3 kept the settled window and horizon beside the config, which held null where
+    the frequency had chosen them."""
+    rest = {k: v for k, v in payload.items() if k not in ("window", "horizon")}
+    return {**rest, "config": {**payload["config"], "window": payload["window"],
+                               "horizon": payload["horizon"]}}
+
+
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
-REQUIRED = ("config", "window", "horizon", "schema", "dimensions", "calendar", "scaling",
-            "series", "state_dict", "training", "versions")
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_v1, 2: _from_v2, 3: _from_v3}
+REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
+            "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}
 
 
@@ -63,9 +73,7 @@ ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}
 class Artifact:
     """Everything a model file holds, typed again after loading."""
 
-    config: FitConfig
-    window: int
-    horizon: int
+    config: FitConfig  # settled: window, horizon, calendar and highway are set
     schema: Schema
     dimensions: Dimensions
     calendar: tuple[str, ...]  # calendar feature names, in channel order
@@ -77,6 +85,14 @@ class Artifact:
     # conformal interval half-widths in the model's scaled units: widths (S, J, H, K) per
     # training series and level, pooled (J, H, K) for series the model never saw
     conformal: dict[str, np.ndarray] | None = None
+
+    @property
+    def window(self) -> int:
+        return self.config.window
+
+    @property
+    def horizon(self) -> int:
+        return self.config.horizon
 
 
 def save(path: str | Path, artifact: Artifact) -> None:
@@ -90,8 +106,6 @@ def save(path: str | Path, artifact: Artifact) -> None:
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": _plain(artifact.versions),
         "config": _plain(dataclasses.asdict(artifact.config)),
-        "window": artifact.window,
-        "horizon": artifact.horizon,
         "schema": _plain(dataclasses.asdict(artifact.schema)),
         "dimensions": _plain(dataclasses.asdict(artifact.dimensions)),
         "calendar": list(artifact.calendar),
@@ -168,8 +182,6 @@ def _typed(payload: dict[str, Any], file_size: int) -> Artifact:
     integrity.complete(config, FitConfig, "config")
     loaded = Artifact(
         config=FitConfig(**config),
-        window=integrity.value(int, payload["window"], "window"),
-        horizon=integrity.value(int, payload["horizon"], "horizon"),
         schema=Schema(**integrity.table(Schema, payload["schema"], "schema")),
         dimensions=Dimensions(**integrity.table(Dimensions, payload["dimensions"],
                                                 "dimensions")),
@@ -189,7 +201,7 @@ def _typed(payload: dict[str, Any], file_size: int) -> Artifact:
 
 def build_model(artifact: Artifact, name: str = "model file") -> Ensemble:
     """The network of a loaded artifact, with its weights, in evaluation mode."""
-    model = Ensemble(artifact.config, artifact.dimensions, artifact.horizon, artifact.window)
+    model = Ensemble(artifact.config, artifact.dimensions)
     try:
         model.load_state_dict(artifact.state_dict, strict=True)
     except (RuntimeError, KeyError) as exc:

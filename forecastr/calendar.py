@@ -3,12 +3,17 @@ features (hour of day, day of week, ...) that are known for future steps too."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from forecastr.config import FitConfig
 from forecastr.timegrid import fixed_step
+
+log = logging.getLogger(__name__)
 
 DAY_NS = 86_400 * 10**9
 # the calendar features there are; a model file names those it was fitted with
@@ -50,6 +55,26 @@ def rhythm(freq: str | None) -> Rhythm:
     if name in ("QS", "QE", "Q", "BQS", "BQE"):
         return Rhythm(4, 16, 8, ("quarter",))
     return Rhythm(1, 12, 6, ())  # yearly and anything rarer
+
+
+def settle(cfg: FitConfig, freq: str | None) -> FitConfig:
+    """The config with every choice left to the data made for its frequency (None: integer
+    steps): window, horizon, calendar inputs and the highway. Fit makes them once, before
+    anything is built, and the model file records them."""
+    suggested = rhythm(freq)
+    wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
+    if cfg.calendar and not suggested.calendar:
+        log.warning("--calendar: no calendar features vary at this time axis (%s); none added",
+                    freq or "integer steps")
+    return dataclasses.replace(
+        cfg, window=cfg.window or suggested.window, horizon=cfg.horizon or suggested.horizon,
+        calendar=bool(wanted and suggested.calendar),
+        highway=not suggested.high_frequency if cfg.highway is None else cfg.highway)
+
+
+def names(cfg: FitConfig, freq: str | None) -> tuple[str, ...]:
+    """The calendar features of a settled config at its frequency, in channel order."""
+    return rhythm(freq).calendar if cfg.calendar else ()
 
 
 def features(times: np.ndarray, names: tuple[str, ...]) -> np.ndarray:

@@ -44,10 +44,13 @@ def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
 
 
 class Forecaster(nn.Module):
-    """Window in, horizon out: forward(x (B, L, N), calendar (B, H, A)) -> (B, H, K, Q)."""
+    """Window in, horizon out: forward(x (B, L, N), calendar (B, H, A)) -> (B, H, K, Q).
+    The config must be settled (calendar.settle): its window and horizon size the network."""
 
-    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int, window: int) -> None:
+    def __init__(self, cfg: FitConfig, dims: Dimensions) -> None:
         super().__init__()
+        assert cfg.window is not None and cfg.horizon is not None, "settle the config first"
+        window, horizon = cfg.window, cfg.horizon
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
         self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
         self.encoder = _recurrent(cfg, dims.n_inputs, cfg.bidirectional)
@@ -62,8 +65,7 @@ class Forecaster(nn.Module):
             self.decoder = _recurrent(cfg, dims.n_targets + dims.n_calendar, False)
             self.head = nn.Linear(cfg.hidden, outputs)
         # the shortcut maps each target's L inputs to its H outputs, shared across targets
-        self.highway = nn.Linear(window, horizon) if cfg.highway else None  # None: resolved
-        # by api.fit from the frequency before a model is built; unset means off here
+        self.highway = nn.Linear(window, horizon) if cfg.highway else None
         # the window step that seasonal naive repeats at each horizon step (the last value
         # when a season does not fit in the window); None: no baseline
         season = dims.season if dims.season <= window else 1
@@ -151,11 +153,10 @@ class Ensemble(nn.Module):
     forward(...) -> (B, H, K, Q) the median; members(...) -> (M, B, H, K, Q) for training.
     """
 
-    def __init__(self, cfg: FitConfig, dims: Dimensions, horizon: int, window: int) -> None:
+    def __init__(self, cfg: FitConfig, dims: Dimensions) -> None:
         super().__init__()
-        self.mode, self.dims, self.horizon = cfg.mode, dims, horizon
-        self.nets = nn.ModuleList(Forecaster(cfg, dims, horizon, window)
-                                  for _ in range(cfg.ensemble))
+        self.mode, self.dims, self.horizon = cfg.mode, dims, cfg.horizon
+        self.nets = nn.ModuleList(Forecaster(cfg, dims) for _ in range(cfg.ensemble))
 
     def members(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:

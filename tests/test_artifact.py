@@ -249,16 +249,19 @@ HOSTILE: dict[str, tuple[Callable[[Path], bytes | None], str]] = {
     "torch dict without format": (torch_saved({"weights": torch.zeros(3)}),
                                   NOT_OURS),
     "plain zip": (plain_zip, CORRUPT),
-    "newer format": (torch_saved({"format": "forecastr-model", "format_version": 4}),
-                     ("written by a newer forecastr (model file format 4; this one reads up "
-                      "to 3); upgrade forecastr")),
+    "newer format": (torch_saved({"format": "forecastr-model",
+                                  "format_version": artifact.FORMAT_VERSION + 1}),
+                     (f"written by a newer forecastr (model file format "
+                      f"{artifact.FORMAT_VERSION + 1}; this one reads up to "
+                      f"{artifact.FORMAT_VERSION}); upgrade forecastr")),
     "format 0": (torch_saved({"format": "forecastr-model", "format_version": 0}),
-                 "model file format 0 is too old (this forecastr reads 1 to 3); refit the model"),
+                 f"model file format 0 is too old (this forecastr reads 1 to "
+                 f"{artifact.FORMAT_VERSION}); refit the model"),
     "version not a number": (torch_saved({"format": "forecastr-model", "format_version": "1"}),
                              "corrupt model file: format version '1'" + REMEDY),
     "entries missing": (torch_saved({"format": "forecastr-model", "format_version": 1,
                                      "config": {}}),
-                        "corrupt model file: no 'window' entry" + REMEDY),
+                        "corrupt model file: no 'schema' entry" + REMEDY),
     "entry of the wrong type": (lambda folder: torch_saved(
         {**torch.load(V1, weights_only=True), "schema": []})(folder),
         "corrupt model file (schema is a list, not a table)" + REMEDY),

@@ -25,8 +25,8 @@ def tiny(**changes) -> FitConfig:  # the bare network: no highway, no baseline a
     ["rnn", "lstm", "gru"], ["many-to-one", "many-to-many"], [False, True])))
 def test_output_shape_for_every_architecture(cell, mode, bidirectional):
     torch.manual_seed(0)
-    model = Forecaster(tiny(cell=cell, mode=mode, bidirectional=bidirectional), DIMS, horizon=5,
-                      window=7)
+    model = Forecaster(tiny(cell=cell, mode=mode, bidirectional=bidirectional, horizon=5,
+                            window=7), DIMS)
     x = torch.randn(3, 7, DIMS.n_inputs)
     calendar = torch.randn(3, 5, DIMS.n_calendar)
     out = model(x, calendar)
@@ -38,7 +38,7 @@ def test_output_shape_for_every_architecture(cell, mode, bidirectional):
 def test_quantile_axis_only_widens_the_head():
     dims = Dimensions(n_inputs=3, n_targets=1, n_calendar=0, n_quantiles=3)
     for mode in ("many-to-one", "many-to-many"):
-        model = Forecaster(tiny(mode=mode), dims, horizon=4, window=6)
+        model = Forecaster(tiny(mode=mode, horizon=4, window=6), dims)
         assert model(torch.randn(2, 6, 3)).shape == (2, 4, 1, 3)
 
 
@@ -46,7 +46,7 @@ def test_quantile_axis_only_widens_the_head():
 def test_many_to_one_equals_raw_torch_rnn_and_linear(cell):
     torch.manual_seed(1)
     cfg = tiny(cell=cell, bidirectional=True, nonlinearity="relu")
-    model = Forecaster(cfg, DIMS, horizon=3, window=9).eval()
+    model = Forecaster(dataclasses.replace(cfg, horizon=3, window=9), DIMS).eval()
     raw = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
         4, 8, num_layers=2, batch_first=True, bidirectional=True,
         **({"nonlinearity": "relu"} if cell == "rnn" else {}))
@@ -62,8 +62,8 @@ def test_many_to_one_equals_raw_torch_rnn_and_linear(cell):
                                                                        [False, True])))
 def test_unrolled_decoder_equals_step_by_step_loop(cell, bidirectional):
     torch.manual_seed(2)
-    model = Forecaster(tiny(cell=cell, mode="many-to-many", bidirectional=bidirectional),
-                       DIMS, horizon=4, window=6).eval()
+    model = Forecaster(tiny(cell=cell, mode="many-to-many", bidirectional=bidirectional,
+                            horizon=4, window=6), DIMS).eval()
     x = torch.randn(3, 6, 4)
     calendar = torch.randn(3, 4, 1)
     teacher = torch.randn(3, 4, 2)
@@ -92,13 +92,13 @@ def test_encoder_inputs_append_the_mask():
 @pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])
 def test_highway_adds_a_linear_map_of_the_window_targets(mode):
     torch.manual_seed(3)
-    model = Forecaster(tiny(mode=mode, highway=True), DIMS, horizon=4, window=6).eval()
+    model = Forecaster(tiny(mode=mode, highway=True, horizon=4, window=6), DIMS).eval()
     x = torch.randn(3, 6, 4)
     calendar = torch.randn(3, 4, 1)
     teacher = torch.randn(3, 4, 2)
     shortcut = torch.einsum("blk,hl->bhk", x[..., :2], model.highway.weight) + model.highway.bias[
         None, :, None]
-    without = Forecaster(tiny(mode=mode), DIMS, horizon=4, window=6).eval()
+    without = Forecaster(tiny(mode=mode, horizon=4, window=6), DIMS).eval()
     without.load_state_dict({k: v for k, v in model.state_dict().items()
                              if not k.startswith("highway")})
     # teacher forcing fixes the decoder's inputs, so the shortcut simply adds on
@@ -117,8 +117,8 @@ def test_highway_adds_a_linear_map_of_the_window_targets(mode):
 @pytest.mark.parametrize("mode", ["many-to-one", "many-to-many"])
 def test_a_new_model_forecasts_its_seasonal_naive_baseline(season, window, expected, mode):
     dims = dataclasses.replace(DIMS, season=season)
-    model = Forecaster(tiny(mode=mode, baseline="seasonal-naive", highway=True), dims,
-                       horizon=5, window=window).eval()
+    model = Forecaster(tiny(mode=mode, baseline="seasonal-naive", highway=True, horizon=5,
+                            window=window), dims).eval()
     x = torch.randn(3, window, DIMS.n_inputs)
     out = model(x, torch.randn(3, 5, DIMS.n_calendar))  # (B, H, K, Q)
     torch.testing.assert_close(out[..., 0], x[:, expected, :2], rtol=0, atol=0)
