@@ -19,7 +19,8 @@ import torch
 from bench.data import panel_values
 from forecastr import train
 from forecastr.config import FitConfig
-from forecastr.model import Dimensions, Forecaster, encoder_inputs
+from forecastr.inputs import encoder_inputs
+from forecastr.model import Dimensions, Forecaster
 from forecastr.panel import Panel, Schema
 from forecastr.scaling import window_normalise
 from forecastr.windows import build

@@ -19,7 +19,8 @@ from forecastr.artifact import Artifact
 from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import DataError
-from forecastr.model import Ensemble, encoder_inputs
+from forecastr.inputs import Encoded, encode
+from forecastr.model import Ensemble
 from forecastr.outputs import Output
 from forecastr.panel import Panel, select, tail
 from forecastr.reader import read_panel
@@ -101,17 +102,6 @@ def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None
                     f"steps after it pass {end}; {fewer}")
 
 
-def last_windows(values: torch.Tensor, indptr: torch.Tensor, window: int
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """x (S, L, C) of each series' last L rows (left-padded with zeros) and mask (S, L)."""
-    ends = indptr[1:].unsqueeze(1)  # (S, 1) one past each series' last row
-    rows = ends - window + torch.arange(window, device=values.device)  # (S, L)
-    first = indptr[:-1].unsqueeze(1)
-    observed = rows >= first
-    picked = values[torch.where(observed, rows, first)]  # (S, L, C)
-    return picked * observed.unsqueeze(-1).to(values.dtype), observed
-
-
 @dataclass(frozen=True)
 class ModelInputs:
     """What the forward pass reads, built once for all series of a panel."""
@@ -148,6 +138,16 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
                        torch.from_numpy(panel.indptr).to(device), future_calendar, widths)
 
 
+def last_windows(artifact: Artifact, inputs: ModelInputs, lo: int, hi: int) -> Encoded:
+    """The network's inputs for the last window of series lo..hi-1, built as training
+    builds a window that ends at the same row (inputs.encode)."""
+    floor = artifact.scaling.floor if artifact.scaling.kind == "window" else None
+    ends = inputs.indptr[1:]  # each series' forecast origin: one past its last row
+    return encode(inputs.values, inputs.indptr, ends[lo:hi],
+                  torch.arange(lo, hi, device=ends.device), artifact.window,
+                  artifact.dimensions.n_targets, floor)
+
+
 @torch.no_grad()
 def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: int,
             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
@@ -160,16 +160,13 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
     chunk = max(64, CHUNK_STEPS // artifact.window)
     for lo in range(0, n_series, chunk):
         hi = min(lo + chunk, n_series)
-        x, mask = last_windows(inputs.values, inputs.indptr[lo:hi + 1], artifact.window)
-        last = x[:, -1:, :n_targets]  # (B, 1, K): a window always ends with an observed step
-        flat = ((x[..., :n_targets] - last) * mask.unsqueeze(-1)).abs().amax(dim=1) == 0
-        loc = scale = None
-        if artifact.scaling.kind == "window":
-            x, _, loc, scale = scaling.window_normalise(x, None, mask, n_targets,
-                                                        artifact.scaling.floor)
+        encoded = last_windows(artifact, inputs, lo, hi)
+        targets, loc, scale = encoded.raw[..., :n_targets], encoded.loc, encoded.scale
+        last = targets[:, -1:]  # (B, 1, K): a window always ends with an observed step
+        flat = ((targets - last) * encoded.mask.unsqueeze(-1)).abs().amax(dim=1) == 0
         cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
         with autocast(device, precision):
-            out = model(encoder_inputs(x, mask), cal).float()  # (B, H, K, Q)
+            out = model(encoded.inputs, cal).float()  # (B, H, K, Q)
         if inputs.widths is not None:  # conformal bands around the point, in scaled units
             width = torch.from_numpy(inputs.widths[lo:hi]).to(device).permute(0, 2, 3, 1)
             point = artifact.dimensions.point

@@ -31,11 +31,6 @@ class Dimensions:
     season: int = 1  # steps per seasonal cycle, for a seasonal-naive baseline
 
 
-def encoder_inputs(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """x (B, L, C) and mask (B, L) -> (B, L, C + 1): the mask tells padded steps from zeros."""
-    return torch.cat([x, mask.unsqueeze(-1).to(x.dtype)], dim=-1)
-
-
 def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
     extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
     return CELLS[cfg.cell](input_size=n_inputs, hidden_size=cfg.hidden, num_layers=cfg.layers,

@@ -106,5 +106,10 @@ def window_normalise(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor
     scale = spread.where(spread > 0, spread.new_ones(()))
     x = x.clone()
     x[..., :n_targets] = ((target - loc) / scale * weight).to(x.dtype)  # padding stays 0
-    y = None if y is None else ((y.double() - loc) / scale).to(y.dtype)
-    return x, y, loc, scale
+    return x, None if y is None else in_window_units(y, loc, scale), loc, scale
+
+
+def in_window_units(y: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Targets (B, H, K) scaled like the window they follow (loc, scale from
+    window_normalise)."""
+    return ((y.double() - loc) / scale).to(y.dtype)

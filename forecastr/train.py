@@ -16,10 +16,11 @@ from torch import nn
 from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import ForecastrError
-from forecastr.model import Ensemble, encoder_inputs
+from forecastr.inputs import encode
+from forecastr.model import Ensemble
 from forecastr.outputs import quantile_levels
-from forecastr.scaling import window_normalise
-from forecastr.windows import WindowIndex, gather
+from forecastr.scaling import in_window_units
+from forecastr.windows import WindowIndex, horizon_rows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss,
           "huber": nn.functional.huber_loss}
@@ -80,14 +81,14 @@ class TrainingData:
     def batch(self, windows: Windows, chosen: torch.Tensor):
         """inputs (B, L, N), calendar (B, H, A), target (B, H, K), loc and scale (B, 1, K)
         or None: everything one forward pass and its loss need."""
-        x, y, mask, future = gather(self.values, self.indptr, windows.origins[chosen],
-                                    windows.series[chosen], self.window, self.horizon,
-                                    self.n_targets, self.calendar_from)
-        loc = scale = None
-        if self.per_window:
-            x, y, loc, scale = window_normalise(x, y, mask, self.n_targets,
-                                                self.window_floor)
-        return encoder_inputs(x, mask), future, y, loc, scale
+        origins, series = windows.origins[chosen], windows.series[chosen]
+        encoded = encode(self.values, self.indptr, origins, series, self.window,
+                         self.n_targets, self.window_floor if self.per_window else None)
+        y, future = horizon_rows(self.values, origins, self.horizon, self.n_targets,
+                                 self.calendar_from)
+        if encoded.loc is not None:
+            y = in_window_units(y, encoded.loc, encoded.scale)
+        return encoded.inputs, future, y, encoded.loc, encoded.scale
 
 
 @dataclass

@@ -95,27 +95,38 @@ def _names(ids: tuple[str, ...], limit: int = 5) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def input_rows(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor,
+               series: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input steps of windows by tensor indexing, on whatever device `values` lives:
+    values (T_total, C); origins, series (B,) int64 (an origin is the row of the first
+    forecast step, one past the series' end for a forecast) -> x (B, L, C) with the steps
+    before a series starts zeroed, and mask (B, L) True where a step is observed."""
+    import torch  # here, so that building windows (inspect) does not load torch
+
+    rows = origins.unsqueeze(1) + torch.arange(-window, 0, device=values.device)  # (B, L)
+    first_row = indptr[series].unsqueeze(1)  # (B, 1)
+    mask = rows >= first_row
+    x = values[torch.where(mask, rows, first_row)] * mask.unsqueeze(-1).to(values.dtype)
+    return x, mask
+
+
+def horizon_rows(values: torch.Tensor, origins: torch.Tensor, horizon: int, n_targets: int,
+                 calendar_from: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """What follows windows (origins (B,)): y (B, H, K) targets, and calendar (B, H, A), the
+    channels from `calendar_from` on, which are known in advance (A = 0 when None)."""
+    import torch
+
+    ahead = values[origins.unsqueeze(1) + torch.arange(horizon, device=values.device)]
+    y = ahead[..., :n_targets]  # horizon rows are always inside the series
+    return y, ahead[..., values.shape[1] if calendar_from is None else calendar_from:]
+
+
 def gather(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor,
            series: torch.Tensor, window: int, horizon: int, n_targets: int,
            calendar_from: int | None = None
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch of windows by tensor indexing, on whatever device `values` lives.
-
-    values (T_total, C) scaled panel; origins, series (B,) int64 -> x (B, L, C) with padded
-    steps zeroed, y (B, H, K) targets, mask (B, L) True where an input step is observed, and
-    calendar (B, H, A): channels from `calendar_from` on at the horizon steps, which are
-    known in advance (A = 0 when calendar_from is None).
-    """
-    import torch  # here, so that building windows (inspect) does not load torch
-
-    steps = torch.arange(-window, horizon, device=values.device)  # (L + H,)
-    rows = origins.unsqueeze(1) + steps  # (B, L + H)
-    first_row = indptr[series].unsqueeze(1)  # (B, 1)
-    observed = rows >= first_row  # (B, L + H); horizon rows are always inside the series
-    rows = torch.where(observed, rows, first_row)
-    picked = values[rows]  # (B, L + H, C)
-    mask = observed[:, :window]  # (B, L)
-    x = picked[:, :window] * mask.unsqueeze(-1).to(values.dtype)  # (B, L, C)
-    y = picked[:, window:, :n_targets]  # (B, H, K)
-    calendar = picked[:, window:, values.shape[1] if calendar_from is None else calendar_from:]
+    """One batch of windows and what follows them: x, mask (input_rows), y, calendar
+    (horizon_rows)."""
+    x, mask = input_rows(values, indptr, origins, series, window)
+    y, calendar = horizon_rows(values, origins, horizon, n_targets, calendar_from)
     return x, y, mask, calendar
