@@ -311,7 +311,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
 
     Each origin's forecast uses only the history before it; the model is not refitted.
     """
-    from forecastr import artifact, backtest, device, forecast, plot
+    from forecastr import artifact, backtest, device, forecast, model_data, plot
 
     if plot_path is not None:
         plot.require_matplotlib()
@@ -322,7 +322,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
                           f"{model_path} was fitted for; got {horizon} (fit a model with a "
                           f"longer --horizon to score more steps)")
     target_device = device.resolve_device(device_spec)
-    panel = forecast.read_for_model(source, loaded, str(model_path))
+    panel = model_data.read_for_model(source, loaded, str(model_path))
     horizon = horizon or loaded.horizon
     season = season or rhythm(panel.schema.freq).season
     model = artifact.build_model(loaded, str(model_path)).to(target_device)
@@ -352,7 +352,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     new_series: what to do with series the model never saw: "forecast" (the model is
     global), "skip" them, or raise an "error".
     """
-    from forecastr import artifact, device, forecast
+    from forecastr import artifact, device, forecast, model_data, table
 
     loaded = artifact.load(model_path)
     if horizon is not None and not 1 <= horizon <= loaded.horizon:
@@ -361,7 +361,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                           f"longer --horizon to forecast further)")
     target_device = device.resolve_device(device_spec)
     clock = Clock()
-    panel = forecast.read_for_model(source, loaded, str(model_path))
+    panel = model_data.read_for_model(source, loaded, str(model_path))
     clock.lap("read")
     if panel.empty:  # a series the user expects a forecast for cannot get one
         raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
@@ -398,7 +398,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
                         f"{largest:.3g}; scale the data (e.g. to thousands or millions) "
                         f"and refit")
     clock.lap("forward")
-    frame = forecast.to_frame(panel, values, times, with_history,
+    frame = table.to_frame(panel, values, times, with_history,
                               extra_outputs(loaded.config), loaded.dimensions.point)
     clock.lap("table")
     log.info("timings: %s", clock)

@@ -13,9 +13,19 @@ class ForecastrError(Exception):
 
 
 class DataError(ForecastrError):
-    """The input data cannot be used: unreadable, malformed, or too short."""
+    """The input data cannot be used: unreadable, malformed, or too short. `fit_option` is
+    the fit option the message suggests (such as "--freq"), if any: reading for a model,
+    whose options are fixed, says so instead."""
 
     exit_code = 2
+
+    def __init__(self, message: str, fit_option: str | None = None) -> None:
+        super().__init__(message)
+        self.fit_option = fit_option
+
+
+class UnknownFrequency(DataError):
+    """No regular frequency can be inferred from the timestamps."""
 
 
 class ConfigError(ForecastrError):

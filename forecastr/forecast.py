@@ -1,41 +1,28 @@
-"""Forecasts from a trained model: DATA read and checked against the model's schema, the
-last window of every series, one batched forward pass per chunk of series, inverse scaling,
-and the future timestamps, returned in DATA's own layout."""
+"""Inference: a fitted model's forecasts for every series of a panel, from its last window,
+one batched forward pass per chunk of series, back in data units with their timestamps."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, NoReturn
 
 import numpy as np
-import pandas as pd
 import torch
 
 from forecastr import calendar, scaling
 from forecastr.artifact import Artifact
-from forecastr.config import FitConfig
 from forecastr.device import autocast
-from forecastr.errors import DataError
+from forecastr.future import future_times
 from forecastr.inputs import Encoded, encode
 from forecastr.model import Ensemble
-from forecastr.outputs import Output
 from forecastr.panel import Panel, select, tail
-from forecastr.reader import read_panel
 from forecastr.scaling import ScaleStats
-from forecastr.timegrid import fixed_step
 
 log = logging.getLogger(__name__)
 
 # series per forward pass: bounding window x series bounds the recurrent activations, so
 # that memory stays flat whatever the window and however many series there are
 CHUNK_STEPS = 2**18
-INT64_MAX = np.iinfo(np.int64).max  # also the last nanosecond pandas' times can hold
-LAST_TIME = f"{pd.Timestamp.max:%Y-%m-%d %H:%M:%S}, the last time pandas holds"
-# significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
-FORECAST_DIGITS = 8
 
 
 def training_rows(artifact: Artifact, panel: Panel) -> np.ndarray:
@@ -55,51 +42,6 @@ def series_stats(artifact: Artifact, panel: Panel, rows: np.ndarray) -> ScaleSta
         own = scaling.fit(select(panel, new), artifact.scaling.kind)
         loc[new], scale[new] = own.loc, own.scale
     return ScaleStats(artifact.scaling.kind, loc, scale, artifact.scaling.floor)
-
-
-def future_times(panel: Panel, horizon: int) -> np.ndarray:
-    """(S, H) timestamps (or integer steps) that follow each series' last one.
-
-    Raises:
-        DataError: when they would pass the last time pandas holds (2262-04-11) or the
-            largest integer step, which would otherwise wrap around silently.
-    """
-    last = panel.times[panel.indptr[1:] - 1]  # (S,)
-    steps = np.arange(1, horizon + 1)
-    schema = panel.schema
-    if schema.time_kind != "datetime":
-        _check_reach(panel, last, horizon, schema.step, f"{INT64_MAX:,}, the largest step")
-        return last[:, None] + steps[None, :] * schema.step
-    offset = pd.tseries.frequencies.to_offset(schema.freq)
-    if (step := fixed_step(offset)) is not None:
-        _check_reach(panel, last.view(np.int64), horizon, step, LAST_TIME)
-        return last[:, None] + steps[None, :] * np.timedelta64(step, "ns")
-    out = np.empty((len(last), horizon), dtype="datetime64[ns]")
-    for stamp in np.unique(last):  # series usually share their last timestamp
-        try:
-            ahead = pd.date_range(pd.Timestamp(stamp), periods=horizon + 1, freq=offset)[1:]
-        except pd.errors.OutOfBoundsDatetime:
-            _past_the_end(panel, int(np.argmax(last == stamp)), horizon, LAST_TIME, None)
-        out[last == stamp] = ahead.to_numpy()
-    return out
-
-
-def _check_reach(panel: Panel, last: np.ndarray, horizon: int, step: int, end: str) -> None:
-    """That `horizon` steps of `step` after each series' last time (as int64) stay in int64."""
-    s = int(np.argmax(last))
-    room = (INT64_MAX - int(last[s])) // step  # Python ints: this cannot overflow
-    if room < horizon:
-        _past_the_end(panel, s, horizon, end, room)
-
-
-def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None
-                  ) -> NoReturn:
-    times = panel.series(s)[1]
-    shown = pd.Timestamp(times[-1]) if times.dtype.kind == "M" else int(times[-1])
-    fewer = ("forecast fewer steps (--horizon)" if room is None else
-             f"pass --horizon {room} or less" if room else "no step after it can be forecast")
-    raise DataError(f"{panel.source}: series {panel.ids[s]!r} ends at {shown}, and {horizon} "
-                    f"steps after it pass {end}; {fewer}")
 
 
 @dataclass(frozen=True)
@@ -193,119 +135,3 @@ def forecast(model: Ensemble, artifact: Artifact, panel: Panel, horizon: int,
     return forward(model, artifact, inputs, horizon, device, precision)
 
 
-def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,
-             extra: list[Output] | None = None, point: int = 0) -> pd.DataFrame:
-    """Forecasts (S, H, K, Q) in the input's layout: long gives id, time and target columns;
-    single and wide give the time column and one column per target series. The point
-    forecast (output `point`) keeps the target's name; each output of `extra` adds a column
-    named `<target>-<suffix>` beside it (see outputs.extra_outputs)."""
-    schema = panel.schema
-    horizon, k = values.shape[1], values.shape[2]
-    outputs = [(point, ""), *[(o.index, f"-{o.suffix}") for o in extra or []]]
-    time_col = schema.time_col or "step"
-    stamps = times.reshape(-1)
-    ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
-    # (S * H, K * outputs), to the digits the network's float32 arithmetic carries (more
-    # would be noise), in float64 so that forecasts past float32's range are still numbers
-    flat = significant(np.concatenate([values[..., q].reshape(-1, k) for q, _ in outputs],
-                                      axis=1), FORECAST_DIGITS)
-    if with_history:  # written as read: float64, integers above 2**24 included
-        history = np.full((len(panel.values), flat.shape[1]), np.nan)
-        history[:, :k] = panel.values[:, :k]  # quantile columns stay empty for the past
-        ids = np.concatenate([np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths),
-                              ids])
-        stamps = np.concatenate([panel.times, stamps])
-        flat = np.concatenate([history, flat])
-        owner = np.concatenate([np.repeat(np.arange(panel.n_series), panel.lengths),
-                                np.repeat(np.arange(panel.n_series), horizon)])
-        order = np.argsort(owner, kind="stable")  # each series: its history, then forecasts
-        ids, stamps, flat = ids[order], stamps[order], flat[order]
-    when = _time_column(stamps, schema.tz)
-    if schema.layout == "long":
-        frame = pd.DataFrame({schema.id_col: ids, time_col: when})
-        for c, name in enumerate(schema.targets):
-            for o, (_, suffix) in enumerate(outputs):
-                frame[name + suffix] = flat[:, o * k + c]
-        return frame
-    wide = pd.DataFrame({"series": ids, time_col: when})
-    for o, (_, suffix) in enumerate(outputs):
-        wide["value" + suffix] = flat[:, o * k]
-    wide = wide.pivot(index=time_col, columns="series")  # columns: (value+suffix, series)
-    columns = {(f"value{suffix}", series): f"{series}{suffix}"
-               for series in panel.ids for _, suffix in outputs}
-    wide = wide.reindex(columns=list(columns))
-    wide.columns = list(columns.values())
-    return wide.reset_index()
-
-
-def significant(values: np.ndarray, digits: int) -> np.ndarray:
-    """float64 values rounded to `digits` significant decimal digits, so that CSV and JSON
-    show 1234.5679 rather than 1234.5678710937500; zero and non-finite values pass as they
-    are."""
-    magnitude = np.abs(values)
-    usable = np.isfinite(values) & (magnitude > 0)
-    exponent = np.floor(np.log10(np.where(usable, magnitude, 1.0)))
-    shift = digits - 1 - exponent  # decimal places to keep: negative above 10**digits
-    with np.errstate(over="ignore", invalid="ignore"):
-        # dividing by an exact power of ten (up to 10**22) gives the nearest float64 to the
-        # rounded decimal, whose shortest repr is the short text wanted
-        rounded = np.where(shift >= 0, np.round(values * 10.0**shift) / 10.0**shift,
-                           np.round(values / 10.0**-shift) * 10.0**-shift)
-    rounded = np.where(usable & np.isfinite(rounded), rounded, values)
-    far = usable & (np.abs(shift) > 22)  # rare: rounded through text instead
-    rounded[far] = [float(f"{value:.{digits - 1}e}") for value in values[far]]
-    return rounded
-
-
-def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:
-    if stamps.dtype.kind != "M":
-        return stamps.astype(np.int64)
-    index = pd.DatetimeIndex(stamps)
-    return index.tz_localize(tz) if tz else index
-
-
-def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,
-                   model: str = "the model") -> Panel:
-    """Read DATA with the columns and data options the model was fitted with, and check it
-    fits the model; `model` names the model file in messages."""
-    schema = loaded.schema
-    cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
-                              targets=schema.targets, features=schema.features)
-    try:
-        if isinstance(source, (str, Path)) and str(source) != "-":
-            panel = _read_with_model_freq(source, cfg, schema.freq, model)
-        else:  # a stream can be read once: always use the model's frequency
-            panel = read_panel(source, dataclasses.replace(cfg, freq=schema.freq), model)
-    except DataError as exc:
-        if " --" not in str(exc):
-            raise
-        # the reader suggests fit's data options, which predict and evaluate do not have
-        raise DataError(f"{exc} (a fit option: {model} reads DATA with the options it was "
-                        f"fitted with; fix DATA or refit)") from None
-    if panel.schema.time_kind != schema.time_kind:
-        raise DataError(f"{panel.source}: the time column holds {panel.schema.time_kind} "
-                        f"values but {model} was fitted on {schema.time_kind} ones; give DATA "
-                        f"the model's kind of time column")
-    if schema.freq != panel.schema.freq:
-        raise DataError(f"{panel.source}: data are at frequency {panel.schema.freq} but "
-                        f"{model} was fitted at {schema.freq}; give DATA at {schema.freq}, or "
-                        f"fit a model on it")
-    if panel.schema.tz != schema.tz:  # the calendar inputs and forecast times would shift
-        raise DataError(f"{panel.source}: times are in time zone {panel.schema.tz or 'none'} "
-                        f"but {model} was fitted on {schema.tz or 'times without a zone'}; "
-                        f"give DATA in the model's zone, or fit a model on it")
-    if panel.schema.layout != schema.layout:
-        raise DataError(f"{panel.source}: a {panel.schema.layout} file, but {model} was "
-                        f"fitted on a {schema.layout} file; give DATA in that layout")
-    return panel
-
-
-def _read_with_model_freq(source: str | Path, cfg: FitConfig, freq: str | None,
-                          model: str) -> Panel:
-    """Infer the frequency like fit did; fall back to the model's when too few rows tell."""
-    try:
-        return read_panel(source, cfg, model)
-    except DataError as exc:
-        if freq is None or "cannot infer a regular frequency" not in str(exc):
-            raise
-        return read_panel(source, dataclasses.replace(cfg, freq=freq), model)

@@ -205,7 +205,7 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
                             f"was fitted on")
         if given is not None and given not in names:
             raise DataError(f"{name}: no column {given!r} (the {role}, {flag}); the columns "
-                            f"are {', '.join(names)}")
+                            f"are {', '.join(names)}", fit_option=flag)
     long = cfg.id_col is not None or LONG_ID in names
     id_col = cfg.id_col or (LONG_ID if long else None)
     time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
@@ -219,10 +219,11 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
         targets = tuple(c for c in names if c not in taken and _looks_numeric(frame[c]))
     if not targets:
         raise DataError(f"{name}: no numeric value column to forecast "
-                        f"(columns: {', '.join(names)}); add one, or name it with --target")
+                        f"(columns: {', '.join(names)}); add one, or name it with --target",
+                        fit_option="--target")
     if long and len(targets) > 1 and not cfg.targets:
         raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
-                        f"to forecast with --target")
+                        f"to forecast with --target", fit_option="--target")
     layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
     return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecastr.errors import DataError
+from forecastr.errors import DataError, UnknownFrequency
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
         return Parsed(numbers.astype(np.int64), "integer", None)
     stamps = _to_datetime(raw, where, lines, utc)
     if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
-        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
+        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC",
+                        fit_option="--utc")
     tz = str(stamps.dt.tz) if stamps.dt.tz is not None else None
     if tz is not None:
         stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
@@ -84,7 +85,8 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd
             except (ValueError, TypeError, OverflowError) as exc:
                 errors.append(str(exc).split("\n")[0] or type(exc).__name__)
     if any(word in text.lower() for text in errors for word in ("timezone", "tz-aware", "offset")):
-        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC")
+        raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC",
+                        fit_option="--utc")
     with warnings.catch_warnings():  # NaT marks the values unlike the first one, or no date
         warnings.simplefilter("ignore")
         bad = pd.to_datetime(raw, errors="coerce", utc=True).isna().to_numpy()
@@ -104,7 +106,7 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
     `long`: the series come from an id column (so one series is no hint of a missing one)."""
     if freq is not None and times.kind != "datetime":
         raise DataError(f"{where}: --freq applies to date/time columns, not to integer steps "
-                        f"or row order")
+                        f"or row order", fit_option="--freq")
     try:
         stamps = times.values if freq is None else _floor_to(times.values, freq, where)
         if not _sorted(codes, stamps):  # files are usually in order; sorting costs more
@@ -162,7 +164,8 @@ def _offset(freq: str, where: str) -> pd.DateOffset:
         offset = None
     if offset is None or offset.n <= 0:  # a zero or negative step never reaches the next row
         raise DataError(f"{where}: --freq {freq!r} is not a pandas frequency alias with a "
-                        f"positive step (examples: D, h, 15min, W-SUN, MS, QS)")
+                        f"positive step (examples: D, h, 15min, W-SUN, MS, QS)",
+                        fit_option="--freq")
     return offset
 
 
@@ -175,7 +178,8 @@ def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy, long):
         when = pd.Timestamp(stamps[i]) if stamps.dtype.kind == "M" else stamps[i]
         hint = "" if len(ids) > 1 or long else " (a long file? name its id column with --id-col)"
         raise DataError(f"{where}, lines {lines[i]} and {lines[i + 1]}: series {ids[codes[i]]!r} "
-                        f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}")
+                        f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}",
+                        fit_option="--duplicates")
     frame = pd.DataFrame(values)
     frame["code"], frame["time"] = codes, stamps
     groups = frame.groupby(["code", "time"], sort=True)
@@ -222,9 +226,10 @@ def _infer_freq(codes, stamps, firsts, ids, where) -> str:
         if rank < len(voted) or spans.sum() <= 2 * len(stamps):  # guesses: at most half filled
             return candidate
     longest = int(np.argmax(np.diff(bounds)))
-    raise DataError(f"{where}: cannot infer a regular frequency from the timestamps (series "
-                    f"{ids[codes[bounds[longest]]]!r} has {np.diff(bounds)[longest]} points); "
-                    f"pass --freq, e.g. --freq D")
+    raise UnknownFrequency(f"{where}: cannot infer a regular frequency from the timestamps "
+                           f"(series {ids[codes[bounds[longest]]]!r} has "
+                           f"{np.diff(bounds)[longest]} points); pass --freq, e.g. --freq D",
+                           fit_option="--freq")
 
 
 def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
@@ -263,7 +268,7 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
         i = int(np.argmax(off))
         raise DataError(f"{where}: series {ids[codes[i]]!r} has a timestamp "
                         f"({pd.Timestamp(stamps[i])}) off the {freq} grid; pass --freq to "
-                        f"floor timestamps onto a grid")
+                        f"floor timestamps onto a grid", fit_option="--freq")
     return positions
 
 
@@ -353,7 +358,7 @@ def _fill_series(block: np.ndarray, fill: str, series: str, where: str,
         at = times[first + int(np.argmax(~observed[first:last + 1]))]
         when = pd.Timestamp(at) if np.asarray(at).dtype.kind == "M" else at
         raise DataError(f"{where}: series {series!r} has {gaps} missing point(s), the first at "
-                        f"{when}; choose --fill linear, ffill or zero")
+                        f"{when}; choose --fill linear, ffill or zero", fit_option="--fill")
     steps = np.arange(len(inner))
     for c in range(inner.shape[1]):
         column = inner[:, c]

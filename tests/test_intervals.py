@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, forecast
+from forecastr import api, forecast, model_data
 from forecastr.artifact import build_model, load
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError
@@ -99,7 +99,7 @@ def test_conformal_coverage_is_nominal_on_gaussian_noise():
                     device="cpu")
     fitted = api.fit(io.BytesIO(text), cfg)
     values, _ = forecast.forecast(build_model(fitted.artifact), fitted.artifact,
-                                  forecast.read_for_model(io.BytesIO(text), fitted.artifact),
+                                  model_data.read_for_model(io.BytesIO(text), fitted.artifact),
                                   12, torch.device("cpu"))
     actual = np.concatenate(future)
     columns = {o.suffix: o.index for o in extra_outputs(fitted.artifact.config)}

@@ -355,3 +355,22 @@ def test_integer_steps_past_int64_are_an_error_not_an_overflow(cli, tmp_path):
     assert result.stderr.endswith(
         f"{far}: series 'y' ends at 999999999999999999, and 6 steps after it pass "
         f"9,223,372,036,854,775,807, the largest step; pass --horizon 4 or less\n")
+
+
+def test_only_errors_that_suggest_a_fit_option_say_the_model_fixes_it(cli, tmp_path):
+    model = tmp_path / "m.fcst"
+    data = tmp_path / "data.csv"
+    seasonal_frame(n_series=1, length=40).to_csv(data, index=False)
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "4", "--val-windows", "1"]).exit_code == 0
+    # a path with " --" in it was taken for a message that suggests a fit option
+    missing = cli(["predict", model, tmp_path / "sales --old.csv"])
+    assert missing.stderr.endswith("sales --old.csv: no such file; check the path\n")
+    doubled = tmp_path / "doubled.csv"
+    text = data.read_text().splitlines()
+    doubled.write_text("\n".join([*text, text[-1]]) + "\n")  # the last row twice
+    result = cli(["predict", model, doubled])
+    assert result.exit_code == 2 and "pass --duplicates first|last|mean|sum" in result.stderr
+    assert result.stderr.rstrip().endswith("(a fit option: model reads DATA with the options "
+                                           "it was fitted with; fix DATA or refit)".replace(
+                                               "model", str(model)))

@@ -1,0 +1,85 @@
+"""Forecasts as a table in DATA's own layout: long (id, time, one column per target) or
+single and wide (time, one column per series), with the extra output columns beside each
+forecast, the history first when asked for, and numbers to the digits they carry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecastr.outputs import Output
+from forecastr.panel import Panel
+
+# significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
+FORECAST_DIGITS = 8
+
+
+def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,
+             extra: list[Output] | None = None, point: int = 0) -> pd.DataFrame:
+    """Forecasts (S, H, K, Q) in the input's layout: long gives id, time and target columns;
+    single and wide give the time column and one column per target series. The point
+    forecast (output `point`) keeps the target's name; each output of `extra` adds a column
+    named `<target>-<suffix>` beside it (see outputs.extra_outputs)."""
+    schema = panel.schema
+    horizon, k = values.shape[1], values.shape[2]
+    outputs = [(point, ""), *[(o.index, f"-{o.suffix}") for o in extra or []]]
+    time_col = schema.time_col or "step"
+    stamps = times.reshape(-1)
+    ids = np.repeat(np.asarray(panel.ids, dtype=object), horizon)
+    # (S * H, K * outputs), to the digits the network's float32 arithmetic carries (more
+    # would be noise), in float64 so that forecasts past float32's range are still numbers
+    flat = significant(np.concatenate([values[..., q].reshape(-1, k) for q, _ in outputs],
+                                      axis=1), FORECAST_DIGITS)
+    if with_history:  # written as read: float64, integers above 2**24 included
+        history = np.full((len(panel.values), flat.shape[1]), np.nan)
+        history[:, :k] = panel.values[:, :k]  # quantile columns stay empty for the past
+        ids = np.concatenate([np.repeat(np.asarray(panel.ids, dtype=object), panel.lengths),
+                              ids])
+        stamps = np.concatenate([panel.times, stamps])
+        flat = np.concatenate([history, flat])
+        owner = np.concatenate([np.repeat(np.arange(panel.n_series), panel.lengths),
+                                np.repeat(np.arange(panel.n_series), horizon)])
+        order = np.argsort(owner, kind="stable")  # each series: its history, then forecasts
+        ids, stamps, flat = ids[order], stamps[order], flat[order]
+    when = _time_column(stamps, schema.tz)
+    if schema.layout == "long":
+        frame = pd.DataFrame({schema.id_col: ids, time_col: when})
+        for c, name in enumerate(schema.targets):
+            for o, (_, suffix) in enumerate(outputs):
+                frame[name + suffix] = flat[:, o * k + c]
+        return frame
+    wide = pd.DataFrame({"series": ids, time_col: when})
+    for o, (_, suffix) in enumerate(outputs):
+        wide["value" + suffix] = flat[:, o * k]
+    wide = wide.pivot(index=time_col, columns="series")  # columns: (value+suffix, series)
+    columns = {(f"value{suffix}", series): f"{series}{suffix}"
+               for series in panel.ids for _, suffix in outputs}
+    wide = wide.reindex(columns=list(columns))
+    wide.columns = list(columns.values())
+    return wide.reset_index()
+
+
+def significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """float64 values rounded to `digits` significant decimal digits, so that CSV and JSON
+    show 1234.5679 rather than 1234.5678710937500; zero and non-finite values pass as they
+    are."""
+    magnitude = np.abs(values)
+    usable = np.isfinite(values) & (magnitude > 0)
+    exponent = np.floor(np.log10(np.where(usable, magnitude, 1.0)))
+    shift = digits - 1 - exponent  # decimal places to keep: negative above 10**digits
+    with np.errstate(over="ignore", invalid="ignore"):
+        # dividing by an exact power of ten (up to 10**22) gives the nearest float64 to the
+        # rounded decimal, whose shortest repr is the short text wanted
+        rounded = np.where(shift >= 0, np.round(values * 10.0**shift) / 10.0**shift,
+                           np.round(values / 10.0**-shift) * 10.0**-shift)
+    rounded = np.where(usable & np.isfinite(rounded), rounded, values)
+    far = usable & (np.abs(shift) > 22)  # rare: rounded through text instead
+    rounded[far] = [float(f"{value:.{digits - 1}e}") for value in values[far]]
+    return rounded
+
+
+def _time_column(stamps: np.ndarray, tz: str | None) -> pd.Series | np.ndarray:
+    if stamps.dtype.kind != "M":
+        return stamps.astype(np.int64)
+    index = pd.DatetimeIndex(stamps)
+    return index.tz_localize(tz) if tz else index
