@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -304,15 +305,23 @@ def info(model_path: str | Path) -> dict[str, Any]:
     }
 
 
-def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int = 3,
+NewSeries = Literal["forecast", "skip", "error"]
+OutputFormat = Literal["csv", "json"]
+
+
+def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: int = 3,
              step: int | None = None, season: int | None = None, horizon: int | None = None,
              device_spec: str = "auto", plot_path: str | Path | None = None) -> dict[str, Any]:
     """Backtest a model on the tail of DATA with rolling origins, beside naive baselines.
 
     Each origin's forecast uses only the history before it; the model is not refitted.
+    `folds` origins, `step` steps apart (default: the horizon), score `horizon` steps each
+    (default: the trained horizon) against seasonal naive at `season` (default: from the
+    frequency). `plot_path` draws a few series to a PNG (needs matplotlib).
     """
     from forecastr import artifact, backtest, device, forecast, model_data, plot
 
+    _at_least_one(folds=folds, step=step, season=season, horizon=horizon)
     if plot_path is not None:
         plot.require_matplotlib()
         check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
@@ -344,16 +353,22 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, folds: int =
             "folds": folds, "step": step or horizon, "season": season, **result}
 
 
-def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int | None = None,
-            with_history: bool = False, new_series: str = "forecast",
-            device_spec: str = "auto") -> pd.DataFrame:
+def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
+            horizon: int | None = None, with_history: bool = False,
+            new_series: NewSeries = "forecast", device_spec: str = "auto",
+            output: str | Path | None = None, fmt: OutputFormat = "csv") -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
     new_series: what to do with series the model never saw: "forecast" (the model is
-    global), "skip" them, or raise an "error".
+    global), "skip" them, or raise an "error". `output`, when given, is written atomically
+    as `fmt` (CSV or JSON lines); it is checked before any work, and may not be an input.
     """
-    from forecastr import artifact, device, forecast, model_data, table
+    from forecastr import artifact, device, forecast, model_data, table, writer
 
+    _one_of(new_series=(new_series, NewSeries), fmt=(fmt, OutputFormat))
+    _at_least_one(horizon=horizon)
+    if output is not None:
+        check_writable(output, inputs={"MODEL": model_path, "DATA": source})
     loaded = artifact.load(model_path)
     if horizon is not None and not 1 <= horizon <= loaded.horizon:
         raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
@@ -401,8 +416,27 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, horizon: int 
     frame = table.to_frame(panel, values, times, with_history,
                               extra_outputs(loaded.config), loaded.dimensions.point)
     clock.lap("table")
+    if output is not None:
+        writer.write_text(writer.render(frame, fmt), output)
+        clock.lap("writing")
     log.info("timings: %s", clock)
     return frame
+
+
+def _at_least_one(**counts: int | None) -> None:
+    """Counts given as keywords (the flags' names) are at least 1, or None (unset)."""
+    for name, count in counts.items():
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 1):
+            raise ConfigError(f"--{name} must be a whole number of at least 1, got {count!r}")
+
+
+def _one_of(**choices: tuple[str, Any]) -> None:
+    """Each keyword's value is one of its Literal type's choices."""
+    for name, (value, allowed) in choices.items():
+        if value not in typing.get_args(allowed):
+            raise ConfigError(f"--{name.replace('_', '-')} must be one of "
+                              f"{', '.join(typing.get_args(allowed))}; got {value!r}")
 
 
 @dataclass

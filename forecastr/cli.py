@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import logging
 import os
 import shlex
 import signal
@@ -271,17 +270,10 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
         raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
     output = None if output == "-" else output  # the convention: - is stdout
-    if output is not None:
-        writer.check_writable(output, inputs={"MODEL": model, "DATA": data or "-"})
-    frame = api.predict(model, data or "-", horizon, with_history, new_series, device)
-    clock = api.Clock()
-    text = writer.render(frame, fmt)
+    frame = api.predict(model, data or "-", horizon=horizon, with_history=with_history,
+                        new_series=new_series, device_spec=device, output=output, fmt=fmt)
     if output is None:
-        emit(text)
-    else:
-        writer.write_text(text, output)
-    clock.lap("writing")
-    logging.getLogger("forecastr").info("timings: %s", clock)
+        emit(writer.render(frame, fmt))
 
 
 @cli.command()
@@ -312,7 +304,8 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
     if plot == "-":
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
-    report = api.evaluate(model, data, folds, step, season, horizon, device, plot)
+    report = api.evaluate(model, data, folds=folds, step=step, season=season, horizon=horizon,
+                          device_spec=device, plot_path=plot)
     emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
                                                             stdout_is_terminal()))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from forecastr import api, train, writer
+from forecastr import api, artifact, train, writer
 from forecastr.artifact import load
 from forecastr.errors import OutputError
 from tests.conftest import SAMPLE_DATA, run_cli
@@ -198,14 +198,14 @@ def test_sigterm_during_predict_output_removes_the_temporary_file(tmp_path):
 
 @pytest.fixture
 def no_work(monkeypatch):
-    """Fail the test if fit reads data or trains, or if predict starts forecasting."""
+    """Fail the test if fit reads data or trains, or if predict loads its model."""
 
     def must_not_run(*args, **kwargs):
         pytest.fail("work started before the output folder was checked")
 
     monkeypatch.setattr(api, "read_panel", must_not_run)
     monkeypatch.setattr(train, "train", must_not_run)
-    monkeypatch.setattr(api, "predict", must_not_run)
+    monkeypatch.setattr(artifact, "load", must_not_run)
 
 
 def refuse_probe(monkeypatch, folder: Path, code: int) -> None:

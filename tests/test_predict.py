@@ -374,3 +374,29 @@ def test_only_errors_that_suggest_a_fit_option_say_the_model_fixes_it(cli, tmp_p
     assert result.stderr.rstrip().endswith("(a fit option: model reads DATA with the options "
                                            "it was fitted with; fix DATA or refit)".replace(
                                                "model", str(model)))
+
+
+def test_the_library_predict_writes_and_validates_like_the_cli(tmp_path):
+    from forecastr import api
+    from forecastr.config import FitConfig
+    from forecastr.errors import ConfigError, OutputError
+
+    model = tmp_path / "m.fcst"
+    data = tmp_path / "data.csv"
+    seasonal_frame(n_series=2, length=40).to_csv(data, index=False)
+    api.fit(data, FitConfig(hidden=4, max_steps=2, window=12, horizon=4, val_windows=1), model)
+    out = tmp_path / "forecast.json"
+    frame = api.predict(model, data, horizon=2, output=out, fmt="json", device_spec="cpu")
+    assert len(frame) == 4 and out.read_text().count("\n") == 4  # JSON lines, atomically
+    for wrong, message in [({"horizon": 0}, "--horizon must be a whole number of at least 1"),
+                           ({"new_series": "maybe"}, "--new-series must be one of forecast, "
+                                                     "skip, error; got 'maybe'"),
+                           ({"fmt": "xml"}, "--fmt must be one of csv, json; got 'xml'")]:
+        with pytest.raises(ConfigError, match=message):
+            api.predict(model, data, **wrong)
+    with pytest.raises(OutputError, match="is DATA"):  # checked before any work
+        api.predict(model, data, output=data)
+    with pytest.raises(ConfigError, match="--folds must be a whole number of at least 1"):
+        api.evaluate(model, data, folds=0)
+    with pytest.raises(TypeError):  # keyword-only: no option is taken for another
+        api.predict(model, data, 2)
