@@ -103,3 +103,14 @@ def tail(panel: Panel, length: int) -> Panel:
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
                  schema=panel.schema, filled=panel.filled, source=panel.source)
+
+
+def has_clock_times(times: np.ndarray) -> bool:
+    """True when some timestamp is not at midnight, so times of day must be shown."""
+    return times.dtype.kind == "M" and bool((times != times.astype("datetime64[D]")).any())
+
+
+def time_text(value: np.generic, clock: bool) -> str | int:
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value, unit="s" if clock else "D")).replace("T", " ")
+    return int(value)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from forecastr import api, artifact, train, writer
+from forecastr import api, artifact, fitting, train, writer
 from forecastr.artifact import load
 from forecastr.errors import OutputError
 from tests.conftest import SAMPLE_DATA, run_cli
@@ -203,7 +203,7 @@ def no_work(monkeypatch):
     def must_not_run(*args, **kwargs):
         pytest.fail("work started before the output folder was checked")
 
-    monkeypatch.setattr(api, "read_panel", must_not_run)
+    monkeypatch.setattr(fitting, "read_panel", must_not_run)
     monkeypatch.setattr(train, "train", must_not_run)
     monkeypatch.setattr(artifact, "load", must_not_run)
 
