@@ -1,5 +1,6 @@
 """The library API behind every command: plain functions that take a source and a FitConfig
-and return plain data. It never prints; warnings go to the `forecastr` logger."""
+and return plain data. It never prints; warnings go to the `forecastr` logger. `fit` lives
+in fitting.py and is found here too, with every other command's function."""
 
 from __future__ import annotations
 
@@ -16,13 +17,7 @@ from forecastr.calendar import rhythm
 from forecastr.clock import Clock
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError, DataError, out_of_memory
-from forecastr.fitting import (  # noqa: F401 - api is where a Python user finds every
-    FEWER_SERIES,  # command, fit included
-    FitResult,
-    Prepared,
-    fit,
-    prepare,
-)
+from forecastr.fitting import FEWER_SERIES, FitResult, Prepared, fit, prepare  # noqa: F401
 from forecastr.outputs import extra_outputs
 from forecastr.panel import Panel, has_clock_times, select, time_text
 from forecastr.reader import read_panel
