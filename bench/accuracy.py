@@ -83,7 +83,8 @@ def series_mase(history: list[np.ndarray], actual: np.ndarray, forecast: np.ndar
                 season: int) -> np.ndarray:
     """(S,) MASE of each series as in M4: MAE over the horizon over the in-sample MAE of the
     seasonal naive forecast; NaN where that scale is 0."""
-    return np.array([metrics.mase(a, f, metrics.seasonal_scale(h, season))
+    return np.array([metrics.mase(a[None, :, None], f[None, :, None],
+                                  np.array([[metrics.seasonal_scale(h, season)]]))
                      for h, a, f in zip(history, actual, forecast)])
 
 

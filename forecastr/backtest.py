@@ -94,7 +94,7 @@ def summarise(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> di
     """Metrics over (P, H, K) arrays; MASE is the mean over pairs and targets (as in M4)."""
     return {"mae": metrics.mae(actual, forecast), "rmse": metrics.rmse(actual, forecast),
             "mape": metrics.mape(actual, forecast), "smape": metrics.smape(actual, forecast),
-            "mase": _scaled(np.abs(forecast - actual).mean(axis=1), scale),
+            "mase": metrics.mase(actual, forecast, scale),
             "bias": metrics.bias(actual, forecast)}
 
 
@@ -140,9 +140,9 @@ def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
         by_quantile.setdefault(output.quantile, e)
     quantiles = {}
     for q, e in sorted(by_quantile.items()):
-        losses = metrics.quantile_losses(actual, bands[..., e], q)  # (P, H, K)
-        quantiles[f"{q:g}"] = {"pinball": float(losses.mean()),
-                               "scaled_pinball": _scaled(losses.mean(axis=1), scale)}
+        quantiles[f"{q:g}"] = {
+            "pinball": metrics.pinball(actual, bands[..., e], q),
+            "scaled_pinball": metrics.scaled_pinball(actual, bands[..., e], q, scale)}
     intervals = {}
     for low, high in outputs.intervals(scored.extra):
         lower = bands[..., scored.extra.index(low)]
@@ -151,13 +151,6 @@ def probabilistic(scored: Scored, mask: np.ndarray) -> dict[str, Any]:
         nominal = low.level / 100
         intervals[f"{low.level:g}"] = {
             "nominal": nominal, "coverage": covered, "width": metrics.width(lower, upper),
-            "scaled_width": _scaled((upper - lower).mean(axis=1), scale),
+            "scaled_width": metrics.scaled_width(lower, upper, scale),
             "off": bool(abs(covered - nominal) > OFF_BY)}
     return {"quantiles": quantiles, "intervals": intervals}
-
-
-def _scaled(per_pair: np.ndarray, scale: np.ndarray) -> float:
-    """Mean over pairs and targets of a (P, K) score divided by the seasonal naive scale."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(scale > 0, per_pair / scale, np.nan)
-    return float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan")

@@ -52,5 +52,6 @@ def calibrate(residuals: np.ndarray, series: np.ndarray, n_series: int,
 
 
 def bounds(point: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds (S, len(levels), H, K) around point forecasts (S, H, K)."""
+    """Lower and upper bounds (S, len(levels), H, K) around point forecasts (S, H, K): numpy
+    arrays or torch tensors alike (predict uses tensors)."""
     return point[:, None] - widths, point[:, None] + widths

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from forecastr import calendar, scaling
+from forecastr import calendar, conformal, scaling
 from forecastr.artifact import Artifact
 from forecastr.device import autocast
 from forecastr.future import future_times
@@ -110,10 +110,9 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
         with autocast(device, precision):
             out = model(encoded.inputs, cal).float()  # (B, H, K, Q)
         if inputs.widths is not None:  # conformal bands around the point, in scaled units
-            width = torch.from_numpy(inputs.widths[lo:hi]).to(device).permute(0, 2, 3, 1)
-            point = artifact.dimensions.point
-            centre = out[..., point:point + 1]
-            out = torch.cat([out, centre - width.float(), centre + width.float()], dim=-1)
+            widths = torch.from_numpy(inputs.widths[lo:hi]).to(device).float()  # (B, J, H, K)
+            lower, upper = conformal.bounds(out[..., artifact.dimensions.point], widths)
+            out = torch.cat([out, lower.permute(0, 2, 3, 1), upper.permute(0, 2, 3, 1)], dim=-1)
         out = out.double()  # back to data units in float64: they may pass float32's range
         if loc is not None:
             out = out * scale.unsqueeze(-1) + loc.unsqueeze(-1)

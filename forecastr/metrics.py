@@ -48,11 +48,19 @@ def seasonal_scale(history: np.ndarray, season: int) -> float:
     return float(np.mean(np.abs(history[m:] - history[:-m])))
 
 
-def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
-    """MAE divided by `scale` (see seasonal_scale); NaN when the scale is 0 or unknown."""
-    if not np.isfinite(scale) or scale == 0:
-        return float("nan")
-    return mae(actual, forecast) / scale
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray) -> float:
+    """MASE over forecasts (P, H, K) with the in-sample scale (P, K) of each (see
+    seasonal_scale): each pair's MAE over its scale, averaged over pairs and targets (as in
+    M4); pairs whose scale is 0 or unknown are left out, NaN when all are."""
+    return scaled_mean(np.abs(forecast - actual).mean(axis=1), scale)
+
+
+def scaled_mean(per_pair: np.ndarray, scale: np.ndarray) -> float:
+    """Mean over pairs and targets of a (P, K) score divided by its scale (P, K), leaving
+    out pairs whose scale is 0 or unknown; NaN when none is left."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(scale > 0, per_pair / scale, np.nan)
+    return float(np.nanmean(ratios)) if np.isfinite(ratios).any() else float("nan")
 
 
 def quantile_losses(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> np.ndarray:
@@ -68,11 +76,9 @@ def pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float) -> float:
 
 
 def scaled_pinball(actual: np.ndarray, forecast: np.ndarray, quantile: float,
-                   scale: float) -> float:
-    """Pinball loss divided by `scale` (see seasonal_scale), as MASE scales the MAE."""
-    if not np.isfinite(scale) or scale == 0:
-        return float("nan")
-    return pinball(actual, forecast, quantile) / scale
+                   scale: np.ndarray) -> float:
+    """Pinball loss over forecasts (P, H, K), scaled per pair as MASE scales the MAE."""
+    return scaled_mean(quantile_losses(actual, forecast, quantile).mean(axis=1), scale)
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
@@ -83,6 +89,11 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 def width(lower: np.ndarray, upper: np.ndarray) -> float:
     """Mean width of the intervals [lower, upper]."""
     return float(np.mean(upper - lower))
+
+
+def scaled_width(lower: np.ndarray, upper: np.ndarray, scale: np.ndarray) -> float:
+    """Mean width of intervals (P, H, K), scaled per pair as MASE scales the MAE."""
+    return scaled_mean((upper - lower).mean(axis=1), scale)
 
 
 def zeros(actual: np.ndarray) -> int:

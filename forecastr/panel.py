@@ -71,16 +71,29 @@ class Panel:
         return self.values[lo:hi], self.times[lo:hi]
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+# CSR arithmetic: blocks of rows, block i holding lengths[i] of them, one after another
+
+def row_owners(lengths: np.ndarray) -> np.ndarray:
+    """(sum(lengths),) int64: the block each row belongs to."""
+    return np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+
+
+def row_offsets(lengths: np.ndarray) -> np.ndarray:
+    """(sum(lengths),) int64: each row's position within its block."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(lengths.sum(), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                lengths)
+
+
+def row_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenated row ranges starts[i] : starts[i] + lengths[i], without a Python loop."""
-    return np.repeat(starts, lengths) + (
-        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    return np.repeat(starts, lengths) + row_offsets(lengths)
 
 
 def select(panel: Panel, keep: np.ndarray) -> Panel:
     """The series numbered `keep`, whole, as a new panel."""
     lengths = panel.lengths[keep]
-    rows = _ranges(panel.indptr[keep], lengths)
+    rows = row_ranges(panel.indptr[keep], lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
                  ids=tuple(panel.ids[i] for i in keep), schema=panel.schema,
@@ -90,7 +103,7 @@ def select(panel: Panel, keep: np.ndarray) -> Panel:
 def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
     """Each series cut to its first `lengths[s]` rows (1 <= lengths[s] <= its length)."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    rows = _ranges(panel.indptr[:-1], lengths)
+    rows = row_ranges(panel.indptr[:-1], lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
                  schema=panel.schema, filled=panel.filled, source=panel.source)
@@ -99,7 +112,7 @@ def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
 def tail(panel: Panel, length: int) -> Panel:
     """Each series cut to its last `length` rows (all of them when it is shorter)."""
     lengths = np.minimum(panel.lengths, length)
-    rows = _ranges(panel.indptr[1:] - lengths, lengths)
+    rows = row_ranges(panel.indptr[1:] - lengths, lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
                  schema=panel.schema, filled=panel.filled, source=panel.source)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
-from forecastr.panel import Layout, Panel, Schema
+from forecastr.panel import Layout, Panel, Schema, row_owners
 from forecastr.source import Source, open_source
 from forecastr.timegrid import Parsed, parse_times, regularise
 
@@ -79,7 +79,7 @@ def _read(text: Source, cfg: FitConfig, model: str | None) -> Panel:
         row_lines = lines
     else:  # each target column is a series; features are repeated beside every one of them
         ids = list(columns.targets)
-        codes = np.repeat(np.arange(len(ids)), len(frame))
+        codes = row_owners(np.full(len(ids), len(frame)))
         feats = [numbers[c] for c in columns.features]
         values = np.concatenate([np.column_stack([numbers[t], *feats]) for t in columns.targets])
         row_lines = np.tile(lines, len(ids))

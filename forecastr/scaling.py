@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecastr.panel import row_offsets
+
 if TYPE_CHECKING:
     import torch
 
@@ -42,8 +44,7 @@ def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleS
         loc[:, :panel.schema.n_targets], scale[:, :panel.schema.n_targets] = 0.0, 1.0
         return ScaleStats(kind, loc, scale, RELATIVE_SPREAD)
     assert np.all(ends >= 1), "every series needs at least one training row"
-    offset = np.arange(len(panel.values)) - np.repeat(panel.indptr[:-1], lengths)
-    used = offset < np.repeat(ends, lengths)  # (T_total,) rows inside each training span
+    used = row_offsets(lengths) < np.repeat(ends, lengths)  # (T_total,) rows in the spans
     values = panel.values.astype(np.float64)
     starts = panel.indptr[:-1]
     if kind == "standard":

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.outputs import Output
-from forecastr.panel import Panel
+from forecastr.panel import Panel, row_owners
 
 # significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
 FORECAST_DIGITS = 8
@@ -37,8 +37,8 @@ def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: 
                               ids])
         stamps = np.concatenate([panel.times, stamps])
         flat = np.concatenate([history, flat])
-        owner = np.concatenate([np.repeat(np.arange(panel.n_series), panel.lengths),
-                                np.repeat(np.arange(panel.n_series), horizon)])
+        owner = np.concatenate([row_owners(panel.lengths),
+                                row_owners(np.full(panel.n_series, horizon))])
         order = np.argsort(owner, kind="stable")  # each series: its history, then forecasts
         ids, stamps, flat = ids[order], stamps[order], flat[order]
     when = _time_column(stamps, schema.tz)

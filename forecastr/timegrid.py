@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError, UnknownFrequency
+from forecastr.panel import row_offsets, row_owners
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
 
 def _owners(firsts: np.ndarray, n_rows: int) -> np.ndarray:
     """Series number of each of the sorted rows, from each series' first row."""
-    return np.repeat(np.arange(len(firsts)), np.diff(np.r_[firsts, n_rows]))
+    return row_owners(np.diff(np.r_[firsts, n_rows]))
 
 
 def _anchored_grid(stamps: np.ndarray, offset: pd.DateOffset) -> pd.DatetimeIndex:
@@ -325,12 +326,12 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
 def _scatter(codes, stamps, values, positions, bounds, spans, indptr, offset, step):
     """Rows placed on each series' full grid, missing rows as NaN: values, codes, times."""
     firsts, start_pos = bounds[:-1], positions[bounds[:-1]]
-    series_of_row = np.repeat(np.arange(len(firsts)), np.diff(bounds))
+    series_of_row = row_owners(np.diff(bounds))
     dest = indptr[series_of_row] + positions - start_pos[series_of_row]
     full = np.full((indptr[-1], values.shape[1]), np.nan)
     full[dest] = values
     new_codes = np.repeat(codes[firsts], spans)
-    offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], spans)
+    offsets = row_offsets(spans)
     if offset is None:
         new_times = np.repeat(stamps[firsts], spans) + offsets * step
     elif (fixed := fixed_step(offset)) is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecastr.errors import DataError
-from forecastr.panel import Panel
+from forecastr.panel import Panel, row_offsets, row_owners
 
 if TYPE_CHECKING:
     import torch
@@ -84,9 +84,8 @@ def build(panel: Panel, window: int, horizon: int, stride: int = 1,
 def _index(indptr: np.ndarray, first: np.ndarray, count: np.ndarray, stride: int) -> WindowIndex:
     """Windows of each series s at origins first[s] + k * stride for k < count[s]."""
     count = np.maximum(count, 0)
-    series = np.repeat(np.arange(len(count), dtype=np.int64), count)
-    k = np.arange(count.sum(), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
-    origins = indptr[:-1][series] + first[series] + k * stride
+    series = row_owners(count)
+    origins = indptr[:-1][series] + first[series] + row_offsets(count) * stride
     return WindowIndex(origins.astype(np.int64), series)
 
 

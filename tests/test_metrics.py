@@ -41,8 +41,14 @@ def test_mase_uses_the_in_sample_seasonal_naive_error():
     assert metrics.seasonal_scale(history, 1) == pytest.approx(1.4)
     # a history no longer than the season falls back to the naive scale
     assert metrics.seasonal_scale(np.array([1.0, 3.0, 4.0]), 12) == 1.5
-    assert metrics.mase(ACTUAL, FORECAST, 2.75) == pytest.approx(1 / 2.75)
-    assert math.isnan(metrics.mase(ACTUAL, FORECAST, 0.0))
+    # one pair (P = 1, K = 1): its MAE (1) over its scale
+    one = ACTUAL[None, :, None], FORECAST[None, :, None]
+    assert metrics.mase(*one, np.array([[2.75]])) == pytest.approx(1 / 2.75)
+    assert math.isnan(metrics.mase(*one, np.array([[0.0]])))
+    # two pairs: each MAE over its own scale, then the mean (M4); a scale of 0 is left out
+    pairs = np.stack([ACTUAL, ACTUAL])[..., None], np.stack([FORECAST, ACTUAL + 2])[..., None]
+    assert metrics.mase(*pairs, np.array([[2.75], [4.0]])) == pytest.approx((1 / 2.75 + 0.5) / 2)
+    assert metrics.mase(*pairs, np.array([[0.0], [4.0]])) == pytest.approx(0.5)
     assert math.isnan(metrics.seasonal_scale(np.array([1.0]), 1))
 
 
@@ -56,8 +62,11 @@ def test_pinball_loss_by_hand():
     # the median's pinball loss is half the absolute error
     assert metrics.pinball(actual, forecast, 0.5) == pytest.approx(metrics.mae(actual, forecast)
                                                                     / 2)
-    assert metrics.scaled_pinball(actual, forecast, 0.9, 2.0) == pytest.approx(0.35)
-    assert math.isnan(metrics.scaled_pinball(actual, forecast, 0.9, 0.0))
+    one = actual[None, :, None], forecast[None, :, None]
+    assert metrics.scaled_pinball(*one, 0.9, np.array([[2.0]])) == pytest.approx(0.35)
+    assert math.isnan(metrics.scaled_pinball(*one, 0.9, np.array([[0.0]])))
+    # an interval [A - 1, A + 2] of width 3 scales like MASE too
+    assert metrics.scaled_width(one[0] - 1, one[0] + 2, np.array([[1.5]])) == 2.0
 
 
 def test_coverage_and_width_by_hand():
