@@ -315,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     1 anything else, 130 interrupted (143 on SIGTERM, 129 on SIGHUP), 141 (quietly) when the
     reader of stdout went away."""
     args = sys.argv[1:] if argv is None else list(argv)
+    # from the raw arguments: an error in parsing them must show its traceback too
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
     stop = StopRequest()
     try:

@@ -116,6 +116,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                                      split.train.series, split.val.origins)
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
     levels = quantile_levels(cfg)
+    # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,

@@ -4,7 +4,8 @@ head over the whole horizon (many-to-one) or a recurrent decoder unrolled over i
 
 Shape legend: B batch, L window (input steps), H horizon, N inputs per step, K targets,
 A calendar channels of a future step, Q quantiles per output (1 = a point forecast),
-D hidden units, E directions (2 when bidirectional), S stacked layers, M ensemble members.
+D hidden units, E directions (2 when bidirectional), R stacked recurrent layers, M ensemble
+members. (S, the series of a panel elsewhere, does not occur here.)
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class Forecaster(nn.Module):
         """x (B, L, N); calendar (B, H, A) of the future steps; teacher (B, H, K) true
         targets fed to the decoder instead of its own outputs (training only)."""
         shortcut = self._shortcut(x)  # (B, H, K, 1)
-        _, state = self.encoder(x)  # h: (S * E, B, D), and c for LSTM
+        _, state = self.encoder(x)  # h: (R * E, B, D), and c for LSTM
         if self.mode == "many-to-one":
             h = state[0] if self.cell == "lstm" else state
             last = h.view(self.layers, self.directions, *h.shape[1:])[-1]  # (E, B, D)
@@ -121,11 +122,11 @@ class Forecaster(nn.Module):
         return shortcut + self.highway(targets).transpose(1, 2).unsqueeze(-1)
 
     def _decoder_state(self, state):
-        def bridge(h: torch.Tensor) -> torch.Tensor:  # (S * E, B, D) -> (S, B, D)
+        def bridge(h: torch.Tensor) -> torch.Tensor:  # (R * E, B, D) -> (R, B, D)
             if self.bridge is None:
                 return h
-            per_layer = h.view(self.layers, self.directions, *h.shape[1:])  # (S, E, B, D)
-            joined = torch.cat(list(per_layer.unbind(1)), dim=-1)  # (S, B, E * D)
+            per_layer = h.view(self.layers, self.directions, *h.shape[1:])  # (R, E, B, D)
+            joined = torch.cat(list(per_layer.unbind(1)), dim=-1)  # (R, B, E * D)
             return torch.tanh(self.bridge(joined))
 
         if self.cell == "lstm":

@@ -163,6 +163,8 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     """
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # the rate is halved after a third of early stopping's patience without progress, so
+    # that a stalled run gets two or three smaller steps before it is stopped
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
                                                          patience=max(1, cfg.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
@@ -171,7 +173,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                                          len(train_windows))
     if resume is None and len(val_windows) and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
-        progress.best_loss = evaluate(model, data, val_windows, cfg, device, precision)
+        progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision)
         progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
     batch_size = min(cfg.batch_size, len(train_windows))
@@ -228,7 +230,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
         if not math.isfinite(train_loss):
             stopped = f"diverged at epoch {epoch}"
             break
-        val_loss = evaluate(model, data, val_windows, cfg, device, precision) \
+        val_loss = validation_loss(model, data, val_windows, cfg, device, precision) \
             if len(val_windows) else None
         monitored = val_loss if val_loss is not None else train_loss
         if not math.isfinite(monitored):
@@ -361,7 +363,7 @@ def residuals(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitCon
 
 
 @torch.no_grad()
-def evaluate(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
+def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
              device: torch.device, precision: str) -> float:
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
     total = torch.zeros((), device=device)

@@ -62,3 +62,11 @@ def test_the_python_floor_is_what_the_code_needs():
     assert project["requires-python"] == ">=3.11"  # datetime.UTC; CI runs on 3.11 itself
     for module in sorted((ROOT / "forecastr").glob("*.py")):
         ast.parse(module.read_text(encoding="utf-8"), str(module), feature_version=(3, 11))
+
+
+def test_the_readme_layer_map_names_every_module():
+    from tests.test_layers import LAYERS
+
+    development = README[README.index("## Development"):]
+    for module in LAYERS:
+        assert f"`{module}.py`" in development, module
