@@ -7,107 +7,24 @@ shell completion never load torch or pandas.
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import os
 import shlex
 import signal
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from forecastr import __version__
-from forecastr.config import (
-    FitConfig,
-    base_type,
-    choices,
-    coerce,
-    field_types,
-    flag_name,
-    load_yaml,
-    merge,
-)
-from forecastr.errors import DataError, ForecastrError, Interrupted, OutputError
+from forecastr.errors import DataError, ForecastrError, Interrupted
+from forecastr.options import build_config, config_options, field_options, output_options
+from forecastr.stdout import EXIT_BROKEN_PIPE, emit, silence_stdout, stdout_is_terminal
 from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
 EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
-EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
-
-
-def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """One option per named FitConfig field, built from its type, default and help."""
-    types = field_types()
-    chosen = [f for f in dataclasses.fields(FitConfig) if f.name in names]
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for f in reversed(chosen):
-            click.option(*_declaration(f, types[f.name]), **_settings(f, types[f.name]))(command)
-        return command
-
-    return decorate
-
-
-def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a command with one option per FitConfig field of the given groups, and
-    --config for a YAML file of them."""
-    fields_option = field_options(*[f.name for f in dataclasses.fields(FitConfig)
-                                    if f.metadata["group"] in groups])
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        return click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                            help="YAML file of options; flags given here override it.")(
-            fields_option(command))
-
-    return decorate
-
-
-def _declaration(f: dataclasses.Field, annotation: Any) -> list[str]:
-    flag = flag_name(f)
-    if base_type(annotation) is bool:
-        return [f"--{flag}/--no-{flag}", f.name]
-    return [f"--{flag}", f.name]
-
-
-def _settings(f: dataclasses.Field, annotation: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"help": f.metadata["help"], "default": f.default,
-                                "show_default": f.default not in (None, ())}
-    allowed = choices(annotation)
-    base = base_type(annotation)
-    if allowed:
-        settings["type"] = click.Choice(allowed)
-    elif base in (int, float, str):
-        settings["type"] = base
-    elif base is tuple:
-        settings["type"], settings["multiple"] = str, True
-    return settings
-
-
-def build_config(ctx: click.Context, params: dict[str, Any]) -> FitConfig:
-    """FitConfig defaults < the --config YAML file < flags actually given."""
-    config_path = params.pop("config_path", None)
-    from_yaml = load_yaml(config_path) if config_path else {}
-    given = {}
-    for f in dataclasses.fields(FitConfig):
-        if f.name in params and ctx.get_parameter_source(f.name) in (
-                ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            given[f.name] = coerce(f.name, params[f.name], f"--{flag_name(f)}")
-    return merge(FitConfig(), from_yaml, given)
-
-
-def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every command shares: verbosity and debugging."""
-    command = click.option("--debug", is_flag=True,
-                           help="Show a traceback when something fails.")(command)
-    command = click.option("-v", "--verbose", is_flag=True, help="Log more detail on stderr.")(
-        command)
-    return click.option("-q", "--quiet", is_flag=True, help="Log only errors on stderr.")(
-        command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"],
@@ -207,41 +124,6 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
     report = api.info(model)
     emit(ui.json_text(report) if as_json else ui.table_text(ui.show_info, report,
                                                             stdout_is_terminal()))
-
-
-def emit(text: str) -> None:
-    """Write all of `text` to stdout, or fail: a short write of the file descriptor (which
-    an unbuffered stdout would drop) is written on until every byte is out. When the reader
-    has gone (`| head`), stop quietly with 141; any other failure (a full disk, a closed
-    stdout) is a one-line error naming stdout."""
-    if sys.stdout is None:  # started with stdout closed (`>&-`)
-        raise OutputError("stdout: closed, so there is nowhere to write the output; redirect "
-                          "it to a file, or give -o")
-    try:
-        try:
-            descriptor = sys.stdout.fileno()
-        except (AttributeError, ValueError, io.UnsupportedOperation):
-            descriptor = None  # a stream that is no file (a test runner, an IDE)
-        if descriptor is None:
-            sys.stdout.write(text)
-        else:
-            sys.stdout.flush()
-            pending = memoryview(text.encode(sys.stdout.encoding or "utf-8"))
-            while pending:
-                pending = pending[os.write(descriptor, pending):]
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-        raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
-    except OSError as exc:
-        _silence_stdout()
-        raise OutputError(f"stdout: cannot write ({exc.strerror or exc}); the output is "
-                          f"incomplete; write to a file with -o, or fix what stdout goes "
-                          f"to") from None
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout is not None and sys.stdout.isatty()
 
 
 @cli.command()
@@ -348,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"forecastr: error: {visible(str(exc))}", err=True)
         code = exc.exit_code
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         code = EXIT_BROKEN_PIPE
     except MemoryError:  # outside the places that say what they were doing
         if debug:
@@ -364,12 +246,3 @@ def main(argv: list[str] | None = None) -> None:
                    f"(run again with --debug for a traceback)", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def _silence_stdout() -> None:
-    """After the reader of our stdout went away, stop Python's exit-time flush complaining."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

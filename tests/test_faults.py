@@ -455,7 +455,7 @@ def test_a_full_or_closed_stdout_is_a_one_line_error_naming_stdout(command):
 
 
 def test_short_writes_to_stdout_are_written_on_until_every_byte_is_out(monkeypatch):
-    from forecastr import cli
+    from forecastr import stdout
 
     read, write = os.pipe()
     real_write = os.write
@@ -463,7 +463,7 @@ def test_short_writes_to_stdout_are_written_on_until_every_byte_is_out(monkeypat
     text = "unique_id,ds,y\n" + "a,2001-01-01,1.5\n" * 50
     with open(write, "w", encoding="utf-8") as stream:
         monkeypatch.setattr(sys, "stdout", stream)
-        cli.emit(text)
+        stdout.emit(text)
     monkeypatch.undo()
     with open(read, "rb") as received:
         assert received.read().decode() == text
