@@ -66,7 +66,7 @@ def load(path: str | Path, cfg: FitConfig, data_digest: str) -> dict[str, Any]:
     if payload.get("data") != data_digest:
         raise DataError(f"{path}: the data differ from those the interrupted run trained "
                         f"on; resume with the same data, or run without --resume to start over")
-    try:  # what train.restore then checks against the network is bounded by the file
+    try:  # what resume.restore then checks against the network is bounded by the file
         container.within_file([container.tensor(t, "a tensor", floats=False)
                                for t in _tensors(payload["state"])], os.stat(path).st_size)
     except ValueError as exc:

@@ -21,6 +21,7 @@ from forecastr.errors import ConfigError, Interrupted, out_of_memory
 from forecastr.outputs import quantile_levels
 from forecastr.panel import Panel, time_text
 from forecastr.reader import read_panel
+from forecastr.resume import UnfitState
 from forecastr.stopping import StopRequest
 from forecastr.windows import Split, build
 from forecastr.writer import check_writable
@@ -142,7 +143,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                 model, data, train.Windows.from_index(split.train, target_device),
                 val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
         clock.lap("training")
-    except train.UnfitState as exc:
+    except UnfitState as exc:
         raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
                           f"start over") from None
     except train.Paused as paused:

@@ -15,7 +15,7 @@ LAYERS = {
     "source": 1, "reader": 1, "timegrid": 1, "writer": 1, "calendar": 1, "scaling": 1,
     "windows": 2, "model": 2, "device": 2, "container": 2, "inputs": 2,
     "future": 1, "table": 1,
-    "train": 3, "artifact": 3, "integrity": 3, "checkpoint": 3, "forecast": 3, "model_data": 3,
+    "train": 3, "resume": 3, "artifact": 3, "integrity": 3, "checkpoint": 3, "forecast": 3, "model_data": 3,
     "backtest": 3, "plot": 3,
     "api": 4, "fitting": 4,
     "cli": 5, "ui": 5, "options": 5, "stdout": 5,
