@@ -19,7 +19,8 @@ from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
 from forecastr.panel import Layout, Panel, Schema, row_owners
 from forecastr.source import Source, open_source
-from forecastr.timegrid import Parsed, parse_times, regularise
+from forecastr.timegrid import regularise
+from forecastr.times import Parsed, parse_times
 
 log = logging.getLogger(__name__)
 
