@@ -32,7 +32,8 @@ from bench.accuracy_data import SETS  # noqa: E402
 from bench.accuracy_report import environment, markdown  # noqa: E402
 from forecastr import metrics  # noqa: E402
 from forecastr.calendar import rhythm  # noqa: E402
-from forecastr.config import FitConfig, from_mapping  # noqa: E402
+from forecastr.config import FitConfig  # noqa: E402
+from forecastr.config_values import from_mapping  # noqa: E402
 from forecastr.errors import ConfigError  # noqa: E402
 
 WORK = ROOT / "bench" / "out" / "accuracy"

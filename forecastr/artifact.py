@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from forecastr import container, integrity
-from forecastr.config import FitConfig, ScalerKind, from_mapping
+from forecastr.config import FitConfig, ScalerKind
+from forecastr.config_values import from_mapping
 from forecastr.errors import ConfigError, ModelFileError
 from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema

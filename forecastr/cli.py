@@ -81,7 +81,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     """
     cfg = build_config(ctx, params)
     if print_config:
-        from forecastr.config import to_yaml
+        from forecastr.config_values import to_yaml
 
         click.echo(to_yaml(cfg), nl=False)
         return

@@ -11,16 +11,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from forecastr.config import (
-    FitConfig,
-    base_type,
-    choices,
-    coerce,
-    field_types,
-    flag_name,
-    load_yaml,
-    merge,
-)
+from forecastr.config import FitConfig, base_type, choices, field_types, flag_name
+from forecastr.config_values import coerce, load_yaml, merge
 
 
 def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from forecastr.config import FitConfig, flag_name, from_mapping, load_yaml, merge, to_yaml
+from forecastr.config import FitConfig, flag_name
+from forecastr.config_values import from_mapping, load_yaml, merge, to_yaml
 from forecastr.errors import ConfigError
 from tests.conftest import SAMPLE_DATA
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 from forecastr.cli import cli as group
-from forecastr.config import FitConfig, from_mapping, merge
+from forecastr.config import FitConfig
+from forecastr.config_values import from_mapping, merge
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from forecastr import train
-from forecastr.config import FitConfig, from_mapping
+from forecastr.config import FitConfig
+from forecastr.config_values import from_mapping
 from forecastr.errors import ConfigError
 from forecastr.model import Dimensions, Forecaster
 from forecastr.outputs import quantile_levels
