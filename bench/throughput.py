@@ -20,7 +20,7 @@ from bench.data import panel_values
 from forecastr import train
 from forecastr.config import FitConfig
 from forecastr.inputs import encoder_inputs
-from forecastr.model import Dimensions, Forecaster
+from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Panel, Schema
 from forecastr.scaling import window_normalise
 from forecastr.windows import build
@@ -37,7 +37,7 @@ class Case:
 
 def synthetic_panel(series: int, length: int) -> Panel:
     """A panel of integer-step series (no calendar channels), as the reader would build."""
-    values = panel_values(series, length).astype(np.float32).reshape(-1, 1)
+    values = panel_values(series, length).astype(np.float64).reshape(-1, 1)
     indptr = np.arange(series + 1, dtype=np.int64) * length
     schema = Schema(layout="long", time_col="ds", time_kind="integer", freq=None, step=1,
                     tz=None, id_col="unique_id", targets=("y",), features=(), channels=("y",))
@@ -56,9 +56,9 @@ def setup(case: Case, device: torch.device, series: int = 16, length: int = 2000
     split = build(panel, case.window, case.horizon, 1, 0)
     dims = Dimensions(n_inputs=2, n_targets=1, n_calendar=0)
     torch.manual_seed(0)
-    model = Forecaster(cfg, dims).to(device)
+    model = Ensemble(cfg, dims).to(device)
     data = train.TrainingData(
-        values=torch.from_numpy(panel.values).to(device),
+        values=torch.from_numpy(panel.values.astype(np.float32)).to(device),
         indptr=torch.from_numpy(panel.indptr).to(device), window=case.window,
         horizon=case.horizon, n_targets=1, calendar_from=1, per_window=True)
     windows = train.Windows.from_index(split.train, device)
@@ -66,7 +66,7 @@ def setup(case: Case, device: torch.device, series: int = 16, length: int = 2000
     return cfg, model, data, windows, empty
 
 
-def forecastr_rate(cfg: FitConfig, model: Forecaster, data, windows, empty, batches: int,
+def forecastr_rate(cfg: FitConfig, model: Ensemble, data, windows, empty, batches: int,
                    device: torch.device, precision: str) -> float:
     """Windows per second of one train.train epoch of `batches` batches."""
     run = FitConfig(**{**cfg.__dict__, "epoch_size": batches * cfg.batch_size})
@@ -77,7 +77,7 @@ def forecastr_rate(cfg: FitConfig, model: Forecaster, data, windows, empty, batc
     return batches * cfg.batch_size / (time.perf_counter() - started)
 
 
-def bare_rate(cfg: FitConfig, model: Forecaster, case: Case, batches: int,
+def bare_rate(cfg: FitConfig, model: Ensemble, case: Case, batches: int,
               device: torch.device, precision: str) -> float:
     """Windows per second of the bare loop: in-memory batches, forward, loss, backward, step."""
     generator = torch.Generator().manual_seed(1)
@@ -86,7 +86,7 @@ def bare_rate(cfg: FitConfig, model: Forecaster, case: Case, batches: int,
         x = torch.randn(case.batch, case.window, 1, generator=generator)
         mask = torch.ones(case.batch, case.window, dtype=torch.bool)
         y = torch.randn(case.batch, case.horizon, 1, generator=generator)
-        x, y, _, _ = window_normalise(x, y, mask, 1)
+        x, y, _, _ = window_normalise(x, y, mask, 1, floor=0.0)  # as TrainingData's
         pool.append((encoder_inputs(x, mask).to(device), y.to(device),
                      torch.zeros(case.batch, case.horizon, 0, device=device)))
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)

@@ -50,3 +50,19 @@ def test_the_report_renders_every_section():
     assert "worst ratio 0.900, **met**" in text
     assert "| wall time | 2.00 s | <= 3.00 s (2 x read_csv 1.00 s + 1 s) | **met** |" in text
     assert "Skipped: no CUDA device on this machine." in text
+
+
+def test_the_training_section_runs_forecastr_and_the_bare_loop_on_the_library_as_it_is():
+    # the library's training API changed twice under this section without a test noticing:
+    # one step of each loop on a tiny case must run and change the weights
+    import torch
+
+    from bench import throughput
+
+    case = throughput.Case(cell="gru", window=8, hidden=4, batch=4)
+    cpu = torch.device("cpu")
+    cfg, model, data, windows, empty = throughput.setup(case, cpu, series=2, length=40)
+    before = [p.detach().clone() for p in model.parameters()]
+    assert throughput.forecastr_rate(cfg, model, data, windows, empty, 1, cpu, "32") > 0
+    assert throughput.bare_rate(cfg, model, case, 1, cpu, "32") > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
