@@ -131,8 +131,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
         horizon=cfg.horizon, n_targets=panel.schema.n_targets,
-        calendar_from=panel.values.shape[1], per_window=cfg.scaler == "window",
-        window_floor=ready.stats.floor)
+        calendar_from=panel.values.shape[1], window_floor=scaling.window_floor(ready.stats))
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:

@@ -83,7 +83,7 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
 def last_windows(artifact: Artifact, inputs: ModelInputs, lo: int, hi: int) -> Encoded:
     """The network's inputs for the last window of series lo..hi-1, built as training
     builds a window that ends at the same row (inputs.encode)."""
-    floor = artifact.scaling.floor if artifact.scaling.kind == "window" else None
+    floor = scaling.window_floor(artifact.scaling)
     ends = inputs.indptr[1:]  # each series' forecast origin: one past its last row
     return encode(inputs.values, inputs.indptr, ends[lo:hi],
                   torch.arange(lo, hi, device=ends.device), artifact.window,

@@ -61,6 +61,12 @@ def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleS
     raise ValueError(f"unknown scaler {kind!r}")
 
 
+def window_floor(stats: ScaleStats) -> float | None:
+    """The floor (ScaleStats.floor) that window_normalise scales each window's targets
+    with, when the scaler is "window"; None when the targets are scaled per series."""
+    return stats.floor if stats.kind == "window" else None
+
+
 def apply(panel: Panel, stats: ScaleStats) -> np.ndarray:
     """A scaled float32 copy of the panel's values, (T_total, C)."""
     lengths = panel.lengths

@@ -76,15 +76,16 @@ class TrainingData:
     horizon: int
     n_targets: int
     calendar_from: int  # first calendar channel of values (== C when there is none)
-    per_window: bool  # scaler == "window": normalise each batch by its own inputs
-    window_floor: float = 0.0  # the least spread of a window, relative to its level
+    # per-window scaling of the targets: the least spread of a window relative to its level
+    # (scaling.window_floor), or None when they are scaled per series
+    window_floor: float | None
 
     def batch(self, windows: Windows, chosen: torch.Tensor):
         """inputs (B, L, N), calendar (B, H, A), target (B, H, K), loc and scale (B, 1, K)
         or None: everything one forward pass and its loss need."""
         origins, series = windows.origins[chosen], windows.series[chosen]
         encoded = encode(self.values, self.indptr, origins, series, self.window,
-                         self.n_targets, self.window_floor if self.per_window else None)
+                         self.n_targets, self.window_floor)
         y, future = horizon_rows(self.values, origins, self.horizon, self.n_targets,
                                  self.calendar_from)
         if encoded.loc is not None:

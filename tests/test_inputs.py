@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from forecastr import api, forecast, train
+from forecastr import api, forecast, scaling, train
 from forecastr.config import FitConfig
 from forecastr.inputs import encode, encoder_inputs
 from forecastr.panel import select, truncate
@@ -30,7 +30,7 @@ def test_a_validation_window_is_built_as_predict_builds_the_history_before_it(tm
     data_on_device = train.TrainingData(
         values=torch.from_numpy(ready.values), indptr=torch.from_numpy(ready.panel.indptr),
         window=10, horizon=4, n_targets=1, calendar_from=ready.panel.values.shape[1],
-        per_window=scaler == "window", window_floor=ready.stats.floor)
+        window_floor=scaling.window_floor(ready.stats))
     validation = train.Windows.from_index(ready.split.val, torch.device("cpu"))
     for s in range(3):
         last = int(torch.nonzero(validation.series == s).max())  # its last validation window
