@@ -195,6 +195,10 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
                             f"file; pass --new-series forecast to forecast them anyway")
         panel = select(panel, np.flatnonzero(keep))
         log.warning("%s: skipped %d series unseen in training", panel.source, len(unseen))
+    elif unseen:  # the model is global, but the user should know which series it never saw
+        log.warning("%s: forecast %d series unseen in training (e.g. %r), scaled on their own "
+                    "history; --new-series skip or error says otherwise", panel.source,
+                    len(unseen), unseen[0])
     short = int((panel.lengths < loaded.window).sum())
     if short:
         log.warning("%s: left-padded %d series with less history than the window (%d)",

@@ -111,9 +111,10 @@ def report(scored: Scored, ids: tuple[str, ...], time_text: Callable[[Any], Any]
 
     everything = np.ones(len(scored.series), dtype=bool)
     overall = block(everything)
-    seasonal = overall["seasonal_naive"]["mase"]
-    overall["relative_mase"] = (overall["model"]["mase"] / seasonal
-                                if np.isfinite(seasonal) and seasonal > 0 else float("nan"))
+    for name, key in (("seasonal_naive", "relative_mase"), ("naive", "relative_mase_naive")):
+        baseline = overall[name]["mase"]  # relative_mase: to seasonal naive, as M4 reports
+        overall[key] = (overall["model"]["mase"] / baseline
+                        if np.isfinite(baseline) and baseline > 0 else float("nan"))
     per_series = [{"id": ids[s], **block(scored.series == s)} for s in np.unique(scored.series)]
     per_fold = [{"fold": int(f), "origin": time_text(scored.origin[scored.fold == f].max()),
                  **block(scored.fold == f)} for f in np.unique(scored.fold)]

@@ -1,5 +1,5 @@
 """A picture of a backtest: history, actuals and each origin's forecasts for a few series.
-matplotlib is an optional extra (pip install 'forecastr[plot]')."""
+matplotlib is an optional extra (pip install -e '.[plot]' from a checkout)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ConfigError("--plot needs matplotlib: pip install 'forecastr[plot]'") from None
+        raise ConfigError("--plot needs matplotlib: pip install matplotlib (or, from a checkout "
+                          "of forecastr, pip install -e '.[plot]')") from None
 
 
 def draw(panel: Panel, scored: Scored, path: str | Path) -> None:

@@ -196,6 +196,21 @@ def show_info(report: dict[str, Any], console: Console) -> None:
 
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
+LABELS = {"smape": "sMAPE %", "mape": "MAPE %"}  # percentages; the others are in data units
+
+
+def verdict(to_seasonal: float, to_naive: float) -> str:
+    """The model's MASE beside both baselines', judged against the better of them."""
+    ratios = {"seasonal naive": to_seasonal, "naive": to_naive}
+    known = {name: r for name, r in ratios.items() if r == r}
+    if not known:
+        return "MASE relative to the baselines: undefined (see below)"
+    shown = ", ".join(f"{r:.3f} to {name}" for name, r in known.items())
+    best = max(known, key=known.get)  # the better baseline has the larger ratio against it
+    word = "better than" if known[best] < 1 else "no better than"
+    return (f"MASE relative to the baselines: {shown} (the model is {word} the better of "
+            f"them, {best})" if len(known) > 1 else
+            f"MASE relative to {best}: {known[best]:.3f} (the model is {word} {best})")
 
 
 def show_evaluation(report: dict[str, Any], console: Console) -> None:
@@ -211,14 +226,11 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     for metric in METRICS:
         cells = [overall[m][metric] for m in ("model", "naive", "seasonal_naive")]
         best = min((abs(c) for c in cells if c == c), default=None)
-        table.add_row(metric.upper() if metric != "smape" else "sMAPE",
+        table.add_row(LABELS.get(metric, metric.upper()),
                       *[_metric_text(c, best) for c in cells])
     console.print(table)
     relative = overall["relative_mase"]
-    if relative == relative:
-        verdict = "better than" if relative < 1 else "no better than"
-        console.print(f"MASE relative to seasonal naive: {relative:.3f} (the model is {verdict} "
-                      f"seasonal naive)")
+    console.print(verdict(relative, overall["relative_mase_naive"]))
     if report["mape_skipped_zeros"]:
         console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
     if flat := report["mase_skipped_series"]:

@@ -113,6 +113,8 @@ def test_new_series_policy(cli, models, tmp_path):
     renamed.to_csv(path, index=False)
     forecast = cli(["predict", models["long"], path])
     assert forecast.exit_code == 0 and "LEISURE_HOSPITALITY" in forecast.stdout
+    assert f"{path}: forecast 8 series unseen in training (e.g. " in forecast.stderr
+    assert cli(["predict", models["long"], SAMPLE_DATA / "long.csv"]).stderr == ""  # all known
     error = cli(["predict", models["long"], path, "--new-series", "error"])
     assert error.exit_code == 2 and "'LEISURE_HOSPITALITY' was not in the training data" in \
         error.stderr
@@ -139,21 +141,25 @@ def test_shell_pipeline_and_broken_pipe(models, tmp_path):
         capture_output=True, text=True)
     assert piped.returncode == 0 and piped.stdout.strip() == "6" and piped.stderr == ""
     head = subprocess.run(
-        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history | head -2"],
+        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history --quiet "
+                       f"| head -2"],
         capture_output=True, text=True)
     assert head.stdout.splitlines() == ["unique_id,ds,y", "s0,2000-01-01,10.0126"]
     assert head.stderr == ""
     # a reader that reads nothing: the write fails at once, quietly, with 128 + SIGPIPE
+    # (--quiet: these series are unseen in training, which is a warning of its own)
     closed = subprocess.run(
-        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history | true; "
-                       f"echo status=${{PIPESTATUS[0]}}"], capture_output=True, text=True)
+        ["bash", "-c", f"{forecastr} predict {models['long']} {data} --with-history --quiet "
+                       f"| true; echo status=${{PIPESTATUS[0]}}"], capture_output=True, text=True)
     assert closed.stdout == "status=141\n" and closed.stderr == ""
 
 
 def test_evaluate_table_json_and_golden_structure(cli, models):
     table = cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--folds", "2"])
     assert table.exit_code == 0, table.stderr
-    assert "seasonal naive" in table.stdout and "MASE relative to seasonal naive" in table.stdout
+    shown = " ".join(table.stdout.split())
+    assert "sMAPE %" in shown and "MAPE %" in shown  # percentages, labelled so
+    assert "MASE relative to the baselines: " in shown and "the better of them" in shown
     report = json.loads(cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--json",
                              "--folds", "2", "--step", "3"]).stdout)
     assert (report["horizon"], report["folds"], report["step"], report["season"]) == (6, 2, 3, 12)
@@ -163,6 +169,22 @@ def test_evaluate_table_json_and_golden_structure(cli, models):
     assert set(report["overall"]["model"]) == {"mae", "rmse", "mape", "smape", "mase", "bias"}
     ratio = report["overall"]["model"]["mase"] / report["overall"]["seasonal_naive"]["mase"]
     assert report["overall"]["relative_mase"] == pytest.approx(ratio)
+    naive = report["overall"]["model"]["mase"] / report["overall"]["naive"]["mase"]
+    assert report["overall"]["relative_mase_naive"] == pytest.approx(naive)
+
+
+def test_the_verdict_judges_against_the_better_baseline():
+    from forecastr.ui import verdict
+
+    # worse than naive, better than seasonal naive: it was "better than seasonal naive"
+    assert verdict(0.9, 1.2) == ("MASE relative to the baselines: 0.900 to seasonal naive, "
+                                 "1.200 to naive (the model is no better than the better of "
+                                 "them, naive)")
+    assert verdict(0.8, 0.7).endswith("(the model is better than the better of them, "
+                                      "seasonal naive)")
+    nan = float("nan")
+    assert verdict(nan, 0.5) == "MASE relative to naive: 0.500 (the model is better than naive)"
+    assert verdict(nan, nan) == "MASE relative to the baselines: undefined (see below)"
 
 
 def test_evaluate_plot(cli, models, tmp_path):
@@ -177,8 +199,9 @@ def test_evaluate_plot_without_matplotlib_is_a_clear_error(cli, models, monkeypa
     result = cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--plot",
                   tmp_path / "x.png"])
     assert result.exit_code == 2
-    assert result.stderr == ("forecastr: error: --plot needs matplotlib: "
-                             "pip install 'forecastr[plot]'\n")
+    assert result.stderr == ("forecastr: error: --plot needs matplotlib: pip install "
+                             "matplotlib (or, from a checkout of forecastr, pip install -e "
+                             "'.[plot]')\n")
 
 
 def test_a_series_without_history_is_an_error_naming_it(cli, models, tmp_path):
