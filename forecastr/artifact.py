@@ -32,7 +32,8 @@ MODEL = container.Kind(
 #    a seasonal-naive baseline (config.baseline, dimensions.season), the least spread of a
 #    scaled window (scaling.floor)
 # 4: the settled window and horizon live in the config only (config.window, config.horizon)
-FORMAT_VERSION = 4
+# 5: how dates are read (config.dayfirst, config.date_format)
+FORMAT_VERSION = 5
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -61,10 +62,15 @@ def _from_v3(payload: dict[str, Any]) -> dict[str, Any]:
                                "horizon": payload["horizon"]}}
 
 
+def _from_v4(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 4 read dates as pandas does: ISO 8601, or the first value's format."""
+    return {**payload, "config": {**payload["config"], "dayfirst": None, "date_format": None}}
+
+
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _from_v1, 2: _from_v2, 3: _from_v3}
+    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}

@@ -62,6 +62,14 @@ class FitConfig:
     utc: bool = option(
         False, "Convert all timestamps to UTC (needed when a time column mixes time zones).",
         "data")
+    dayfirst: bool | None = option(
+        None, "Read dates such as 01/02/2020 day first (1 February) or, with --no-dayfirst, "
+        "month first (January 2) (default: decided from the whole column: a first field "
+        "above 12 means day first, a second one month first; when no value decides it, "
+        "the reading that gives the more regular series).", "data")
+    date_format: str | None = option(
+        None, "strftime format of the time column, e.g. %d.%m.%Y %H:%M (default: detected).",
+        "data")
     calendar: bool | None = option(
         None, "Add calendar inputs (hour of day, day of week, month... as the frequency "
         "allows); they are known for future steps too (default: on for hourly and daily "

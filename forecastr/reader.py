@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "date_time", "period", "month",
               "week", "day", "hour", "year", "quarter", "t", "step")
 LONG_ID, LONG_TIME, LONG_TARGET = "unique_id", "ds", "y"
+MOSTLY_FILLED = 0.5  # a larger share of filled points is warned about with its likely causes
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _read(text: Source, cfg: FitConfig, model: str | None) -> Panel:
         feats = [numbers[c] for c in columns.features]
         values = np.concatenate([np.column_stack([numbers[t], *feats]) for t in columns.targets])
         row_lines = np.tile(lines, len(ids))
-    times = _times(frame, columns, name, lines, cfg.utc, codes)
+    times = _times(frame, columns, name, lines, cfg.utc, codes, cfg.dayfirst, cfg.date_format)
     if columns.layout != "long":
         times = Parsed(np.tile(times.values, len(ids)), times.kind, times.tz)
     where = f"{name}: column {columns.time_col!r}" if columns.time_col else name
@@ -281,13 +282,14 @@ def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.
 
 
 def _times(frame: pd.DataFrame, columns: Columns, name: str, lines: np.ndarray, utc: bool,
-           codes: np.ndarray) -> Parsed:
+           codes: np.ndarray, dayfirst: bool | None = None, date_format: str | None = None
+           ) -> Parsed:
     if columns.time_col is None:  # no time column: row order is time, in plain steps
         rank = pd.Series(codes).groupby(codes).cumcount() if columns.layout == "long" else (
             np.arange(len(frame)))
         return Parsed(np.asarray(rank, dtype=np.int64), "integer", None)
     return parse_times(frame[columns.time_col], f"{name}: column {columns.time_col!r}", lines,
-                       utc)
+                       utc, dayfirst, date_format)
 
 
 def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
@@ -300,10 +302,15 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     for series in empty:
         log.warning("%s: series %r has no values and is left out", name, series)
     filled = grid.filled[present]
-    if filled.sum():
-        log.warning("%s: filled %d missing point(s) in %d series (--fill %s)", name,
-                    int(filled.sum()), int((filled > 0).sum()), fill)
     counts = np.bincount(np.searchsorted(present, grid.codes), minlength=len(present))
+    if filled.sum():
+        share = filled.sum() / max(counts.sum(), 1)
+        # most of a series made up is rarely what the file meant: say the likely causes
+        cause = (f"; {share:.0%} of the points are made up: are the times read right (day "
+                 f"first? --dayfirst, --date-format) and is the frequency right (--freq)?"
+                 if share > MOSTLY_FILLED else "")
+        log.warning("%s: filled %d missing point(s) in %d series (--fill %s)%s", name,
+                    int(filled.sum()), int((filled > 0).sum()), fill, cause)
     schema = Schema(layout=columns.layout, time_col=columns.time_col, time_kind=(
         times.kind if columns.time_col else "none"), freq=grid.freq, step=grid.step,
         tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,

@@ -3,6 +3,7 @@ with one-line errors naming the line of a value that is neither."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -10,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError
+
+log = logging.getLogger(__name__)
 
 DATE_RANGE = f"({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d})"
 
@@ -23,8 +26,10 @@ class Parsed:
     tz: str | None
 
 
-def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Parsed:
-    """Parse a time column; integers stay integer steps, strings become datetimes."""
+def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
+                dayfirst: bool | None = None, date_format: str | None = None) -> Parsed:
+    """Parse a time column; integers stay integer steps, strings become datetimes (read day
+    first or month first as `dayfirst` says, or as the column decides when it is None)."""
     missing = raw.isna().to_numpy()
     if missing.any():
         raise DataError(f"{where}, line {lines[missing.argmax()]}: empty time value; fill it "
@@ -40,7 +45,7 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
             raise DataError(f"{where}, line {lines[bad]}: time step {numbers[bad]} is neither a "
                             f"date nor a whole number of at most 18 digits")
         return Parsed(numbers.astype(np.int64), "integer", None)
-    stamps = _to_datetime(raw, where, lines, utc)
+    stamps = _to_datetime(raw, where, lines, utc, dayfirst, date_format)
     if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
         raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC",
                         fit_option="--utc")
@@ -55,13 +60,19 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> Par
                         f"pandas supports {DATE_RANGE}") from None
 
 
-def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd.Series:
-    """ISO 8601 first (pandas' fastest parser, and it reads columns that mix ISO forms such
-    as 2020-01-01 beside 2020-01-01 12:00), then pandas' format inferred from the first value."""
+def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
+                 dayfirst: bool | None, date_format: str | None) -> pd.Series:
+    """The given format; else ISO 8601 first (pandas' fastest parser, and it reads columns
+    that mix ISO forms such as 2020-01-01 beside 2020-01-01 12:00), then pandas' format
+    inferred from the first value, day first or month first as decided (_day_first)."""
     errors = []
+    if date_format is not None:
+        attempts = [{"format": date_format}]
+    else:
+        attempts = [{"format": "ISO8601"}, {"dayfirst": _day_first(raw, where, dayfirst)}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": the result is checked
-        for options in ({"format": "ISO8601"}, {}):
+        for options in attempts:
             try:
                 return pd.to_datetime(raw, utc=utc, **options)
             except (ValueError, TypeError, OverflowError) as exc:
@@ -72,6 +83,10 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd
     with warnings.catch_warnings():  # NaT marks the values unlike the first one, or no date
         warnings.simplefilter("ignore")
         bad = pd.to_datetime(raw, errors="coerce", utc=True).isna().to_numpy()
+    if date_format is not None:
+        raise DataError(f"{where}: cannot read the times with --date-format {date_format!r} "
+                        f"({errors[0]}); give the format of every cell, e.g. %d/%m/%Y",
+                        fit_option="--date-format")
     if bad.any():
         i = int(bad.argmax())
         like = f" in the format of line {lines[0]} ({raw.iloc[0]!r})" if i else ""
@@ -79,3 +94,52 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool) -> pd
                         f"time{like}; fix the cell, or write every time in one format")
     raise DataError(f"{where}: cannot parse the time column ({errors[0]}); write every time "
                     f"in one format, e.g. 2020-01-31 or 2020-01-31 13:00")
+
+
+# a date with its day and month as the first two numeric fields, in either order
+DAY_MONTH = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b"
+
+
+def _day_first(raw: pd.Series, where: str, dayfirst: bool | None) -> bool:
+    """Whether dates such as 01/02/2020 are day first. Given, or decided by the whole
+    column: a first field above 12 can only be a day, a second one only a day too. When no
+    value decides, the reading whose dates lie the more regularly (_spread) wins, with a
+    warning: pandas would read them month first, turning monthly dd/mm data into daily data
+    full of gaps."""
+    if dayfirst is not None:
+        return dayfirst
+    fields = raw.astype(str).str.extract(DAY_MONTH).dropna()
+    if fields.empty:
+        return False
+    first, second = fields[0].astype(int), fields[1].astype(int)
+    if (first > 12).any() and (second > 12).any():
+        raise DataError(f"{where}: dates have their day first in some rows and second in "
+                        f"others (e.g. {raw[first.idxmax()]!r} and {raw[second.idxmax()]!r}); "
+                        f"write them in one order, or pass --date-format",
+                        fit_option="--date-format")
+    if (first > 12).any() or (second > 12).any():
+        return bool((first > 12).any())
+    spread = {order: _spread(raw, order) for order in (True, False)}
+    if spread[True] == spread[False]:
+        return False  # both readings as regular: pandas' own, month first
+    chosen = spread[True] < spread[False]
+    log.warning("%s: dates such as %r read %s first, which gives the more regular series "
+                "(pass --%sdayfirst to read them the other way)", where, raw.iloc[0],
+                "day" if chosen else "month", "no-" if chosen else "")
+    return chosen
+
+
+def _spread(raw: pd.Series, dayfirst: bool) -> float:
+    """How much a reading spreads the distinct times beyond a regular grid: the points a
+    grid at their median step would hold over the points there are (1 when regular, 30 for
+    monthly dates misread as days); a reading that fails spreads without bound."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            stamps = np.unique(pd.to_datetime(raw, dayfirst=dayfirst).to_numpy())
+        except (ValueError, TypeError, OverflowError):
+            return np.inf
+    if len(stamps) < 3:
+        return 1.0
+    step = np.median(np.diff(stamps).astype(np.int64))
+    return float((stamps[-1] - stamps[0]).astype(np.int64) / step + 1) / len(stamps)
