@@ -98,7 +98,9 @@ def info(model_path: str | Path) -> dict[str, Any]:
                          "quantiles": list(cfg.quantiles),
                          "intervals": [f"{level:g}%" for level in cfg.intervals],
                          "interval_method": cfg.interval_method if cfg.intervals else None},
-        "data": {**{k: v for k, v in dataclasses.asdict(loaded.schema).items()},
+        "data": {"trained_on": loaded.training.get("data"),  # files before 0.1 lack it
+                 "last_time": max(loaded.series.get("last_times") or [None]),
+                 **{k: v for k, v in dataclasses.asdict(loaded.schema).items()},
                  "calendar": list(loaded.calendar), "scaler": loaded.scaling.kind,
                  "n_series": len(loaded.series["ids"])},
         "training": {k: v for k, v in loaded.training.items() if k != "history"},

@@ -159,7 +159,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
                "precision": precision, "train_windows": len(split.train),
                "val_windows": len(split.val), "monitored": "validation" if len(split.val)
                else "training", "parameters": parameters, "padded_series": len(split.padded),
-               "skipped_series": list(split.skipped), "resumed": resume}
+               "skipped_series": list(split.skipped), "resumed": resume,
+               "data": panel.source}
     calibrated = None
     if cfg.intervals and cfg.interval_method == "conformal":
         errors = train.residuals(model, data, val_windows, cfg, target_device, precision)

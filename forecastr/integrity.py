@@ -180,8 +180,11 @@ def _check_scaling(loaded: Artifact) -> None:
         raise ValueError(f"scaling.loc and scale of a {stats.kind} scaler are not 0 and 1")
     lengths = loaded.series.get("lengths")
     for key, items in (("last_times", loaded.series.get("last_times")), ("lengths", lengths)):
-        if items is not None and (not isinstance(items, list) or len(items) != len(ids)):
-            raise ValueError(f"series.{key} is {shown(items)}, not a list of {len(ids)}")
+        kinds = {type(item) for item in items} if isinstance(items, list) else set()
+        if items is not None and (not isinstance(items, list) or len(items) != len(ids)
+                                  or len(kinds) > 1 or kinds - {str, int}):
+            raise ValueError(f"series.{key} is {shown(items)}, not a list of {len(ids)} "
+                             f"times or counts of one kind")
 
 
 def check_weights(loaded: Artifact) -> None:

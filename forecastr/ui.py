@@ -179,9 +179,10 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
 
 
 def show_info(report: dict[str, Any], console: Console) -> None:
-    """The model file as three small tables: architecture, data, training."""
-    for title in ("architecture", "data", "training"):
-        table = Table(title=title, show_header=False, title_justify="left")
+    """The model file as four small tables: architecture, data, training, configuration."""
+    for title in ("architecture", "data", "training", "config"):
+        table = Table(title="configuration" if title == "config" else title, show_header=False,
+                      title_justify="left")
         table.add_column(style="bold")
         table.add_column()
         for key, value in report[title].items():

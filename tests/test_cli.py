@@ -330,3 +330,15 @@ def test_an_interrupt_while_the_cli_is_still_importing_is_quiet():
                             timeout=60)
     assert (result.returncode, result.stdout) == (130, "")
     assert result.stderr == "forecastr: interrupted\n"
+
+
+def test_info_shows_the_configuration_and_what_the_model_was_trained_on(cli, tmp_path):
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", SAMPLE_DATA / "long.csv", "-o", model, "--hidden", "4", "--max-steps",
+                "2", "--window", "12", "--horizon", "6"]).exit_code == 0
+    shown = " ".join(cli(["info", model]).stdout.split())
+    assert f"trained_on │ {SAMPLE_DATA / 'long.csv'}" in shown
+    assert "last_time │ 2019-09-01 00:00:00" in shown
+    assert "configuration" in shown and "│ val_windows │ 12 │" in shown
+    report = json.loads(cli(["info", model, "--json"]).stdout)
+    assert report["data"]["trained_on"] == str(SAMPLE_DATA / "long.csv")
