@@ -27,6 +27,8 @@ from forecastr.writer import check_writable
 if TYPE_CHECKING:
     import pandas as pd
 
+    from forecastr.artifact import Artifact
+
 log = logging.getLogger(__name__)
 
 
@@ -153,7 +155,22 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     clock = has_clock_times(panel.times)
     result = backtest.report(scored, panel.ids, lambda t: time_text(t, clock))
     return {"model": str(model_path), "data": panel.source, "horizon": horizon,
-            "folds": folds, "step": step or horizon, "season": season, **result}
+            "folds": folds, "step": step or horizon, "season": season,
+            "in_sample_forecasts": _in_sample(loaded, panel, scored), **result}
+
+
+def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:
+    """How many backtest forecasts start at or before the last time the model was trained
+    on for their series: their actuals were training data, so their scores flatter it."""
+    trained = dict(zip(loaded.series["ids"], loaded.series.get("last_times") or []))
+    dated = panel.times.dtype.kind == "M"
+    count = 0
+    for s, origin in zip(scored.series, scored.origin):
+        last = trained.get(panel.ids[s])
+        if last is not None:
+            last = np.datetime64(str(last).replace(" ", "T")) if dated else int(last)
+            count += bool(origin <= last)
+    return count
 
 
 def predict(model_path: str | Path, source: str | Path | BinaryIO, *,

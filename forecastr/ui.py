@@ -232,6 +232,10 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     relative = overall["relative_mase"]
     console.print(verdict(relative, overall["relative_mase_naive"]))
+    if inside := report.get("in_sample_forecasts"):
+        console.print(f"{inside} of {report['forecasts']} forecasts start inside the data the "
+                      f"model was trained on: their scores are in-sample and flatter it; "
+                      f"evaluate on data that goes on past its training")
     if report["mape_skipped_zeros"]:
         console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
     if flat := report["mase_skipped_series"]:

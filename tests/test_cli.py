@@ -342,3 +342,21 @@ def test_info_shows_the_configuration_and_what_the_model_was_trained_on(cli, tmp
     assert "configuration" in shown and "│ val_windows │ 12 │" in shown
     report = json.loads(cli(["info", model, "--json"]).stdout)
     assert report["data"]["trained_on"] == str(SAMPLE_DATA / "long.csv")
+
+
+def test_evaluate_says_when_its_scores_are_in_sample(cli, tmp_path):
+    frame = pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=60, freq="MS"),
+                          "y": 10 + np.sin(np.arange(60))})
+    early, full, model = tmp_path / "early.csv", tmp_path / "full.csv", tmp_path / "m.fcst"
+    frame.head(48).to_csv(early, index=False)
+    frame.to_csv(full, index=False)
+    assert cli(["fit", early, "-o", model, "--hidden", "4", "--max-steps", "2", "--window",
+                "12", "--horizon", "6", "--val-windows", "1"]).exit_code == 0
+    # origins at rows 54, 48 and 42: only the last starts inside the 48 rows trained on
+    report = json.loads(cli(["evaluate", model, full, "--json", "--folds", "3"]).stdout)
+    assert report["in_sample_forecasts"] == 1 and report["forecasts"] == 3
+    shown = " ".join(cli(["evaluate", model, full, "--folds", "3"]).stdout.split())
+    assert "1 of 3 forecasts start inside the data the model was trained on: their scores " \
+           "are in-sample and flatter it" in shown
+    later = " ".join(cli(["evaluate", model, full, "--folds", "2"]).stdout.split())
+    assert "in-sample" not in later
