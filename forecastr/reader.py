@@ -140,6 +140,11 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
             frame[column] = pd.read_csv(source.open(), usecols=[column], dtype="str",
                                         keep_default_na=False, na_values=[""], **options)[column]
     frame.columns = [str(c).strip() for c in frame.columns]
+    for column in frame.columns.difference([c.strip() for c in ids]):
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            grouped = _grouped_numbers(frame[column], decimal)
+            if grouped is not None:
+                frame[column] = grouped
     numeric = frame.select_dtypes("number")  # a row with a number is no blank line; checking
     # those first spares the slow isna of text columns in the usual case
     if numeric.shape[1] and numeric.notna().any(axis=1).all():
@@ -149,6 +154,26 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
     if not keep.any():
         raise DataError(f"{name}: has a header but no data rows; add the data below it")
     return (frame, lines) if keep.all() else (frame[keep], lines[keep])
+
+
+# numbers written with thousands separators, strictly in groups of three digits: 2,710.349
+# with a decimal point, 2.710,349 with a decimal comma (never 1,5 or a date like 01.02.2020)
+GROUPED = {".": re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?|[+-]?\d+(\.\d+)?"),
+           ",": re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?|[+-]?\d+(,\d+)?")}
+
+
+def _grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
+    """A text column whose every cell is a number with thousands separators (or none), for
+    the file's decimal mark, as float64; None when it is anything else."""
+    text = column.astype("string").str.strip()
+    present = text.dropna()
+    present = present[present != ""]
+    separator = "," if decimal == "." else "."
+    if present.empty or not present.str.contains(separator, regex=False).any() or \
+            not present.str.fullmatch(GROUPED[decimal]).all():
+        return None
+    plain = text.str.replace(separator, "", regex=False).str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(plain.mask(plain == ""), errors="coerce").astype("float64")
 
 
 def _record_lines(source: Source, sep: str) -> np.ndarray | None:
@@ -219,6 +244,12 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
         targets = (LONG_TARGET,)
     else:
         targets = tuple(c for c in names if c not in taken and _looks_numeric(frame[c]))
+        left_out = [c for c in names if c not in taken and c not in targets]
+        if left_out and targets:  # a column of odd numbers must not vanish without a word
+            example = frame[left_out[0]].dropna().astype(str).head(1).tolist()
+            log.warning("%s: left out %d column(s) that do not hold numbers: %s (e.g. %r); "
+                        "they are not forecast (--target chooses the targets)", name, len(left_out),
+                        ", ".join(left_out), example[0] if example else "")
     if not targets:
         raise DataError(f"{name}: no numeric value column to forecast "
                         f"(columns: {', '.join(names)}); add one, or name it with --target",

@@ -783,3 +783,28 @@ FUZZ_EXAMPLES = os.environ.get("FORECASTR_FUZZ_EXAMPLES")
        OPTIONS)
 def test_fuzz_panel_or_data_error(data: bytes, options: dict):
     check_outcome(data, options)
+
+
+def test_numbers_with_thousands_separators_are_read_not_dropped(tmp_path, caplog):
+    point = tmp_path / "point.csv"  # before: the column vanished from the targets silently
+    point.write_text('ds,sales,note\n2020-01-01,"2,710.349",a\n2020-02-01,"12,000",b\n'
+                     '2020-03-01,999.5,c\n2020-04-01,"1,001.5",d\n')
+    comma = tmp_path / "comma.csv"
+    comma.write_text("ds;sales\n2020-01-01;2.710,349\n2020-02-01;12.000\n2020-03-01;999,5\n"
+                     "2020-04-01;1.001,5\n")
+    with caplog.at_level(logging.WARNING, logger="forecastr"):
+        for path in (point, comma):
+            panel = read_panel(path)
+            assert panel.schema.targets == ("sales",)
+            assert panel.values[:, 0].tolist() == [2710.349, 12000.0, 999.5, 1001.5]
+    assert "left out 1 column(s) that do not hold numbers: note (e.g. 'a'); they are not " \
+           "forecast (--target chooses the targets)" in caplog.text
+
+
+def test_only_strict_groups_of_three_are_thousands():
+    from forecastr.reader import _grouped_numbers
+
+    assert _grouped_numbers(pd.Series(["1,5", "2,25"]), ".") is None  # not 15 and 225
+    assert _grouped_numbers(pd.Series(["01.02.2020"]), ",") is None  # a date, not 1022020
+    assert _grouped_numbers(pd.Series(["1,234", None, ""]), ".").tolist()[0] == 1234.0
+    assert _grouped_numbers(pd.Series(["12", "7.5"]), ".") is None  # plain: pandas' job
