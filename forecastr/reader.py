@@ -66,6 +66,7 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
 def _read(text: Source, cfg: FitConfig, model: str | None) -> Panel:
     name = text.name
     frame, lines = parse_csv(text, text_columns=(cfg.id_col or LONG_ID,))
+    frame = _with_year_periods(frame, cfg.time_col, name)
     columns = detect_columns(frame, cfg, name, model)
     channels = columns.targets if columns.layout != "wide" else ("value",)
     numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
@@ -259,6 +260,36 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
                         f"to forecast with --target", fit_option="--target")
     layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
     return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features))
+
+
+# a year column beside a column of the quarter or month within it (statsmodels' macrodata,
+# many statistics offices' files): one time column, at the start of each period
+PERIODS = {"quarter": ("QS", 4), "qtr": ("QS", 4), "month": ("MS", 12)}
+
+
+def _with_year_periods(frame: pd.DataFrame, time_col: str | None, name: str) -> pd.DataFrame:
+    """The frame with `year` and a `quarter` or `month` column (of whole numbers 1..4 or
+    1..12) combined into one time column named `year_quarter` or `year_month`, when no other
+    time column is named (or that one is, as a model fitted on such a file names it)."""
+    lower = {str(c).lower(): c for c in frame.columns}
+    for period, (freq, count) in PERIODS.items():
+        year, part = lower.get("year"), lower.get(period)
+        combined = f"year_{'quarter' if freq == 'QS' else 'month'}"
+        if year is None or part is None or time_col not in (None, combined) \
+                or combined in frame.columns:
+            continue
+        years, parts = (pd.to_numeric(frame[c], errors="coerce") for c in (year, part))
+        if years.isna().any() or parts.isna().any() or not parts.between(1, count).all() \
+                or (years % 1).any() or (parts % 1).any():
+            continue
+        months = (parts.astype(int) - 1) * (12 // count) + 1
+        stamps = pd.to_datetime({"year": years.astype(int), "month": months, "day": 1})
+        log.info("%s: columns %r and %r are one time column, %r (%s)", name, year, part,
+                 combined, freq)
+        rest = frame.drop(columns=[year, part])
+        rest.insert(0, combined, stamps.dt.strftime("%Y-%m-%d"))
+        return rest
+    return frame
 
 
 def _guess_time_column(frame: pd.DataFrame, exclude: set[str | None]) -> str | None:

@@ -808,3 +808,25 @@ def test_only_strict_groups_of_three_are_thousands():
     assert _grouped_numbers(pd.Series(["01.02.2020"]), ",") is None  # a date, not 1022020
     assert _grouped_numbers(pd.Series(["1,234", None, ""]), ".").tolist()[0] == 1234.0
     assert _grouped_numbers(pd.Series(["12", "7.5"]), ".") is None  # plain: pandas' job
+
+
+def test_a_year_column_and_a_quarter_column_are_one_time_column(tmp_path, cli):
+    # statsmodels' macrodata has them; before, the years read as the time column and the
+    # hint was --duplicates, which would have averaged four quarters into each year
+    rows = [(year, quarter, 100.0 + 4 * (year - 1959) + quarter, 2.0)
+            for year in range(1959, 1971) for quarter in range(1, 5)]
+    data = tmp_path / "macro.csv"
+    pd.DataFrame(rows, columns=["year", "quarter", "realgdp", "infl"]).to_csv(data, index=False)
+    panel = read_panel(data)
+    assert panel.schema.time_col == "year_quarter" and panel.schema.freq.startswith("QS")
+    assert panel.schema.targets == ("realgdp", "infl") and panel.lengths.tolist() == [48, 48]
+    assert str(panel.times[0])[:10] == "1959-01-01" and str(panel.times[5])[:10] == "1960-04-01"
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2", "--window", "8",
+                "--horizon", "4", "--val-windows", "1"]).exit_code == 0
+    forecast = cli(["predict", model, data])  # the model reads the same two columns again
+    assert forecast.exit_code == 0, forecast.stderr
+    assert forecast.stdout.splitlines()[1].startswith("1971-01-01,")
+    months = pd.DataFrame({"year": [2020] * 12, "month": range(1, 13), "y": range(12)})
+    assert str(read_panel(io.BytesIO(months.to_csv(index=False).encode())).times[11])[:10] == \
+        "2020-12-01"
