@@ -111,7 +111,7 @@ def info(model_path: str | Path) -> dict[str, Any]:
 
 
 NewSeries = Literal["forecast", "skip", "error"]
-OutputFormat = Literal["csv", "json"]
+OutputFormat = Literal["csv", "json", "parquet"]
 
 
 def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: int = 3,
@@ -181,7 +181,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
 
     new_series: what to do with series the model never saw: "forecast" (the model is
     global), "skip" them, or raise an "error". `output`, when given, is written atomically
-    as `fmt` (CSV or JSON lines); it is checked before any work, and may not be an input.
+    as `fmt` (CSV, JSON lines or Parquet); it is checked before any work, and may not be an
+    input.
     """
     from forecastr import artifact, device, forecast, model_data, table, writer
 
@@ -241,7 +242,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
                               extra_outputs(loaded.config), loaded.dimensions.point)
     clock.lap("table")
     if output is not None:
-        writer.write_text(writer.render(frame, fmt), output)
+        writer.write_bytes(writer.render_bytes(frame, fmt), output)
         clock.lap("writing")
     log.info("timings: %s", clock)
     return frame

@@ -133,25 +133,31 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
               help="Steps to forecast, at most the trained horizon [default: the trained one].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the forecasts to this file (atomically) instead of stdout.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True, help="CSV in DATA's layout, or JSON lines.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
+              help="CSV in DATA's layout, JSON lines, or Parquet (needs -o and pyarrow) "
+                   "[default: parquet for an -o ending in .parquet or .pq, else csv].")
 @click.option("--with-history", is_flag=True, help="Put each series' history before its forecasts.")
 @click.option("--new-series", type=click.Choice(["forecast", "skip", "error"]),
               default="forecast", show_default=True,
               help="What to do with series the model was not trained on.")
 @field_options("device")
 @output_options
-def predict(model: str, data: str | None, horizon: int | None, output: str | None, fmt: str,
+def predict(model: str, data: str | None, horizon: int | None, output: str | None,
+            fmt: str | None,
             with_history: bool, new_series: str, device: str, quiet: bool, verbose: bool,
             debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
     for stdin) with MODEL, and write them as CSV to stdout."""
-    from forecastr import api, ui, writer
+    from forecastr import api, reader, ui, writer
 
     ui.setup_logging(quiet, verbose)
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
         raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
     output = None if output == "-" else output  # the convention: - is stdout
+    if fmt is None:
+        fmt = "parquet" if output is not None and reader.is_parquet(output) else "csv"
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet writes a binary file: give -o PATH")
     frame = api.predict(model, data or "-", horizon=horizon, with_history=with_history,
                         new_series=new_series, device_spec=device, output=output, fmt=fmt)
     if output is None:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TIME_NAMES = ("ds", "date", "time", "timestamp", "datetime", "date_time", "period", "month",
               "week", "day", "hour", "year", "quarter", "t", "step")
 LONG_ID, LONG_TIME, LONG_TARGET = "unique_id", "ds", "y"
+PARQUET = (".parquet", ".pq")
 MOSTLY_FILLED = 0.5  # a larger share of filled points is warned about with its likely causes
 
 
@@ -56,16 +57,48 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         DataError: with a one-line message naming the file, column and line of the problem.
     """
     cfg = cfg or FitConfig()
+    ids = (cfg.id_col or LONG_ID,)
+    if is_parquet(source):
+        name = str(source)
+        with out_of_memory(f"reading {name} (Parquet)", "give a smaller file"):
+            frame = parquet_frame(name, ids)
+        return _read(frame, np.arange(1, len(frame) + 1), name, cfg, model)
     text = open_source(source)
     with out_of_memory(f"reading {text.name} ({text.size:,} bytes of CSV)",
                        "give a smaller file (fewer or shorter series), or run where there is "
                        "more memory"):
-        return _read(text, cfg, model)
+        frame, lines = parse_csv(text, text_columns=ids)
+        return _read(frame, lines, text.name, cfg, model)
 
 
-def _read(text: Source, cfg: FitConfig, model: str | None) -> Panel:
-    name = text.name
-    frame, lines = parse_csv(text, text_columns=(cfg.id_col or LONG_ID,))
+def is_parquet(source: str | Path | BinaryIO) -> bool:
+    """A path whose name says Parquet (.parquet, .pq); everything else is read as CSV."""
+    return isinstance(source, (str, Path)) and Path(source).suffix.lower() in PARQUET
+
+
+def parquet_frame(path: str, id_columns: tuple[str, ...]) -> pd.DataFrame:
+    """A Parquet file's table, its series ids as text; a row of it counts as a line."""
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow (or, from "
+                        f"a checkout of forecastr, pip install -e '.[parquet]')") from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; check the path") from None
+    except Exception as exc:  # noqa: BLE001 - pyarrow has many error types for damage
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: not a readable Parquet file ({detail})") from None
+    frame = frame.reset_index(drop=isinstance(frame.index, pd.RangeIndex))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in frame.columns.intersection(id_columns):
+        frame[column] = frame[column].astype("string")
+    if frame.empty:
+        raise DataError(f"{path}: has no rows; give a table with data")
+    return frame
+
+
+def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
+          model: str | None) -> Panel:
     frame = _with_year_periods(frame, cfg.time_col, name)
     columns = detect_columns(frame, cfg, name, model)
     channels = columns.targets if columns.layout != "wide" else ("value",)

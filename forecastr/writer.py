@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import os
 import shutil
 import stat
@@ -37,6 +38,25 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     carriage = any(texts[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
     return frame.to_csv(index=False, lineterminator="\n",
                         quoting=csv.QUOTE_NONNUMERIC if carriage else csv.QUOTE_MINIMAL)
+
+
+def render_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """A table as the bytes of a file: CSV or JSON lines as UTF-8 (render), or Parquet."""
+    if fmt != "parquet":
+        return render(frame, fmt).encode("utf-8")
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer, index=False)
+    except ImportError:
+        raise OutputError("writing Parquet needs pyarrow: pip install pyarrow (or, from a "
+                          "checkout of forecastr, pip install -e '.[parquet]')") from None
+    return buffer.getvalue()
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """Write bytes to `path` atomically."""
+    with atomic_write(path) as stream:
+        stream.write(data)
 
 
 def write_text(text: str, path: str | Path) -> None:

@@ -414,7 +414,7 @@ def test_the_library_predict_writes_and_validates_like_the_cli(tmp_path):
     for wrong, message in [({"horizon": 0}, "--horizon must be a whole number of at least 1"),
                            ({"new_series": "maybe"}, "--new-series must be one of forecast, "
                                                      "skip, error; got 'maybe'"),
-                           ({"fmt": "xml"}, "--fmt must be one of csv, json; got 'xml'")]:
+                           ({"fmt": "xml"}, "--fmt must be one of csv, json, parquet; got 'xml'")]:
         with pytest.raises(ConfigError, match=message):
             api.predict(model, data, **wrong)
     with pytest.raises(OutputError, match="is DATA"):  # checked before any work

@@ -830,3 +830,31 @@ def test_a_year_column_and_a_quarter_column_are_one_time_column(tmp_path, cli):
     months = pd.DataFrame({"year": [2020] * 12, "month": range(1, 13), "y": range(12)})
     assert str(read_panel(io.BytesIO(months.to_csv(index=False).encode())).times[11])[:10] == \
         "2020-12-01"
+
+
+def test_parquet_in_and_out(tmp_path, cli, monkeypatch):
+    frame = pd.read_csv(SAMPLE_DATA / "long.csv")
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    data, model, out = tmp_path / "long.parquet", tmp_path / "m.fcst", tmp_path / "f.parquet"
+    frame.to_parquet(data, index=False)
+    from_csv, from_parquet = read_panel(SAMPLE_DATA / "long.csv"), read_panel(data)
+    assert from_parquet.ids == from_csv.ids and from_parquet.schema == from_csv.schema
+    assert (from_parquet.values == from_csv.values).all()
+    assert (from_parquet.times == from_csv.times).all()
+    assert cli(["fit", data, "-o", model, "--hidden", "4", "--max-steps", "2"]).exit_code == 0
+    assert cli(["predict", model, data, "-o", out]).exit_code == 0  # Parquet by its suffix
+    written = pd.read_parquet(out)
+    as_csv = pd.read_csv(io.StringIO(cli(["predict", model, SAMPLE_DATA / "long.csv"]).stdout))
+    assert list(written.columns) == ["unique_id", "ds", "y"] and len(written) == len(as_csv)
+    np.testing.assert_allclose(written["y"], as_csv["y"], rtol=1e-7)
+    refused = cli(["predict", model, data, "--format", "parquet"])
+    assert refused.exit_code == 2 and "--format parquet writes a binary file" in refused.stderr
+
+    def without_pyarrow(*args, **kwargs):
+        raise ImportError("pyarrow")
+
+    monkeypatch.setattr(pd, "read_parquet", without_pyarrow)
+    missing = cli(["inspect", data])
+    assert missing.exit_code == 2 and missing.stderr == (
+        f"forecastr: error: {data}: reading Parquet needs pyarrow: pip install pyarrow (or, "
+        f"from a checkout of forecastr, pip install -e '.[parquet]')\n")
