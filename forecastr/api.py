@@ -162,15 +162,15 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
 def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:
     """How many backtest forecasts start at or before the last time the model was trained
     on for their series: their actuals were training data, so their scores flatter it."""
-    trained = dict(zip(loaded.series["ids"], loaded.series.get("last_times") or []))
-    dated = panel.times.dtype.kind == "M"
-    count = 0
-    for s, origin in zip(scored.series, scored.origin):
-        last = trained.get(panel.ids[s])
-        if last is not None:
-            last = np.datetime64(str(last).replace(" ", "T")) if dated else int(last)
-            count += bool(origin <= last)
-    return count
+    from forecastr import forecast
+
+    texts = loaded.series.get("last_times") or []
+    if not texts:
+        return 0
+    until = (np.array([t.replace(" ", "T") for t in texts], dtype="datetime64[ns]")
+             if panel.times.dtype.kind == "M" else np.asarray(texts, dtype=np.int64))
+    rows = forecast.training_rows(loaded, panel)[scored.series]  # (P,) -1: never trained on
+    return int(((rows >= 0) & (scored.origin <= until[np.maximum(rows, 0)])).sum())
 
 
 def predict(model_path: str | Path, source: str | Path | BinaryIO, *,

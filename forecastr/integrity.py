@@ -126,8 +126,9 @@ def _check_schema(loaded: Artifact) -> None:
     import pandas as pd
 
     schema = loaded.schema
-    if schema.n_targets < 1 or tuple(schema.channels[-len(schema.features):]) != \
-            schema.features and schema.features:
+    features_last = not schema.features or \
+        tuple(schema.channels[-len(schema.features):]) == schema.features
+    if schema.n_targets < 1 or not features_last:
         raise ValueError("schema.channels do not hold its targets and features")
     if (schema.layout == "long") != (schema.id_col is not None):
         raise ValueError(f"schema.id_col is {shown(schema.id_col)} in a {schema.layout} file")

@@ -199,6 +199,9 @@ GROUPED = {".": re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?|[+-]?\d+(\.\d+)?"),
 def _grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
     """A text column whose every cell is a number with thousands separators (or none), for
     the file's decimal mark, as float64; None when it is anything else."""
+    head = column.dropna().head(100).astype("string").str.strip()  # text columns (times,
+    if not head[head != ""].str.fullmatch(GROUPED[decimal]).all():  # names) end here, cheaply
+        return None
     text = column.astype("string").str.strip()
     present = text.dropna()
     present = present[present != ""]
@@ -297,7 +300,8 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
 
 # a year column beside a column of the quarter or month within it (statsmodels' macrodata,
 # many statistics offices' files): one time column, at the start of each period
-PERIODS = {"quarter": ("QS", 4), "qtr": ("QS", 4), "month": ("MS", 12)}
+PERIODS = {"quarter": ("year_quarter", 4), "qtr": ("year_quarter", 4),
+           "month": ("year_month", 12)}
 
 
 def _with_year_periods(frame: pd.DataFrame, time_col: str | None, name: str) -> pd.DataFrame:
@@ -305,9 +309,8 @@ def _with_year_periods(frame: pd.DataFrame, time_col: str | None, name: str) -> 
     1..12) combined into one time column named `year_quarter` or `year_month`, when no other
     time column is named (or that one is, as a model fitted on such a file names it)."""
     lower = {str(c).lower(): c for c in frame.columns}
-    for period, (freq, count) in PERIODS.items():
+    for period, (combined, count) in PERIODS.items():
         year, part = lower.get("year"), lower.get(period)
-        combined = f"year_{'quarter' if freq == 'QS' else 'month'}"
         if year is None or part is None or time_col not in (None, combined) \
                 or combined in frame.columns:
             continue
@@ -317,8 +320,7 @@ def _with_year_periods(frame: pd.DataFrame, time_col: str | None, name: str) -> 
             continue
         months = (parts.astype(int) - 1) * (12 // count) + 1
         stamps = pd.to_datetime({"year": years.astype(int), "month": months, "day": 1})
-        log.info("%s: columns %r and %r are one time column, %r (%s)", name, year, part,
-                 combined, freq)
+        log.info("%s: columns %r and %r are one time column, %r", name, year, part, combined)
         rest = frame.drop(columns=[year, part])
         rest.insert(0, combined, stamps.dt.strftime("%Y-%m-%d"))
         return rest

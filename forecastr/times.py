@@ -66,15 +66,14 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
     that mix ISO forms such as 2020-01-01 beside 2020-01-01 12:00), then pandas' format
     inferred from the first value, day first or month first as decided (_day_first)."""
     errors = []
-    if date_format is not None:
-        attempts = [{"format": date_format}]
-    else:
-        attempts = [{"format": "ISO8601"}, {"dayfirst": _day_first(raw, where, dayfirst)}]
+    # the day order is decided only when ISO 8601 fails: it reads the whole column again
+    attempts = [lambda: {"format": date_format}] if date_format is not None else [
+        lambda: {"format": "ISO8601"}, lambda: {"dayfirst": _day_first(raw, where, dayfirst)}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": the result is checked
         for options in attempts:
             try:
-                return pd.to_datetime(raw, utc=utc, **options)
+                return pd.to_datetime(raw, utc=utc, **options())
             except (ValueError, TypeError, OverflowError) as exc:
                 errors.append(str(exc).split("\n")[0] or type(exc).__name__)
     if any(word in text.lower() for text in errors for word in ("timezone", "tz-aware", "offset")):
