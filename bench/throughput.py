@@ -60,7 +60,7 @@ def setup(case: Case, device: torch.device, series: int = 16, length: int = 2000
     data = train.TrainingData(
         values=torch.from_numpy(panel.values.astype(np.float32)).to(device),
         indptr=torch.from_numpy(panel.indptr).to(device), window=case.window,
-        horizon=case.horizon, n_targets=1, calendar_from=1, window_floor=0.0)
+        horizon=case.horizon, n_targets=1, known_from=1, window_floor=0.0)
     windows = train.Windows.from_index(split.train, device)
     empty = train.Windows.from_index(split.val, device)
     return cfg, model, data, windows, empty

@@ -5,7 +5,9 @@ in fitting.py and is found here too, with every other command's function."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
+import sys
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -53,6 +55,7 @@ def inspect(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> dict
         "id_col": schema.id_col,
         "targets": list(schema.targets),
         "features": list(schema.features),
+        "future_features": list(schema.future_features),
         "n_series": panel.n_series,
         "n_points": int(panel.lengths.sum()),
         "filled": int(panel.filled.sum()),
@@ -143,13 +146,16 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
 
     extra = extra_outputs(loaded.config)
     read = [loaded.dimensions.point, *[output.index for output in extra]]
+    future_from = panel.values.shape[1] - loaded.dimensions.n_future  # the known-ahead inputs
 
-    def predict(history: Panel) -> np.ndarray:  # (S, H, K, 1 + E): point, then extras
-        return forecast.forecast(model, loaded, history, horizon, target_device)[0][..., read]
+    def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1 + E)
+        return forecast.forecast(model, loaded, history, horizon, target_device,
+                                 future=ahead[..., future_from:])[0][..., read]
 
+    reach = forecast.future_steps(loaded, horizon) if loaded.dimensions.n_future else horizon
     with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES):
         scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
-                              extra)
+                              extra, reach)
     if plot_path is not None:
         plot.draw(panel, scored, plot_path)
     clock = has_clock_times(panel.times)
@@ -176,21 +182,30 @@ def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:
 def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             horizon: int | None = None, with_history: bool = False,
             new_series: NewSeries = "forecast", device_spec: str = "auto",
-            output: str | Path | None = None, fmt: OutputFormat = "csv") -> pd.DataFrame:
+            output: str | Path | None = None, fmt: OutputFormat = "csv",
+            future: str | Path | BinaryIO | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
     new_series: what to do with series the model never saw: "forecast" (the model is
     global), "skip" them, or raise an "error". `output`, when given, is written atomically
     as `fmt` (CSV, JSON lines or Parquet); it is checked before any work, and may not be an
-    input.
+    input. A model fitted with future features reads their values at the forecast steps
+    from `future` (a file in DATA's layout) or, by default, from the rows past the end of
+    each series in DATA, whose target is empty.
     """
-    from forecastr import artifact, device, forecast, model_data, table, writer
+    from forecastr import artifact, device, forecast, future_values, model_data, table, writer
 
     _one_of(new_series=(new_series, NewSeries), fmt=(fmt, OutputFormat))
     _at_least_one(horizon=horizon)
     if output is not None:
-        check_writable(output, inputs={"MODEL": model_path, "DATA": source})
+        check_writable(output, inputs={"MODEL": model_path, "DATA": source,
+                                       **({"FUTURE": future} if future is not None else {})})
     loaded = artifact.load(model_path)
+    if future is not None and not loaded.dimensions.n_future:
+        raise ConfigError(f"--future: {model_path} was fitted without future features, so it "
+                          f"reads no future values; leave --future out")
+    if loaded.dimensions.n_future and future is None:
+        source = _rereadable(source)  # read twice: the history, then the future rows
     if horizon is not None and not 1 <= horizon <= loaded.horizon:
         raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
                           f"{model_path} was fitted for; got {horizon} (fit a model with a "
@@ -224,7 +239,14 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
         log.warning("%s: left-padded %d series with less history than the window (%d)",
                     panel.source, short, loaded.window)
     model = artifact.build_model(loaded, str(model_path))
-    inputs = forecast.model_inputs(loaded, panel, target_device, horizon)
+    known = None
+    if loaded.dimensions.n_future:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        known = future_values.read(future if future is not None else source, loaded.config,
+                                   panel, forecast.future_steps(loaded, horizon),
+                                   str(model_path), separate=future is not None)
+    inputs = forecast.model_inputs(loaded, panel, target_device, horizon, known)
     clock.lap("windows")
     with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES):
         values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
@@ -246,6 +268,19 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
         clock.lap("writing")
     log.info("timings: %s", clock)
     return frame
+
+
+def _rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:
+    """A path as it is; stdin or a stream held in memory, so that it can be read twice."""
+    if hasattr(source, "read"):
+        name, data = getattr(source, "name", "<stream>"), source.read()
+    elif str(source) == "-":
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    else:
+        return source
+    held = io.BytesIO(data)
+    held.name = name
+    return held
 
 
 def _at_least_one(**counts: int | None) -> None:

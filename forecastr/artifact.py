@@ -33,7 +33,9 @@ MODEL = container.Kind(
 #    scaled window (scaling.floor)
 # 4: the settled window and horizon live in the config only (config.window, config.horizon)
 # 5: how dates are read (config.dayfirst, config.date_format)
-FORMAT_VERSION = 5
+# 6: future-known features (config.future_features, schema.future_features,
+#    dimensions.n_future)
+FORMAT_VERSION = 6
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +69,23 @@ def _from_v4(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "config": {**payload["config"], "dayfirst": None, "date_format": None}}
 
 
+def _from_v5(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 5 had past features only."""
+    return {**payload, "config": _added(payload["config"], future_features=[]),
+            "schema": _added(payload["schema"], future_features=[]),
+            "dimensions": _added(payload["dimensions"], n_future=0)}
+
+
+def _added(entry: Any, **defaults: Any) -> Any:
+    """An entry with keys a later format added; what is not a table is left for the
+    checks of the loaded file to name."""
+    return {**entry, **defaults} if isinstance(entry, dict) else entry
+
+
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4}
+    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}

@@ -14,9 +14,10 @@ from forecastr.outputs import Output
 from forecastr.panel import Panel, select, truncate
 
 METHODS = ("model", "naive", "seasonal_naive")
-# history panel -> (S, H, K, 1 + E): the point forecast, then E extra outputs (quantiles and
+# (history panel, ahead (S, reach, C) the rows after each origin, for the values known in
+# advance) -> (S, H, K, 1 + E): the point forecast, then E extra outputs (quantiles and
 # interval bounds, described by the `extra` argument of run)
-ForecastFunction = Callable[[Panel], np.ndarray]
+ForecastFunction = Callable[[Panel, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -48,25 +49,28 @@ def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray
 
 
 def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, step: int,
-        season: int, extra: list[Output] | None = None) -> Scored:
-    """Forecast from `folds` origins stepping back by `step` from the end of every series."""
+        season: int, extra: list[Output] | None = None, reach: int | None = None) -> Scored:
+    """Forecast from `folds` origins stepping back by `step` from the end of every series;
+    each forecast is given the `reach` (default: `horizon`) rows after its origin, from
+    which it may read only what is known in advance (future features)."""
+    reach = max(reach or horizon, horizon)
     k = panel.schema.n_targets
     parts: dict[str, list[np.ndarray]] = {name: [] for name in
                                           ("series", "fold", "origin", "actual", "scale",
                                            "bands", *METHODS)}
     for fold in range(folds):
-        cuts = panel.lengths - horizon - fold * step
+        cuts = panel.lengths - reach - fold * step
         keep = np.flatnonzero(cuts >= 2)  # an origin needs some history to forecast from
         if not len(keep):
             continue
         subset = select(panel, keep)
         history = truncate(subset, cuts[keep])
-        outputs = forecaster(history)[:, :horizon]  # (S, H, K, 1 + E)
+        first = subset.indptr[:-1] + cuts[keep]  # row of each origin's first forecast step
+        ahead = subset.values[first[:, None] + np.arange(reach)]  # (S, reach, C)
+        outputs = forecaster(history, ahead)[:, :horizon]  # (S, H, K, 1 + E)
         guesses = {"model": outputs[..., 0], **baselines(history, horizon, season)}
         parts["bands"].append(outputs[..., 1:])
-        first = subset.indptr[:-1] + cuts[keep]  # row of each origin's first forecast step
-        rows = first[:, None] + np.arange(horizon)
-        parts["actual"].append(subset.values[rows, :k])
+        parts["actual"].append(ahead[:, :horizon, :k])
         parts["origin"].append(subset.times[first])
         parts["series"].append(keep)
         parts["fold"].append(np.full(len(keep), fold))
@@ -82,7 +86,7 @@ def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, st
         longest = int(np.argmax(panel.lengths))
         raise DataError(f"{panel.source}: no series is long enough to backtest a horizon of "
                         f"{horizon}: the longest, {panel.ids[longest]!r}, has "
-                        f"{int(panel.lengths[longest])} points; at least {horizon + 2} are "
+                        f"{int(panel.lengths[longest])} points; at least {reach + 2} are "
                         f"needed (give more history or a smaller --horizon)")
     joined = {name: np.concatenate(values) for name, values in parts.items()}
     return Scored(joined["series"], joined["fold"], joined["origin"], joined["actual"],

@@ -140,12 +140,14 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 @click.option("--new-series", type=click.Choice(["forecast", "skip", "error"]),
               default="forecast", show_default=True,
               help="What to do with series the model was not trained on.")
+@click.option("--future", type=click.Path(dir_okay=False),
+              help="A file in DATA's layout holding the future features' values at the "
+                   "forecast steps [default: the rows past each series' end in DATA].")
 @field_options("device")
 @output_options
 def predict(model: str, data: str | None, horizon: int | None, output: str | None,
-            fmt: str | None,
-            with_history: bool, new_series: str, device: str, quiet: bool, verbose: bool,
-            debug: bool) -> None:
+            fmt: str | None, with_history: bool, new_series: str, future: str | None,
+            device: str, quiet: bool, verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
     for stdin) with MODEL, and write them as CSV to stdout."""
     from forecastr import api, reader, ui, writer
@@ -159,7 +161,8 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file: give -o PATH")
     frame = api.predict(model, data or "-", horizon=horizon, with_history=with_history,
-                        new_series=new_series, device_spec=device, output=output, fmt=fmt)
+                        new_series=new_series, device_spec=device, output=output, fmt=fmt,
+                        future=future)
     if output is None:
         emit(writer.render(frame, fmt))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import re
 import typing
@@ -52,6 +53,11 @@ class FitConfig:
     features: tuple[str, ...] = option(
         (), "Extra numeric columns fed to the model but not forecast (past covariates); "
         "repeat or comma-separate.", "data")
+    future_features: tuple[str, ...] = option(
+        (), "Numeric columns known ahead for the forecast steps too (promotions, prices, "
+        "holidays, weather forecasts); predict reads their future values from rows past the "
+        "end of DATA (with an empty target) or from --future FILE; repeat or comma-separate.",
+        "data")
     freq: str | None = option(
         None, "Pandas frequency alias such as D, h, W-SUN, MS (default: inferred). Off-grid "
         "timestamps are floored onto it.", "data")
@@ -229,7 +235,8 @@ def validate(cfg: FitConfig) -> None:
         raise ConfigError(f"--lr must be above 0, got {cfg.lr}")
     if not DEVICE_PATTERN.match(cfg.device):
         raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
-    overlap = set(cfg.targets) & set(cfg.features)
-    if overlap:
-        raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as --target and "
-                          f"as --features")
+    roles = {"--target": cfg.targets, "--features": cfg.features,
+             "--future-features": cfg.future_features}
+    for a, b in itertools.combinations(roles, 2):
+        if overlap := set(roles[a]) & set(roles[b]):
+            raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as {a} and as {b}")

@@ -118,10 +118,11 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
+    n_future = len(panel.schema.future_features)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
-                      season=ready.season)
+                      season=ready.season, n_future=n_future)
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
@@ -131,7 +132,8 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
         horizon=cfg.horizon, n_targets=panel.schema.n_targets,
-        calendar_from=panel.values.shape[1], window_floor=scaling.window_floor(ready.stats))
+        known_from=panel.values.shape[1] - n_future,
+        window_floor=scaling.window_floor(ready.stats))
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:

@@ -52,22 +52,39 @@ class ModelInputs:
     times: np.ndarray  # (S, H) future timestamps of the steps asked for
     values: torch.Tensor  # (T_total, C + A) scaled panel with calendar channels
     indptr: torch.Tensor  # (S + 1,)
-    future_calendar: np.ndarray  # (S, H_trained, A) calendar of the future steps
+    known: np.ndarray  # (S, H_trained, F + A) future features and calendar of future steps
     widths: np.ndarray | None  # (S, J, H_trained, K) conformal half-widths, scaled units
 
 
+def future_steps(artifact: Artifact, horizon: int | None = None) -> int:
+    """How many steps of future features a forecast of `horizon` steps reads: the decoder
+    reads them step by step, the direct head those of its whole trained horizon."""
+    if artifact.config.mode == "many-to-one":
+        return artifact.horizon
+    return horizon or artifact.horizon
+
+
 def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
-                 horizon: int | None = None) -> ModelInputs:
+                 horizon: int | None = None, future: np.ndarray | None = None
+                 ) -> ModelInputs:
     """Scale the panel with the model's statistics and add its calendar channels, for
-    forecasts of `horizon` steps (the model's own by default)."""
+    forecasts of `horizon` steps (the model's own by default); `future` (S, steps, F) holds
+    the values of its future features at the steps after each series' end (future_steps
+    of them), in data units."""
     rows = training_rows(artifact, panel)
     stats = series_stats(artifact, panel, rows)
     times = future_times(panel, horizon or artifact.horizon)
-    future_calendar = np.zeros((len(times), artifact.horizon, 2 * len(artifact.calendar)),
-                               np.float32)  # steps past `horizon` are never read back: the
-    # decoder reads them only after the steps asked for, and the direct head not at all
-    future_calendar[:, :times.shape[1]] = calendar.features(
+    n_future = artifact.dimensions.n_future
+    known = np.zeros((len(times), artifact.horizon, artifact.dimensions.n_known), np.float32)
+    # steps past `horizon` are never read back: the decoder reads them only after the steps
+    # asked for, and the direct head reads the calendar not at all
+    known[:, :times.shape[1], n_future:] = calendar.features(
         times.reshape(-1), artifact.calendar).reshape(*times.shape, -1)
+    if n_future:
+        assert future is not None, "a model with future features needs their values"
+        channels = slice(panel.values.shape[1] - n_future, panel.values.shape[1])
+        known[:, :future.shape[1], :n_future] = (
+            (future - stats.loc[:, None, channels]) / stats.scale[:, None, channels])
     widths = None
     if artifact.conformal is not None:  # the series' own widths, pooled ones for new series
         widths = np.where((rows >= 0)[:, None, None, None],
@@ -77,7 +94,7 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, artifact.calendar)], axis=1)
     return ModelInputs(stats, times, torch.from_numpy(values).to(device),
-                       torch.from_numpy(panel.indptr).to(device), future_calendar, widths)
+                       torch.from_numpy(panel.indptr).to(device), known, widths)
 
 
 def last_windows(artifact: Artifact, inputs: ModelInputs, lo: int, hi: int) -> Encoded:
@@ -106,9 +123,9 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
         targets, loc, scale = encoded.raw[..., :n_targets], encoded.loc, encoded.scale
         last = targets[:, -1:]  # (B, 1, K): a window always ends with an observed step
         flat = ((targets - last) * encoded.mask.unsqueeze(-1)).abs().amax(dim=1) == 0
-        cal = torch.from_numpy(inputs.future_calendar[lo:hi]).to(device)
+        known = torch.from_numpy(inputs.known[lo:hi]).to(device)
         with autocast(device, precision):
-            out = model(encoded.inputs, cal).float()  # (B, H, K, Q)
+            out = model(encoded.inputs, known).float()  # (B, H, K, Q)
         if inputs.widths is not None:  # conformal bands around the point, in scaled units
             widths = torch.from_numpy(inputs.widths[lo:hi]).to(device).float()  # (B, J, H, K)
             lower, upper = conformal.bounds(out[..., artifact.dimensions.point], widths)
@@ -128,9 +145,11 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
 
 
 def forecast(model: Ensemble, artifact: Artifact, panel: Panel, horizon: int,
-             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """Forecasts (S, H, K, Q) in data units and their timestamps (S, H)."""
-    inputs = model_inputs(artifact, panel, device, horizon)
+             device: torch.device, precision: str = "32", future: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts (S, H, K, Q) in data units and their timestamps (S, H); `future` as
+    model_inputs takes it."""
+    inputs = model_inputs(artifact, panel, device, horizon, future)
     return forward(model, artifact, inputs, horizon, device, precision)
 
 

@@ -126,10 +126,12 @@ def _check_schema(loaded: Artifact) -> None:
     import pandas as pd
 
     schema = loaded.schema
-    features_last = not schema.features or \
-        tuple(schema.channels[-len(schema.features):]) == schema.features
-    if schema.n_targets < 1 or not features_last:
+    inputs = schema.features + schema.future_features
+    inputs_last = not inputs or tuple(schema.channels[-len(inputs):]) == inputs
+    if schema.n_targets < 1 or not inputs_last:
         raise ValueError("schema.channels do not hold its targets and features")
+    if schema.future_features != loaded.config.future_features:
+        raise ValueError("schema.future_features differ from config.future_features")
     if (schema.layout == "long") != (schema.id_col is not None):
         raise ValueError(f"schema.id_col is {shown(schema.id_col)} in a {schema.layout} file")
     if schema.step < 1:
@@ -150,6 +152,7 @@ def _check_dimensions(loaded: Artifact) -> None:
     dims, schema = loaded.dimensions, loaded.schema
     levels = quantile_levels(loaded.config)
     expected = {"n_targets": schema.n_targets, "n_calendar": 2 * len(loaded.calendar),
+                "n_future": len(schema.future_features),
                 "n_inputs": len(schema.channels) + 2 * len(loaded.calendar) + 1,
                 "n_quantiles": len(levels) or 1, "point": levels.index(0.5) if levels else 0}
     for name, wanted in expected.items():

@@ -3,9 +3,10 @@ head over the whole horizon (many-to-one) or a recurrent decoder unrolled over i
 (many-to-many).
 
 Shape legend: B batch, L window (input steps), H horizon, N inputs per step, K targets,
-A calendar channels of a future step, Q quantiles per output (1 = a point forecast),
-D hidden units, E directions (2 when bidirectional), R stacked recurrent layers, M ensemble
-members. (S, the series of a panel elsewhere, does not occur here.)
+F future-known features and A calendar channels of a future step (F + A are known ahead),
+Q quantiles per output (1 = a point forecast), D hidden units, E directions (2 when
+bidirectional), R stacked recurrent layers, M ensemble members. (S, the series of a panel
+elsewhere, does not occur here.)
 """
 
 from __future__ import annotations
@@ -24,12 +25,19 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 class Dimensions:
     """What the data fixes about the network; the config fixes the rest."""
 
-    n_inputs: int  # N: targets + features + calendar + the observed-step mask
+    n_inputs: int  # N: targets + features + future features + calendar + observed mask
     n_targets: int  # K
     n_calendar: int  # A: calendar channels, also fed to the decoder for each future step
     n_quantiles: int = 1  # Q
     point: int = 0  # which of the Q outputs is the point forecast (the median)
     season: int = 1  # steps per seasonal cycle, for a seasonal-naive baseline
+    # F: future-known features, read for the horizon (the decoder per step, the head whole)
+    n_future: int = 0
+
+    @property
+    def n_known(self) -> int:
+        """Channels known for each future step: the future features, then the calendar."""
+        return self.n_future + self.n_calendar
 
 
 def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
@@ -40,7 +48,7 @@ def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
 
 
 class Forecaster(nn.Module):
-    """Window in, horizon out: forward(x (B, L, N), calendar (B, H, A)) -> (B, H, K, Q).
+    """Window in, horizon out: forward(x (B, L, N), known (B, H, F + A)) -> (B, H, K, Q).
     The config must be settled (calendar.settle): its window and horizon size the network."""
 
     def __init__(self, cfg: FitConfig, dims: Dimensions) -> None:
@@ -53,12 +61,12 @@ class Forecaster(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         width = self.directions * cfg.hidden
         outputs = dims.n_targets * dims.n_quantiles
-        if cfg.mode == "many-to-one":
-            self.head = nn.Linear(width, horizon * outputs)
+        if cfg.mode == "many-to-one":  # the final state and the whole horizon's future features
+            self.head = nn.Linear(width + horizon * dims.n_future, horizon * outputs)
         else:
             # a bidirectional encoder's two final states become one decoder state per layer
             self.bridge = nn.Linear(width, cfg.hidden) if cfg.bidirectional else None
-            self.decoder = _recurrent(cfg, dims.n_targets + dims.n_calendar, False)
+            self.decoder = _recurrent(cfg, dims.n_targets + dims.n_known, False)
             self.head = nn.Linear(cfg.hidden, outputs)
         # the shortcut maps each target's L inputs to its H outputs, shared across targets
         self.highway = nn.Linear(window, horizon) if cfg.highway else None
@@ -73,36 +81,38 @@ class Forecaster(nn.Module):
                     nn.init.zeros_(layer.weight)
                     nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, known: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, L, N); calendar (B, H, A) of the future steps; teacher (B, H, K) true
-        targets fed to the decoder instead of its own outputs (training only)."""
+        """x (B, L, N); known (B, H, F + A) the future steps' features and calendar; teacher
+        (B, H, K) true targets fed to the decoder instead of its own outputs (training only)."""
         shortcut = self._shortcut(x)  # (B, H, K, 1)
         _, state = self.encoder(x)  # h: (R * E, B, D), and c for LSTM
+        if known is None:
+            known = x.new_zeros(len(x), self.horizon, self.dims.n_known)
         if self.mode == "many-to-one":
             h = state[0] if self.cell == "lstm" else state
             last = h.view(self.layers, self.directions, *h.shape[1:])[-1]  # (E, B, D)
             summary = self.dropout(torch.cat(list(last), dim=-1))  # (B, E * D)
+            if self.dims.n_future:  # (B, E * D + H * F)
+                summary = torch.cat([summary, known[..., :self.dims.n_future].flatten(1)], -1)
             return self._ordered(self.head(summary).view(
                 len(x), self.horizon, self.dims.n_targets, self.dims.n_quantiles) + shortcut)
         state = self._decoder_state(state)
-        if calendar is None:
-            calendar = x.new_zeros(len(x), self.horizon, self.dims.n_calendar)
         first = x[:, -1:, :self.dims.n_targets]  # (B, 1, K): the last observed targets
         if teacher is not None:  # every step's input is known: one call over the horizon
             previous = torch.cat([first, teacher[:, :-1]], dim=1)  # (B, H, K)
-            out, _ = self.decoder(torch.cat([previous, calendar], dim=-1), state)
+            out, _ = self.decoder(torch.cat([previous, known], dim=-1), state)
             return self._ordered(self._project(self.dropout(out)) + shortcut)
-        return self.decode_stepwise(first, calendar, state, shortcut)
+        return self.decode_stepwise(first, known, state, shortcut)
 
-    def decode_stepwise(self, first: torch.Tensor, calendar: torch.Tensor,
+    def decode_stepwise(self, first: torch.Tensor, known: torch.Tensor,
                         state: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
                         shortcut: torch.Tensor) -> torch.Tensor:
         """Free-running decoder: each step reads the previous step's point forecast."""
         previous, steps = first, []
         point = self.dims.point
         for h in range(self.horizon):
-            step_in = torch.cat([previous, calendar[:, h:h + 1]], dim=-1)  # (B, 1, K + A)
+            step_in = torch.cat([previous, known[:, h:h + 1]], dim=-1)  # (B, 1, K + F + A)
             out, state = self.decoder(step_in, state)
             forecast = self._ordered(self._project(self.dropout(out))
                                      + shortcut[:, h:h + 1])  # (B, 1, K, Q)
@@ -154,13 +164,13 @@ class Ensemble(nn.Module):
         self.mode, self.dims, self.horizon = cfg.mode, dims, cfg.horizon
         self.nets = nn.ModuleList(Forecaster(cfg, dims) for _ in range(cfg.ensemble))
 
-    def members(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+    def members(self, x: torch.Tensor, known: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([member(x, calendar, teacher) for member in self.nets])
+        return torch.stack([member(x, known, teacher) for member in self.nets])
 
-    def forward(self, x: torch.Tensor, calendar: torch.Tensor | None = None,
+    def forward(self, x: torch.Tensor, known: torch.Tensor | None = None,
                 teacher: torch.Tensor | None = None) -> torch.Tensor:
-        every = self.members(x, calendar, teacher)  # (M, B, H, K, Q)
+        every = self.members(x, known, teacher)  # (M, B, H, K, Q)
         if len(every) == 1:
             return every[0]
         # the median of sorted quantile vectors is sorted too, so quantiles still never cross

@@ -20,7 +20,8 @@ def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,
     fits the model; `model` names the model file in messages."""
     schema = loaded.schema
     cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
-                              targets=schema.targets, features=schema.features)
+                              targets=schema.targets, features=schema.features,
+                              future_features=schema.future_features)
     try:
         if isinstance(source, (str, Path)) and str(source) != "-":
             panel = _read_with_model_freq(source, cfg, schema.freq, model)

@@ -1,6 +1,7 @@
 """Panel and Schema: a set of series held as one contiguous array with CSR-style boundaries.
 
-Series s occupies rows `indptr[s]:indptr[s + 1]` of `values` (targets first, then features)
+Series s occupies rows `indptr[s]:indptr[s + 1]` of `values` (targets first, then features,
+then future-known features)
 and of `times`. Numpy only, so everything above it can share one copy of the data.
 """
 
@@ -27,13 +28,15 @@ class Schema:
     tz: str | None  # the single time zone of the input, restored on output
     id_col: str | None  # long layout only
     targets: tuple[str, ...]  # CSV columns forecast: one series each (wide) or channels (long)
-    features: tuple[str, ...]  # CSV columns used as inputs only
-    channels: tuple[str, ...]  # names of the columns of Panel.values, targets first
+    features: tuple[str, ...]  # CSV columns used as inputs only (past covariates)
+    # names of the columns of Panel.values: targets, features, then future_features
+    channels: tuple[str, ...]
+    future_features: tuple[str, ...] = ()  # inputs known for the forecast steps too
 
     @property
     def n_targets(self) -> int:
         """Target channels per series: 1 for single/wide, len(targets) for long."""
-        return len(self.channels) - len(self.features)
+        return len(self.channels) - len(self.features) - len(self.future_features)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ every message about a malformed file. The only module that parses CSV."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -40,6 +41,12 @@ class Columns:
     id_col: str | None
     targets: tuple[str, ...]
     features: tuple[str, ...]
+    future_features: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The columns beside the targets, in channel order."""
+        return self.features + self.future_features
 
 
 def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
@@ -57,18 +64,56 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
         DataError: with a one-line message naming the file, column and line of the problem.
     """
     cfg = cfg or FitConfig()
+    frame, lines, name = read_frame(source, cfg)
+    with out_of_memory(f"reading {name} ({len(frame):,} rows)", "give a smaller file (fewer "
+                       "or shorter series), or run where there is more memory"):
+        return _read(frame, lines, name, cfg, model)
+
+
+def read_frame(source: str | Path | BinaryIO, cfg: FitConfig
+               ) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """A CSV or Parquet file's table as pandas parsed it (series ids as written), the line
+    each row starts on, and the file's name for messages."""
     ids = (cfg.id_col or LONG_ID,)
     if is_parquet(source):
         name = str(source)
         with out_of_memory(f"reading {name} (Parquet)", "give a smaller file"):
             frame = parquet_frame(name, ids)
-        return _read(frame, np.arange(1, len(frame) + 1), name, cfg, model)
+        return frame, np.arange(1, len(frame) + 1), name
     text = open_source(source)
     with out_of_memory(f"reading {text.name} ({text.size:,} bytes of CSV)",
                        "give a smaller file (fewer or shorter series), or run where there is "
                        "more memory"):
         frame, lines = parse_csv(text, text_columns=ids)
-        return _read(frame, lines, text.name, cfg, model)
+    return frame, lines, text.name
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Some numeric columns of a file's rows as read, before they are put on a time grid."""
+
+    ids: np.ndarray | None  # (N,) series id of each row (long files), None: every series
+    times: Parsed  # (N,)
+    values: np.ndarray  # (N, C) float64, NaN where a cell is empty
+    lines: np.ndarray  # (N,) line of the file each row starts on
+    name: str
+
+
+def read_rows(source: str | Path | BinaryIO, cfg: FitConfig, columns: tuple[str, ...],
+              model: str | None = None) -> Rows:
+    """The `columns` of every row, with their series ids and times read as read_panel reads
+    them (the data options of `cfg`); the target columns need not be there."""
+    frame, lines, name = read_frame(source, cfg)
+    frame = _with_year_periods(frame, cfg.time_col, name)
+    found = detect_columns(frame, dataclasses.replace(
+        cfg, targets=columns, features=(), future_features=()), name, model)
+    values = np.column_stack([to_numbers(frame[c], name, c, lines) for c in columns])
+    ids = codes = None
+    if found.layout == "long":
+        ids = frame[found.id_col].astype(str).to_numpy()
+        codes = pd.factorize(ids)[0]
+    times = _times(frame, found, name, lines, cfg.utc, codes, cfg.dayfirst, cfg.date_format)
+    return Rows(ids, times, values, lines, name)
 
 
 def is_parquet(source: str | Path | BinaryIO) -> bool:
@@ -102,7 +147,7 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
     frame = _with_year_periods(frame, cfg.time_col, name)
     columns = detect_columns(frame, cfg, name, model)
     channels = columns.targets if columns.layout != "wide" else ("value",)
-    numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.features}
+    numbers = {c: to_numbers(frame[c], name, c, lines) for c in columns.targets + columns.inputs}
     if columns.layout == "long":
         ids_raw = frame[columns.id_col]
         if ids_raw.isna().any():
@@ -111,12 +156,12 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
                             f"drop the row")
         codes, uniques = pd.factorize(ids_raw.astype(str), sort=False)
         ids = [str(u) for u in uniques]
-        values = np.column_stack([numbers[c] for c in columns.targets + columns.features])
+        values = np.column_stack([numbers[c] for c in columns.targets + columns.inputs])
         row_lines = lines
     else:  # each target column is a series; features are repeated beside every one of them
         ids = list(columns.targets)
         codes = row_owners(np.full(len(ids), len(frame)))
-        feats = [numbers[c] for c in columns.features]
+        feats = [numbers[c] for c in columns.inputs]
         values = np.concatenate([np.column_stack([numbers[t], *feats]) for t in columns.targets])
         row_lines = np.tile(lines, len(ids))
     times = _times(frame, columns, name, lines, cfg.utc, codes, cfg.dayfirst, cfg.date_format)
@@ -262,7 +307,9 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
     for given, role, flag in [(cfg.time_col, "time column", "--time-col"),
                               (cfg.id_col, "id column", "--id-col"),
                               *[(t, "target", "--target") for t in cfg.targets],
-                              *[(f, "feature", "--features") for f in cfg.features]]:
+                              *[(f, "feature", "--features") for f in cfg.features],
+                              *[(f, "future feature", "--future-features")
+                                for f in cfg.future_features]]:
         if given is not None and given not in names and model is not None:
             raise DataError(f"{name}: no column {given!r} (the {role} of model {model}); the "
                             f"columns are {', '.join(names)}; give DATA the columns the model "
@@ -274,7 +321,7 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
     id_col = cfg.id_col or (LONG_ID if long else None)
     time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
     time_col = time_col or _guess_time_column(frame, exclude={id_col})
-    taken = {id_col, time_col, *cfg.features}
+    taken = {id_col, time_col, *cfg.features, *cfg.future_features}
     if cfg.targets:
         targets = cfg.targets
     elif long and LONG_TARGET in names and LONG_TARGET not in taken:
@@ -295,7 +342,8 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
         raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
                         f"to forecast with --target", fit_option="--target")
     layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
-    return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features))
+    return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features),
+                   tuple(cfg.future_features))
 
 
 # a year column beside a column of the quarter or month within it (statsmodels' macrodata,
@@ -411,7 +459,7 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     schema = Schema(layout=columns.layout, time_col=columns.time_col, time_kind=(
         times.kind if columns.time_col else "none"), freq=grid.freq, step=grid.step,
         tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,
-        channels=channels + columns.features)
+        channels=channels + columns.inputs, future_features=columns.future_features)
     return Panel(values=grid.values.astype(np.float64), times=grid.times,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,

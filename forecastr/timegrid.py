@@ -42,7 +42,7 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
         raise DataError(f"{where}: --freq applies to date/time columns, not to integer steps "
                         f"or row order", fit_option="--freq")
     try:
-        stamps = times.values if freq is None else _floor_to(times.values, freq, where)
+        stamps = times.values if freq is None else floor_to(times.values, freq, where)
         if not _sorted(codes, stamps):  # files are usually in order; sorting costs more
             order = np.lexsort((stamps, codes))  # stable: duplicates keep their file order
             codes, stamps, values, lines = (codes[order], stamps[order], values[order],
@@ -81,7 +81,7 @@ def fixed_step(offset: pd.DateOffset) -> int | None:
     return None
 
 
-def _floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
+def floor_to(stamps: np.ndarray, freq: str, where: str) -> np.ndarray:
     offset = _offset(freq, where)
     index = pd.DatetimeIndex(stamps)
     if (step := fixed_step(offset)) is not None:

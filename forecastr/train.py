@@ -70,24 +70,25 @@ class Windows:
 class TrainingData:
     """The scaled panel on the device and what is needed to cut model inputs from it."""
 
-    values: torch.Tensor  # (T_total, C) scaled targets, features, then calendar channels
+    # (T_total, C + A) scaled targets, features, future features, then calendar channels
+    values: torch.Tensor
     indptr: torch.Tensor  # (S + 1,) int64
     window: int
     horizon: int
     n_targets: int
-    calendar_from: int  # first calendar channel of values (== C when there is none)
+    known_from: int  # first channel known ahead: future features, then calendar
     # per-window scaling of the targets: the least spread of a window relative to its level
     # (scaling.window_floor), or None when they are scaled per series
     window_floor: float | None
 
     def batch(self, windows: Windows, chosen: torch.Tensor):
-        """inputs (B, L, N), calendar (B, H, A), target (B, H, K), loc and scale (B, 1, K)
+        """inputs (B, L, N), known (B, H, F + A), target (B, H, K), loc and scale (B, 1, K)
         or None: everything one forward pass and its loss need."""
         origins, series = windows.origins[chosen], windows.series[chosen]
         encoded = encode(self.values, self.indptr, origins, series, self.window,
                          self.n_targets, self.window_floor)
         y, future = horizon_rows(self.values, origins, self.horizon, self.n_targets,
-                                 self.calendar_from)
+                                 self.known_from)
         if encoded.loc is not None:
             y = in_window_units(y, encoded.loc, encoded.scale)
         return encoded.inputs, future, y, encoded.loc, encoded.scale
@@ -182,11 +183,11 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound
             chosen = batches[number]
-            inputs, calendar, target, _, _ = data.batch(train_windows, chosen)
+            inputs, known, target, _, _ = data.batch(train_windows, chosen)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
             with autocast(device, precision):
-                output = model.members(inputs, calendar, target if use_teacher else None)
+                output = model.members(inputs, known, target if use_teacher else None)
             loss = loss_of(output, target)  # the members' mean
             optimiser.zero_grad(set_to_none=True)
             # summed over members, so that each gets the gradient it would get alone
@@ -255,9 +256,9 @@ def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: Fit
     mode and without teacher forcing; the caller holds torch.no_grad."""
     model.eval()
     for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
-        inputs, calendar, target, _, _ = data.batch(windows, chosen)
+        inputs, known, target, _, _ = data.batch(windows, chosen)
         with autocast(device, precision):
-            output = model(inputs, calendar)
+            output = model(inputs, known)
         yield output, target  # the loss is the caller's, outside autocast
 
 

@@ -110,22 +110,22 @@ def input_rows(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor
 
 
 def horizon_rows(values: torch.Tensor, origins: torch.Tensor, horizon: int, n_targets: int,
-                 calendar_from: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """What follows windows (origins (B,)): y (B, H, K) targets, and calendar (B, H, A), the
-    channels from `calendar_from` on, which are known in advance (A = 0 when None)."""
+                 known_from: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """What follows windows (origins (B,)): y (B, H, K) targets, and known (B, H, F + A), the
+    channels from `known_from` on, which are known in advance (none when None)."""
     import torch
 
     ahead = values[origins.unsqueeze(1) + torch.arange(horizon, device=values.device)]
     y = ahead[..., :n_targets]  # horizon rows are always inside the series
-    return y, ahead[..., values.shape[1] if calendar_from is None else calendar_from:]
+    return y, ahead[..., values.shape[1] if known_from is None else known_from:]
 
 
 def gather(values: torch.Tensor, indptr: torch.Tensor, origins: torch.Tensor,
            series: torch.Tensor, window: int, horizon: int, n_targets: int,
-           calendar_from: int | None = None
+           known_from: int | None = None
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One batch of windows and what follows them: x, mask (input_rows), y, calendar
+    """One batch of windows and what follows them: x, mask (input_rows), y, known
     (horizon_rows)."""
     x, mask = input_rows(values, indptr, origins, series, window)
-    y, calendar = horizon_rows(values, origins, horizon, n_targets, calendar_from)
-    return x, y, mask, calendar
+    y, known = horizon_rows(values, origins, horizon, n_targets, known_from)
+    return x, y, mask, known

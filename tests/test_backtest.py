@@ -25,7 +25,7 @@ def test_origins_and_no_look_past_them():
     panel = make_panel([20, 9, 4])
     seen_lengths = []
 
-    def forecaster(history):
+    def forecaster(history, ahead):
         seen_lengths.append(history.lengths.tolist())
         # the forecast is the last value seen: it must lie strictly before the origin
         last = history.values[history.indptr[1:] - 1, :1]
@@ -46,7 +46,7 @@ def test_origins_and_no_look_past_them():
 def test_report_golden():
     panel = make_panel([12])
 
-    def off_by_two(history):
+    def off_by_two(history, ahead):
         k = history.indptr[1:] - 1
         start = history.values[k, 0]
         return (start[:, None] + 1 + np.arange(4) + 2)[..., None, None]  # the true path + 2
@@ -66,7 +66,7 @@ def test_report_golden():
 
 def test_too_short_for_any_origin():
     with pytest.raises(DataError, match="no series is long enough to backtest"):
-        backtest.run(make_panel([4]), lambda h: None, horizon=3, folds=1, step=1, season=1)
+        backtest.run(make_panel([4]), lambda h, a: None, horizon=3, folds=1, step=1, season=1)
 
 
 def test_probabilistic_report_golden():
@@ -75,7 +75,7 @@ def test_probabilistic_report_golden():
     0.9-quantile forecast of truth - 1 is below every actual."""
     panel = make_panel([12])
 
-    def with_bands(history):
+    def with_bands(history, ahead):
         truth = history.values[history.indptr[1:] - 1, 0][:, None] + 1 + np.arange(4)
         point = truth[..., None]  # (S, H, 1)
         return np.stack([point, point - 1, point - 1.5, point + 1.5, point - 0.5,

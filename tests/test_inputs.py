@@ -29,7 +29,7 @@ def test_a_validation_window_is_built_as_predict_builds_the_history_before_it(tm
     assert ready.calendar == ("weekday", "month") and ready.cfg == fitted.config
     data_on_device = train.TrainingData(
         values=torch.from_numpy(ready.values), indptr=torch.from_numpy(ready.panel.indptr),
-        window=10, horizon=4, n_targets=1, calendar_from=ready.panel.values.shape[1],
+        window=10, horizon=4, n_targets=1, known_from=ready.panel.values.shape[1],
         window_floor=scaling.window_floor(ready.stats))
     validation = train.Windows.from_index(ready.split.val, torch.device("cpu"))
     for s in range(3):
