@@ -119,13 +119,16 @@ OutputFormat = Literal["csv", "json", "parquet"]
 
 def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: int = 3,
              step: int | None = None, season: int | None = None, horizon: int | None = None,
-             device_spec: str = "auto", plot_path: str | Path | None = None) -> dict[str, Any]:
+             device_spec: str = "auto", plot_path: str | Path | None = None,
+             refit: bool = False) -> dict[str, Any]:
     """Backtest a model on the tail of DATA with rolling origins, beside naive baselines.
 
-    Each origin's forecast uses only the history before it; the model is not refitted.
-    `folds` origins, `step` steps apart (default: the horizon), score `horizon` steps each
-    (default: the trained horizon) against seasonal naive at `season` (default: from the
-    frequency). `plot_path` draws a few series to a PNG (needs matplotlib).
+    Each origin's forecast uses only the history before it. The model forecasts as it is,
+    or with `refit`, a model of its configuration is fitted on the history before each
+    origin first (no forecast then scores data its model was trained on). `folds` origins,
+    `step` steps apart (default: the horizon), score `horizon` steps each (default: the
+    trained horizon) against seasonal naive at `season` (default: from the frequency).
+    `plot_path` draws a few series to a PNG (needs matplotlib).
     """
     from forecastr import artifact, backtest, device, forecast, model_data, plot
 
@@ -149,7 +152,9 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     future_from = panel.values.shape[1] - loaded.dimensions.n_future  # the known-ahead inputs
 
     def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1 + E)
-        return forecast.forecast(model, loaded, history, horizon, target_device,
+        net, used = _refitted(loaded, history, device_spec, target_device) if refit \
+            else (model, loaded)
+        return forecast.forecast(net, used, history, horizon, target_device,
                                  future=ahead[..., future_from:])[0][..., read]
 
     reach = forecast.future_steps(loaded, horizon) if loaded.dimensions.n_future else horizon
@@ -161,8 +166,21 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     clock = has_clock_times(panel.times)
     result = backtest.report(scored, panel.ids, lambda t: time_text(t, clock))
     return {"model": str(model_path), "data": panel.source, "horizon": horizon,
-            "folds": folds, "step": step or horizon, "season": season,
-            "in_sample_forecasts": _in_sample(loaded, panel, scored), **result}
+            "folds": folds, "step": step or horizon, "season": season, "refit": refit,
+            "in_sample_forecasts": 0 if refit else _in_sample(loaded, panel, scored),
+            **result}
+
+
+def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device: Any
+              ) -> tuple[Any, Artifact]:
+    """A model of `loaded`'s configuration fitted on `history` alone, and its artifact."""
+    from forecastr import artifact
+
+    last = history.times[history.indptr[1:] - 1].max()
+    log.info("evaluate --refit: fitting on %d series up to %s", history.n_series,
+             time_text(last, has_clock_times(history.times)))
+    fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec)).artifact
+    return artifact.build_model(fitted).to(target_device), fitted
 
 
 def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:

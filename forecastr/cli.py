@@ -183,11 +183,15 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw history, forecasts and actuals of a few series to this PNG "
                    "(needs: pip install 'forecastr[plot]').")
+@click.option("--refit", is_flag=True,
+              help="Fit a model of MODEL's configuration on the history before each origin "
+                   "and score its forecasts (slower; no score is then in-sample) instead of "
+                   "forecasting with MODEL as it is.")
 @field_options("device")
 @output_options
 def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int | None,
-             season: int | None, as_json: bool, plot: str | None, device: str, quiet: bool,
-             verbose: bool, debug: bool) -> None:
+             season: int | None, as_json: bool, plot: str | None, refit: bool, device: str,
+             quiet: bool, verbose: bool, debug: bool) -> None:
     """Backtest MODEL on the tail of DATA from rolling origins and compare it with the naive
     and seasonal naive forecasts (MAE, RMSE, MAPE, sMAPE, MASE, bias)."""
     from forecastr import api, ui
@@ -196,7 +200,7 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
     report = api.evaluate(model, data, folds=folds, step=step, season=season, horizon=horizon,
-                          device_spec=device, plot_path=plot)
+                          device_spec=device, plot_path=plot, refit=refit)
     emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
                                                             stdout_is_terminal()))
 

@@ -71,12 +71,13 @@ def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
                     rhythm(panel.schema.freq).season)
 
 
-def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
+def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         output: str | Path | None = None,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         stop: StopRequest | None = None, resume: bool = False,
         checkpoint: str | Path | None = None) -> FitResult:
-    """Train a recurrent forecaster on a CSV and, when `output` is given, write its model file.
+    """Train a recurrent forecaster on a CSV (or a panel already read) and, when `output` is
+    given, write its model file.
 
     The output folder is checked before reading or training, so a bad path fails at once.
     When `stop` is requested during training, the state is written to `checkpoint` (by
@@ -93,7 +94,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
     if output is not None:
-        check_writable(output, inputs={"DATA": source})
+        check_writable(output, inputs={} if isinstance(source, Panel) else {"DATA": source})
     if not resume and checkpoint is not None and Path(checkpoint).is_file():
         log.warning("%s: an interrupted run's checkpoint is there; this fit starts afresh and "
                     "leaves it unless it is interrupted too (pass --resume to continue that "
@@ -105,7 +106,7 @@ def fit(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
     target_device = device.resolve_device(cfg.device)
     precision = device.resolve_precision(cfg.precision, target_device)
     clock = Clock()
-    panel = read_panel(source, cfg)
+    panel = source if isinstance(source, Panel) else read_panel(source, cfg)
     clock.lap("read")
     with out_of_memory(f"building the windows of {panel.n_series:,} series "
                        f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):

@@ -221,7 +221,8 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     overall = report["overall"]
     console.print(f"{report['data']}: {report['forecasts']} forecasts of {report['horizon']} "
                   f"steps from {report['folds']} origin(s), {report['step']} steps apart; "
-                  f"season {report['season']}")
+                  f"season {report['season']}"
+                  f"{'; refitted on the history before each origin' if report['refit'] else ''}")
     table = Table()
     table.add_column("metric")
     for name in ("model", "naive", "seasonal naive"):
@@ -237,7 +238,7 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     if inside := report.get("in_sample_forecasts"):
         console.print(f"{inside} of {report['forecasts']} forecasts start inside the data the "
                       f"model was trained on: their scores are in-sample and flatter it; "
-                      f"evaluate on data that goes on past its training")
+                      f"evaluate on data that goes on past its training, or pass --refit")
     if report["mape_skipped_zeros"]:
         console.print(f"MAPE skipped {report['mape_skipped_zeros']} zero actual(s)")
     if flat := report["mase_skipped_series"]:

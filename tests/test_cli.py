@@ -360,3 +360,36 @@ def test_evaluate_says_when_its_scores_are_in_sample(cli, tmp_path):
            "are in-sample and flatter it" in shown
     later = " ".join(cli(["evaluate", model, full, "--folds", "2"]).stdout.split())
     assert "in-sample" not in later
+
+
+def test_evaluate_refit_fits_on_the_history_before_each_origin(cli, tmp_path):
+    frame = pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=60, freq="MS"),
+                          "y": 10 + np.sin(np.arange(60)) + 0.05 * np.arange(60)})
+    full, model = tmp_path / "full.csv", tmp_path / "m.fcst"
+    frame.to_csv(full, index=False)
+    options = ["--hidden", "4", "--max-steps", "20", "--window", "12", "--horizon", "6",
+               "--val-windows", "2"]
+    assert cli(["fit", full, "-o", model, *options]).exit_code == 0
+    refitted = json.loads(cli(["evaluate", model, full, "--json", "--folds", "2",
+                               "--refit"]).stdout)
+    assert refitted["refit"] and refitted["in_sample_forecasts"] == 0
+    # each origin's model is the one fit makes from the rows before that origin, so its
+    # scores are those of such a model evaluated at that origin alone
+    for fold, rows in enumerate([54, 48]):
+        early, early_model = tmp_path / f"early{rows}.csv", tmp_path / f"early{rows}.fcst"
+        frame.head(rows).to_csv(early, index=False)
+        assert cli(["fit", early, "-o", early_model, *options]).exit_code == 0
+        scored = json.loads(cli(["evaluate", early_model, _written(tmp_path, frame.head(
+            rows + 6)), "--json", "--folds", "1"]).stdout)
+        assert refitted["per_fold"][fold]["model"] == scored["overall"]["model"]
+    plain = json.loads(cli(["evaluate", model, full, "--json", "--folds", "2"]).stdout)
+    assert plain["in_sample_forecasts"] == 2 and not plain["refit"]
+    assert plain["overall"]["model"] != refitted["overall"]["model"]
+    shown = " ".join(cli(["evaluate", model, full, "--folds", "1", "--refit"]).stdout.split())
+    assert "refitted on the history before each origin" in shown and "in-sample" not in shown
+
+
+def _written(folder, frame):
+    path = folder / f"upto{len(frame)}.csv"
+    frame.to_csv(path, index=False)
+    return path
