@@ -1,7 +1,9 @@
-"""What covariates are worth on real data: Victoria's electricity demand (fpp2's elecdemand,
+"""What covariates are worth on real data. Victoria's electricity demand (fpp2's elecdemand,
 bundled as sample_data/elecdemand.csv.gz) with temperature and a working-day flag, fitted
 without covariates, with them as past features only, and with them known ahead
-(--future-features), in both modes and over several seeds.
+(--future-features), in both modes and over several seeds. And two panels with per-series
+attributes (fpp3's prison: state, gender, legal status; us_employment: the BLS supersector),
+fitted with and without --static-features and --id-embedding.
 
 The half-hourly data are aggregated to days (demand summed, temperature at its daily
 maximum, the working-day flag as it is) and to hours (means); the last weeks are held out,
@@ -9,8 +11,8 @@ never seen by fit, and scored with `evaluate` from rolling origins inside them. 
 known ahead stands for a perfect weather forecast (as the fpp textbooks use it); the
 working-day flag is truly known ahead.
 
-Run: python bench/covariates.py [--seeds 3] [--sets daily,hourly]; writes
-bench/results/covariates.md and .json.
+Run: python bench/covariates.py [--seeds 2] [--sets daily,hourly,prison,employment];
+writes bench/results/covariates.md and .json (covariates_<sets>.* for a subset).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ VARIANTS = {
     "both ahead": {"future_features": ("temperature", "workday")},
 }
 MODES = ("many-to-one", "many-to-many")
+ALL = "daily,hourly,prison,employment"
 
 
 def daily() -> pd.DataFrame:
@@ -62,6 +65,56 @@ SETS = {
     "daily": (daily, {}, 56, 4, 14),
     "hourly": (hourly, {}, 7 * 24, 3, 48),
 }
+
+
+def prison() -> pd.DataFrame:
+    """fpp3's prison: 32 quarterly series whose ids are state/gender/legal status."""
+    frame = pd.read_csv(ROOT / "sample_data" / "prison.csv.gz")
+    parts = frame.unique_id.str.split("/", expand=True)
+    return frame.assign(state=parts[0], gender=parts[1], legal=parts[2])
+
+
+def employment() -> pd.DataFrame:
+    """fpp3's us_employment: 148 monthly industries; a BLS series id CEUssiiiiiiDD holds its
+    supersector in digits 4-5."""
+    frame = pd.read_csv(ROOT / "sample_data" / "employment.csv.gz")
+    return frame.assign(supersector="ss" + frame.unique_id.str[3:5])
+
+
+# panel -> (data, its static columns, held-out steps per series, id embedding width)
+PANELS = {"prison": (prison, ("state", "gender", "legal"), 8, 4),
+          "employment": (employment, ("supersector",), 18, 8)}
+
+
+def run_panel(name: str, seeds: int, folder: Path) -> dict:
+    """No statics, the static features, an id embedding, both: scored on a held-out tail."""
+    make, columns, held, width = PANELS[name]
+    frame = make()
+    full = folder / f"{name}.csv"
+    frame.to_csv(full, index=False)
+    head = frame[frame.groupby("unique_id").cumcount(ascending=False) >= held]
+    head = head.to_csv(index=False).encode()
+    variants = {"none": {}, "static": {"static_features": columns},
+                "id embedding": {"id_embedding": width},
+                "static + id": {"static_features": columns, "id_embedding": width}}
+    rows = []
+    for variant, options in variants.items():
+        scores, seconds, naive = [], [], None
+        for seed in range(seeds):
+            cfg = FitConfig(seed=seed, device="cpu", **options)
+            started = time.perf_counter()
+            api.fit(io.BytesIO(head), cfg, folder / "m.fcst")
+            seconds.append(time.perf_counter() - started)
+            report = api.evaluate(folder / "m.fcst", full, folds=1)
+            assert report["in_sample_forecasts"] == 0
+            scores.append(report["overall"]["model"]["mase"])
+            naive = report["overall"]["seasonal_naive"]["mase"]
+        row = {"set": name, "mode": "many-to-one", "covariates": variant,
+               "mase": statistics.mean(scores), "mase_per_seed": scores,
+               "seasonal_naive_mase": naive, "fit_seconds": statistics.mean(seconds)}
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return {"rows": rows, "points": len(frame), "held_out": held, "folds": 1, "step": held}
 
 
 def run(name: str, seeds: int, folder: Path) -> dict:
@@ -94,7 +147,7 @@ def run(name: str, seeds: int, folder: Path) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = ["# Covariates on Victoria's electricity demand (`python bench/covariates.py`)", "",
+    lines = ["# Covariates on real data (`python bench/covariates.py`)", "",
              f"{results['seeds']} seeds per cell; MASE on the held-out tail (mean over seeds), "
              "against seasonal naive's on the same origins; mean fit time.", ""]
     for name, block in results["sets"].items():
@@ -115,15 +168,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--sets", default="daily,hourly")
+    parser.add_argument("--sets", default=ALL)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     results = {"seeds": args.seeds, "sets": {}}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.sets.split(","):
-            results["sets"][name] = run(name, args.seeds, Path(folder))
+            study = run_panel if name in PANELS else run
+            results["sets"][name] = study(name, args.seeds, Path(folder))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "covariates" if args.sets == "daily,hourly" else f"covariates_{args.sets}"
+    stem = "covariates" if args.sets == ALL else f"covariates_{args.sets.replace(',', '_')}"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))

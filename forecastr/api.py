@@ -56,6 +56,7 @@ def inspect(source: str | Path | BinaryIO, cfg: FitConfig | None = None) -> dict
         "targets": list(schema.targets),
         "features": list(schema.features),
         "future_features": list(schema.future_features),
+        "static_features": list(schema.static_features),
         "n_series": panel.n_series,
         "n_points": int(panel.lengths.sum()),
         "filled": int(panel.filled.sum()),

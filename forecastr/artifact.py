@@ -22,6 +22,7 @@ from forecastr.errors import ConfigError, ModelFileError
 from forecastr.model import Dimensions, Ensemble
 from forecastr.panel import Schema
 from forecastr.scaling import ScaleStats
+from forecastr.static import StaticStats
 
 MODEL = container.Kind(
     format="forecastr-model", noun="model file",
@@ -35,7 +36,10 @@ MODEL = container.Kind(
 # 5: how dates are read (config.dayfirst, config.date_format)
 # 6: future-known features (config.future_features, schema.future_features,
 #    dimensions.n_future)
-FORMAT_VERSION = 6
+# 7: static features and id embeddings (config.static_features, config.id_embedding,
+#    schema.static_features, dimensions.static_levels and n_static_numbers, the static
+#    entry)
+FORMAT_VERSION = 7
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +80,13 @@ def _from_v5(payload: dict[str, Any]) -> dict[str, Any]:
             "dimensions": _added(payload["dimensions"], n_future=0)}
 
 
+def _from_v6(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 6 had no static features."""
+    return {**payload, "config": _added(payload["config"], static_features=[], id_embedding=0),
+            "schema": _added(payload["schema"], static_features=[]),
+            "dimensions": _added(payload["dimensions"], static_levels=[], n_static_numbers=0)}
+
+
 def _added(entry: Any, **defaults: Any) -> Any:
     """An entry with keys a later format added; what is not a table is left for the
     checks of the loaded file to name."""
@@ -85,10 +96,10 @@ def _added(entry: Any, **defaults: Any) -> Any:
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5}
+    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5, 6: _from_v6}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
-ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal"}
+ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal", "static"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,7 @@ class Artifact:
     # conformal interval half-widths in the model's scaled units: widths (S, J, H, K) per
     # training series and level, pooled (J, H, K) for series the model never saw
     conformal: dict[str, np.ndarray] | None = None
+    static: StaticStats | None = None  # what fit learnt of the static features
 
     @property
     def window(self) -> int:
@@ -138,6 +150,8 @@ def save(path: str | Path, artifact: Artifact) -> None:
         "state_dict": {k: v.detach().cpu() for k, v in artifact.state_dict.items()},
         "training": _plain(artifact.training),
     }
+    if artifact.static is not None:
+        payload["static"] = _plain(artifact.static.as_dict())
     if artifact.conformal is not None:
         payload["conformal"] = {k: torch.from_numpy(np.asarray(v, np.float64))
                                 for k, v in artifact.conformal.items()}
@@ -216,7 +230,9 @@ def _typed(payload: dict[str, Any], file_size: int) -> Artifact:
         state_dict=weights, training=integrity.mapping(payload["training"], "training"),
         versions=integrity.mapping(payload["versions"], "versions"),
         conformal=None if conformal is None
-        else {key: value.double().numpy() for key, value in conformal.items()})
+        else {key: value.double().numpy() for key, value in conformal.items()},
+        static=None if payload.get("static") is None
+        else integrity.static_stats(payload["static"]))
     integrity.check(loaded)
     return loaded
 

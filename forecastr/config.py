@@ -31,6 +31,7 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 # The most steps a window or horizon may have. Far past what a recurrent network can learn
 # from, yet it bounds what a model file can make predict allocate (series x window).
 MAX_STEPS = 100_000
+MAX_EMBEDDING = 1024  # numbers per id: far more than any panel needs
 
 
 def option(default: Any, help: str, group: str, flag: str | None = None) -> Any:
@@ -58,6 +59,10 @@ class FitConfig:
         "holidays, weather forecasts); predict reads their future values from rows past the "
         "end of DATA (with an empty target) or from --future FILE; repeat or comma-separate.",
         "data")
+    static_features: tuple[str, ...] = option(
+        (), "Columns of a long file that hold one value per series (store, region, "
+        "category, size): text columns are categories the model learns an embedding of, "
+        "numeric ones are scaled across series; repeat or comma-separate.", "data")
     freq: str | None = option(
         None, "Pandas frequency alias such as D, h, W-SUN, MS (default: inferred). Off-grid "
         "timestamps are floored onto it.", "data")
@@ -102,6 +107,10 @@ class FitConfig:
     layers: int = option(1, "Stacked recurrent layers.", "model")
     hidden: int = option(64, "Hidden units per layer.", "model")
     dropout: float = option(0.1, "Dropout between layers and before the output.", "model")
+    id_embedding: int = option(
+        0, "Learn an embedding of this many numbers for each series id, an input that tells "
+        "the series apart (0 = off); series the model never saw read the embedding of an "
+        "unknown one, which training learns too.", "model")
     bidirectional: bool = option(
         False, "Read the input window in both directions.", "model")
     nonlinearity: Nonlinearity = option("tanh", "Nonlinearity of the vanilla rnn cell.", "model")
@@ -202,6 +211,9 @@ def validate(cfg: FitConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.id_embedding > MAX_EMBEDDING:
+        raise ConfigError(f"--id-embedding must be at most {MAX_EMBEDDING}, got "
+                          f"{cfg.id_embedding}")
     for name in ("window", "horizon"):
         value = getattr(cfg, name)
         if value is not None and value > MAX_STEPS:
@@ -210,7 +222,8 @@ def validate(cfg: FitConfig) -> None:
         if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
             raise ConfigError(f"--{flag_name(f)} must be a finite number, got "
                               f"{getattr(cfg, f.name)}")
-    for name in ("val_windows", "seed", "clip", "epoch_size", "max_steps", "max_time"):
+    for name in ("val_windows", "seed", "clip", "epoch_size", "max_steps", "max_time",
+                 "id_embedding"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")
@@ -236,7 +249,7 @@ def validate(cfg: FitConfig) -> None:
     if not DEVICE_PATTERN.match(cfg.device):
         raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
     roles = {"--target": cfg.targets, "--features": cfg.features,
-             "--future-features": cfg.future_features}
+             "--future-features": cfg.future_features, "--static-features": cfg.static_features}
     for a, b in itertools.combinations(roles, 2):
         if overlap := set(roles[a]) & set(roles[b]):
             raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as {a} and as {b}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from forecastr import calendar, scaling
+from forecastr import calendar, scaling, static
 from forecastr.calendar import rhythm
 from forecastr.clock import Clock
 from forecastr.config import FitConfig
@@ -54,6 +54,9 @@ class Prepared:
     calendar: tuple[str, ...]
     values: np.ndarray  # (T_total, C + A) float32: scaled targets and features, calendar
     season: int  # steps per seasonal cycle, for the seasonal-naive baseline
+    static_stats: static.StaticStats
+    static_codes: np.ndarray  # (S, G) int64 levels of the categorical features (and the id)
+    static_numbers: np.ndarray  # (S, Z) float32 scaled numeric static features
 
 
 def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
@@ -67,8 +70,11 @@ def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
     names = calendar.names(cfg, panel.schema.freq)
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
+    static_stats = static.fit(panel)
+    codes, numbers = static.encode(panel, static_stats, np.arange(panel.n_series)
+                                   if cfg.id_embedding else None)
     return Prepared(cfg, panel, split, stats, names, values,
-                    rhythm(panel.schema.freq).season)
+                    rhythm(panel.schema.freq).season, static_stats, codes, numbers)
 
 
 def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
@@ -89,7 +95,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
 
     from forecastr import artifact, container, device, train
     from forecastr import checkpoint as checkpoints
-    from forecastr.model import Dimensions, Ensemble
+    from forecastr.model import Dimensions, Ensemble, static_inputs
 
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
@@ -123,7 +129,10 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
-                      season=ready.season, n_future=n_future)
+                      season=ready.season, n_future=n_future,
+                      static_levels=static.embedding_levels(
+                          ready.static_stats, panel.n_series if cfg.id_embedding else None),
+                      n_static_numbers=ready.static_numbers.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
     parameters = sum(p.numel() for p in model.parameters())
@@ -134,7 +143,8 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
         horizon=cfg.horizon, n_targets=panel.schema.n_targets,
         known_from=panel.values.shape[1] - n_future,
-        window_floor=scaling.window_floor(ready.stats))
+        window_floor=scaling.window_floor(ready.stats),
+        static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
@@ -173,7 +183,8 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         config=cfg, schema=panel.schema,
         dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
         series=_series_record(panel), state_dict=model.state_dict(), training=summary,
-        versions=container.versions(), conformal=calibrated)
+        versions=container.versions(), conformal=calibrated,
+        static=ready.static_stats if panel.schema.static_features else None)
     if output is not None:
         artifact.save(output, fitted)
         clock.lap("saving")

@@ -14,9 +14,11 @@ from forecastr.artifact import Artifact
 from forecastr.device import autocast
 from forecastr.future import future_times
 from forecastr.inputs import Encoded, encode
-from forecastr.model import Ensemble
+from forecastr.model import Ensemble, Static, static_inputs
 from forecastr.panel import Panel, select, tail
 from forecastr.scaling import ScaleStats
+from forecastr.static import StaticStats
+from forecastr.static import encode as encode_static
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ModelInputs:
     indptr: torch.Tensor  # (S + 1,)
     known: np.ndarray  # (S, H_trained, F + A) future features and calendar of future steps
     widths: np.ndarray | None  # (S, J, H_trained, K) conformal half-widths, scaled units
+    static: Static | None = None  # (S, ...) static features, for a model that reads them
 
 
 def future_steps(artifact: Artifact, horizon: int | None = None) -> int:
@@ -90,11 +93,16 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
         widths = np.where((rows >= 0)[:, None, None, None],
                           artifact.conformal["widths"][np.maximum(rows, 0)],
                           artifact.conformal["pooled"][None])
+    static = None
+    if artifact.static is not None or artifact.config.id_embedding:
+        codes, numbers = encode_static(panel, artifact.static or StaticStats({}, {}),
+                                       rows if artifact.config.id_embedding else None)
+        static = static_inputs(codes, numbers, device)
     panel = tail(panel, artifact.window)  # only the last window is read
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, artifact.calendar)], axis=1)
     return ModelInputs(stats, times, torch.from_numpy(values).to(device),
-                       torch.from_numpy(panel.indptr).to(device), known, widths)
+                       torch.from_numpy(panel.indptr).to(device), known, widths, static)
 
 
 def last_windows(artifact: Artifact, inputs: ModelInputs, lo: int, hi: int) -> Encoded:
@@ -125,7 +133,8 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
         flat = ((targets - last) * encoded.mask.unsqueeze(-1)).abs().amax(dim=1) == 0
         known = torch.from_numpy(inputs.known[lo:hi]).to(device)
         with autocast(device, precision):
-            out = model(encoded.inputs, known).float()  # (B, H, K, Q)
+            out = model(encoded.inputs, known, static=None if inputs.static is None
+                        else inputs.static.of(slice(lo, hi))).float()  # (B, H, K, Q)
         if inputs.widths is not None:  # conformal bands around the point, in scaled units
             widths = torch.from_numpy(inputs.widths[lo:hi]).to(device).float()  # (B, J, H, K)
             lower, upper = conformal.bounds(out[..., artifact.dimensions.point], widths)

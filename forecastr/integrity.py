@@ -21,6 +21,7 @@ from forecastr.container import shown
 from forecastr.model import Dimensions, Ensemble
 from forecastr.outputs import quantile_levels
 from forecastr.panel import Schema
+from forecastr.static import StaticStats, embedding_levels
 
 if TYPE_CHECKING:
     from forecastr.artifact import Artifact
@@ -70,7 +71,7 @@ def complete(raw: dict[str, Any], cls: type, where: str) -> None:
 
 def value(annotation: Any, raw: Any, where: str) -> Any:
     """`raw` as a value of `annotation`: bool, int, float (finite), str, a Literal, a tuple of
-    str (stored as a list), or any of them `| None`."""
+    one of them (stored as a list), or any of them `| None`."""
     args = typing.get_args(annotation)
     if raw is None and type(None) in args:
         return None
@@ -80,9 +81,12 @@ def value(annotation: Any, raw: Any, where: str) -> Any:
             return raw
         raise ValueError(f"{where} is {shown(raw)}, not one of {', '.join(allowed)}")
     if typing.get_origin(annotation) is tuple:
-        if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
-            return tuple(raw)
-        raise ValueError(f"{where} is not a list of text values")
+        item = args[0]
+        if not isinstance(raw, (list, tuple)):
+            raise ValueError(f"{where} is {shown(raw)}, not a list")
+        if item is str and not all(isinstance(entry, str) for entry in raw):
+            raise ValueError(f"{where} is not a list of text values")
+        return tuple(value(item, entry, f"{where}[{i}]") for i, entry in enumerate(raw))
     base = next(a for a in (*args, annotation) if a in (bool, int, float, str))
     if base is float and isinstance(raw, int) and not isinstance(raw, bool):
         raw = float(raw)
@@ -91,6 +95,24 @@ def value(annotation: Any, raw: Any, where: str) -> Any:
         return raw
     wanted = {bool: "true or false", int: "an integer", float: "a finite number", str: "text"}
     raise ValueError(f"{where} is {shown(raw)}, not {wanted[base]}")
+
+
+def static_stats(raw: Any) -> StaticStats:
+    """The static entry: the levels of each categorical feature, the mean and spread of each
+    numeric one."""
+    raw = mapping(raw, "static")
+    complete(raw, StaticStats, "static")
+    levels = {name: list(value(tuple[str, ...], known, f"static.levels.{name}"))
+              for name, known in mapping(raw["levels"], "static.levels").items()}
+    numeric = {name: list(value(tuple[float, ...], pair, f"static.numeric.{name}"))
+               for name, pair in mapping(raw["numeric"], "static.numeric").items()}
+    for name, pair in numeric.items():
+        if len(pair) != 2 or not all(map(math.isfinite, pair)) or pair[1] <= 0:
+            raise ValueError(f"static.numeric.{name} is not a finite mean and spread above 0")
+    for name, known in levels.items():
+        if len(set(known)) < len(known):
+            raise ValueError(f"static.levels.{name} repeats a level")
+    return StaticStats(levels, numeric)
 
 
 def mapping(raw: Any, where: str) -> dict[str, Any]:
@@ -132,6 +154,12 @@ def _check_schema(loaded: Artifact) -> None:
         raise ValueError("schema.channels do not hold its targets and features")
     if schema.future_features != loaded.config.future_features:
         raise ValueError("schema.future_features differ from config.future_features")
+    if schema.static_features != loaded.config.static_features:
+        raise ValueError("schema.static_features differ from config.static_features")
+    stats = loaded.static
+    described = [] if stats is None else [*stats.levels, *stats.numeric]
+    if sorted(described) != sorted(schema.static_features):
+        raise ValueError("static does not describe schema.static_features")
     if (schema.layout == "long") != (schema.id_col is not None):
         raise ValueError(f"schema.id_col is {shown(schema.id_col)} in a {schema.layout} file")
     if schema.step < 1:
@@ -151,8 +179,12 @@ def _check_schema(loaded: Artifact) -> None:
 def _check_dimensions(loaded: Artifact) -> None:
     dims, schema = loaded.dimensions, loaded.schema
     levels = quantile_levels(loaded.config)
+    stats = loaded.static
+    n_ids = len(loaded.series["ids"]) if loaded.config.id_embedding else None
     expected = {"n_targets": schema.n_targets, "n_calendar": 2 * len(loaded.calendar),
                 "n_future": len(schema.future_features),
+                "static_levels": embedding_levels(stats, n_ids),
+                "n_static_numbers": len(stats.numeric) if stats else 0,
                 "n_inputs": len(schema.channels) + 2 * len(loaded.calendar) + 1,
                 "n_quantiles": len(levels) or 1, "point": levels.index(0.5) if levels else 0}
     for name, wanted in expected.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,11 +34,47 @@ class Dimensions:
     season: int = 1  # steps per seasonal cycle, for a seasonal-naive baseline
     # F: future-known features, read for the horizon (the decoder per step, the head whole)
     n_future: int = 0
+    # levels (with the unknown one) of each categorical static feature, then of the series
+    # ids when the config asks for an id embedding
+    static_levels: tuple[int, ...] = ()
+    n_static_numbers: int = 0  # numeric static features
 
     @property
     def n_known(self) -> int:
         """Channels known for each future step: the future features, then the calendar."""
         return self.n_future + self.n_calendar
+
+
+@dataclass(frozen=True)
+class Static:
+    """What a model reads of each series' static features (static.encode)."""
+
+    codes: torch.Tensor  # (B, G) int64 level of each categorical feature (and id), 0 unknown
+    numbers: torch.Tensor  # (B, Z) float32 scaled numeric features
+
+    def of(self, series: torch.Tensor | slice) -> Static:
+        return Static(self.codes[series], self.numbers[series])
+
+
+def static_inputs(codes: np.ndarray, numbers: np.ndarray, device: torch.device
+                  ) -> Static | None:
+    """Encoded static features (static.encode) on the device; None when there are none."""
+    if not codes.shape[1] and not numbers.shape[1]:
+        return None
+    return Static(torch.from_numpy(codes).to(device), torch.from_numpy(numbers).to(device))
+
+
+# share of training windows whose categories (and id) are read as unknown, so that the
+# unknown level learns what a series the model never saw should read
+UNKNOWN_SHARE = 0.1
+
+
+def embedding_widths(cfg: FitConfig, dims: Dimensions) -> list[int]:
+    """The width of each categorical static feature's embedding (about half its levels, at
+    most 16), then the id embedding's (cfg.id_embedding)."""
+    levels = list(dims.static_levels)
+    ids = [levels.pop()] if cfg.id_embedding else []
+    return [min(16, (n + 1) // 2) for n in levels] + [cfg.id_embedding for _ in ids]
 
 
 def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
@@ -57,7 +94,12 @@ class Forecaster(nn.Module):
         window, horizon = cfg.window, cfg.horizon
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
         self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
-        self.encoder = _recurrent(cfg, dims.n_inputs, cfg.bidirectional)
+        widths = embedding_widths(cfg, dims)
+        self.embeddings = nn.ModuleList(nn.Embedding(levels, width) for levels, width
+                                        in zip(dims.static_levels, widths))
+        # the static features join the encoder's input at every step
+        n_static = sum(widths) + dims.n_static_numbers
+        self.encoder = _recurrent(cfg, dims.n_inputs + n_static, cfg.bidirectional)
         self.dropout = nn.Dropout(cfg.dropout)
         width = self.directions * cfg.hidden
         outputs = dims.n_targets * dims.n_quantiles
@@ -82,10 +124,15 @@ class Forecaster(nn.Module):
                     nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor, known: torch.Tensor | None = None,
-                teacher: torch.Tensor | None = None) -> torch.Tensor:
+                teacher: torch.Tensor | None = None, static: Static | None = None
+                ) -> torch.Tensor:
         """x (B, L, N); known (B, H, F + A) the future steps' features and calendar; teacher
-        (B, H, K) true targets fed to the decoder instead of its own outputs (training only)."""
+        (B, H, K) true targets fed to the decoder instead of its own outputs (training
+        only); static, each series' static features, for a model that has them."""
         shortcut = self._shortcut(x)  # (B, H, K, 1)
+        if static is not None and (len(self.embeddings) or self.dims.n_static_numbers):
+            x = torch.cat([x, self._static(static).unsqueeze(1).expand(-1, x.shape[1], -1)],
+                          dim=-1)  # (B, L, N + Z)
         _, state = self.encoder(x)  # h: (R * E, B, D), and c for LSTM
         if known is None:
             known = x.new_zeros(len(x), self.horizon, self.dims.n_known)
@@ -119,6 +166,15 @@ class Forecaster(nn.Module):
             steps.append(forecast)
             previous = forecast[..., point]  # (B, 1, K)
         return torch.cat(steps, dim=1)  # (B, H, K, Q)
+
+    def _static(self, static: Static) -> torch.Tensor:
+        """(B, Z): the embeddings of the series' levels, then their numeric features."""
+        codes = static.codes
+        if self.training:
+            forgotten = torch.rand(codes.shape, device=codes.device) < UNKNOWN_SHARE
+            codes = codes.masked_fill(forgotten, 0)
+        parts = [embed(codes[:, j]) for j, embed in enumerate(self.embeddings)]
+        return torch.cat([*parts, static.numbers], dim=-1)
 
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         """What is added to the network's output, (B, H, K, 1): the highway's linear forecast
@@ -165,12 +221,14 @@ class Ensemble(nn.Module):
         self.nets = nn.ModuleList(Forecaster(cfg, dims) for _ in range(cfg.ensemble))
 
     def members(self, x: torch.Tensor, known: torch.Tensor | None = None,
-                teacher: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([member(x, known, teacher) for member in self.nets])
+                teacher: torch.Tensor | None = None, static: Static | None = None
+                ) -> torch.Tensor:
+        return torch.stack([member(x, known, teacher, static) for member in self.nets])
 
     def forward(self, x: torch.Tensor, known: torch.Tensor | None = None,
-                teacher: torch.Tensor | None = None) -> torch.Tensor:
-        every = self.members(x, known, teacher)  # (M, B, H, K, Q)
+                teacher: torch.Tensor | None = None, static: Static | None = None
+                ) -> torch.Tensor:
+        every = self.members(x, known, teacher, static)  # (M, B, H, K, Q)
         if len(every) == 1:
             return every[0]
         # the median of sorted quantile vectors is sorted too, so quantiles still never cross

@@ -21,7 +21,8 @@ def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,
     schema = loaded.schema
     cfg = dataclasses.replace(loaded.config, time_col=schema.time_col, id_col=schema.id_col,
                               targets=schema.targets, features=schema.features,
-                              future_features=schema.future_features)
+                              future_features=schema.future_features,
+                              static_features=schema.static_features)
     try:
         if isinstance(source, (str, Path)) and str(source) != "-":
             panel = _read_with_model_freq(source, cfg, schema.freq, model)

@@ -7,7 +7,7 @@ and of `times`. Numpy only, so everything above it can share one copy of the dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -32,6 +32,7 @@ class Schema:
     # names of the columns of Panel.values: targets, features, then future_features
     channels: tuple[str, ...]
     future_features: tuple[str, ...] = ()  # inputs known for the forecast steps too
+    static_features: tuple[str, ...] = ()  # columns holding one value per series (long files)
 
     @property
     def n_targets(self) -> int:
@@ -52,6 +53,8 @@ class Panel:
     filled: np.ndarray  # (S,) int64: points filled by the gap policy, per series
     source: str  # the file name (or "<stdin>") for messages
     empty: tuple[str, ...] = ()  # series of the file that had no values and were left out
+    # static feature -> (S,) object array: each series' value as written, None where empty
+    static: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.values.ndim == 2 and self.values.dtype == np.float64
@@ -100,7 +103,8 @@ def select(panel: Panel, keep: np.ndarray) -> Panel:
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64),
                  ids=tuple(panel.ids[i] for i in keep), schema=panel.schema,
-                 filled=panel.filled[keep], source=panel.source)
+                 filled=panel.filled[keep], source=panel.source,
+                 static={name: values[keep] for name, values in panel.static.items()})
 
 
 def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
@@ -109,7 +113,8 @@ def truncate(panel: Panel, lengths: np.ndarray) -> Panel:
     rows = row_ranges(panel.indptr[:-1], lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
-                 schema=panel.schema, filled=panel.filled, source=panel.source)
+                 schema=panel.schema, filled=panel.filled, source=panel.source,
+                 static=panel.static)
 
 
 def tail(panel: Panel, length: int) -> Panel:
@@ -118,7 +123,8 @@ def tail(panel: Panel, length: int) -> Panel:
     rows = row_ranges(panel.indptr[1:] - lengths, lengths)
     return Panel(values=panel.values[rows], times=panel.times[rows],
                  indptr=np.r_[0, np.cumsum(lengths)].astype(np.int64), ids=panel.ids,
-                 schema=panel.schema, filled=panel.filled, source=panel.source)
+                 schema=panel.schema, filled=panel.filled, source=panel.source,
+                 static=panel.static)
 
 
 def has_clock_times(times: np.ndarray) -> bool:

@@ -74,7 +74,7 @@ def read_frame(source: str | Path | BinaryIO, cfg: FitConfig
                ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """A CSV or Parquet file's table as pandas parsed it (series ids as written), the line
     each row starts on, and the file's name for messages."""
-    ids = (cfg.id_col or LONG_ID,)
+    ids = (cfg.id_col or LONG_ID, *cfg.static_features)  # read as written
     if is_parquet(source):
         name = str(source)
         with out_of_memory(f"reading {name} (Parquet)", "give a smaller file"):
@@ -106,7 +106,8 @@ def read_rows(source: str | Path | BinaryIO, cfg: FitConfig, columns: tuple[str,
     frame, lines, name = read_frame(source, cfg)
     frame = _with_year_periods(frame, cfg.time_col, name)
     found = detect_columns(frame, dataclasses.replace(
-        cfg, targets=columns, features=(), future_features=()), name, model)
+        cfg, targets=columns, features=(), future_features=(), static_features=()), name,
+        model)
     values = np.column_stack([to_numbers(frame[c], name, c, lines) for c in columns])
     ids = codes = None
     if found.layout == "long":
@@ -156,9 +157,12 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
                             f"drop the row")
         codes, uniques = pd.factorize(ids_raw.astype(str), sort=False)
         ids = [str(u) for u in uniques]
+        static = {c: _per_series(frame[c], codes, ids, name, c, lines)
+                  for c in cfg.static_features}
         values = np.column_stack([numbers[c] for c in columns.targets + columns.inputs])
         row_lines = lines
     else:  # each target column is a series; features are repeated beside every one of them
+        static = {}
         ids = list(columns.targets)
         codes = row_owners(np.full(len(ids), len(frame)))
         feats = [numbers[c] for c in columns.inputs]
@@ -170,7 +174,7 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
     where = f"{name}: column {columns.time_col!r}" if columns.time_col else name
     grid = regularise(np.asarray(codes, np.int64), times, values, row_lines, ids, where,
                       cfg.freq, cfg.duplicates, cfg.fill, long=columns.layout == "long")
-    return _to_panel(grid, ids, columns, times, channels, name, cfg.fill)
+    return _to_panel(grid, ids, columns, times, channels, name, cfg.fill, static)
 
 
 def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
@@ -309,7 +313,9 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
                               *[(t, "target", "--target") for t in cfg.targets],
                               *[(f, "feature", "--features") for f in cfg.features],
                               *[(f, "future feature", "--future-features")
-                                for f in cfg.future_features]]:
+                                for f in cfg.future_features],
+                              *[(f, "static feature", "--static-features")
+                                for f in cfg.static_features]]:
         if given is not None and given not in names and model is not None:
             raise DataError(f"{name}: no column {given!r} (the {role} of model {model}); the "
                             f"columns are {', '.join(names)}; give DATA the columns the model "
@@ -321,7 +327,7 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
     id_col = cfg.id_col or (LONG_ID if long else None)
     time_col = cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
     time_col = time_col or _guess_time_column(frame, exclude={id_col})
-    taken = {id_col, time_col, *cfg.features, *cfg.future_features}
+    taken = {id_col, time_col, *cfg.features, *cfg.future_features, *cfg.static_features}
     if cfg.targets:
         targets = cfg.targets
     elif long and LONG_TARGET in names and LONG_TARGET not in taken:
@@ -342,6 +348,10 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
         raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
                         f"to forecast with --target", fit_option="--target")
     layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
+    if cfg.static_features and layout != "long":
+        raise DataError(f"{name}: --static-features need a long file (unique_id, ds, y and "
+                        f"the static columns, or --id-col): a {layout} file has no series "
+                        f"ids to give them to", fit_option="--static-features")
     return Columns(layout, time_col, id_col, tuple(targets), tuple(cfg.features),
                    tuple(cfg.future_features))
 
@@ -437,8 +447,31 @@ def _times(frame: pd.DataFrame, columns: Columns, name: str, lines: np.ndarray, 
                        utc, dayfirst, date_format)
 
 
+def _per_series(column: pd.Series, codes: np.ndarray, ids: list[str], name: str, col: str,
+                lines: np.ndarray) -> np.ndarray:
+    """(S,) object: the one value of a static column in each series' rows (None where all
+    are empty); a series with two different values is an error naming both."""
+    text = column.astype("string").str.strip()
+    text = text.mask(text == "")
+    present = text.notna().to_numpy()
+    pairs = pd.DataFrame({"code": codes[present], "value": text[present].to_numpy()})
+    firsts = pairs.drop_duplicates()
+    if firsts["code"].duplicated().any():
+        second = firsts.index[firsts["code"].duplicated()][0]
+        code = firsts.loc[second, "code"]
+        first = firsts[firsts["code"] == code].iloc[0]["value"]
+        row = np.flatnonzero(present)[second]
+        raise DataError(f"{name}, line {lines[row]}: static column {col!r} holds "
+                        f"{firsts.loc[second, 'value']!r} for series {ids[code]!r}, which "
+                        f"holds {first!r} elsewhere; a static feature has one value per series")
+    values = np.full(len(ids), None, dtype=object)
+    values[firsts["code"].to_numpy()] = firsts["value"].to_numpy()
+    return values
+
+
 def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
-              channels: tuple[str, ...], name: str, fill: str) -> Panel:
+              channels: tuple[str, ...], name: str, fill: str,
+              static: dict[str, np.ndarray]) -> Panel:
     present = np.unique(grid.codes)  # series left after trimming empty ones
     empty = [ids[c] for c in np.setdiff1d(np.arange(len(ids)), present)]
     if empty and len(empty) == len(ids):
@@ -459,8 +492,10 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     schema = Schema(layout=columns.layout, time_col=columns.time_col, time_kind=(
         times.kind if columns.time_col else "none"), freq=grid.freq, step=grid.step,
         tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,
-        channels=channels + columns.inputs, future_features=columns.future_features)
+        channels=channels + columns.inputs, future_features=columns.future_features,
+        static_features=tuple(static))
     return Panel(values=grid.values.astype(np.float64), times=grid.times,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,
-                 filled=filled.astype(np.int64), source=name, empty=tuple(empty))
+                 filled=filled.astype(np.int64), source=name, empty=tuple(empty),
+                 static={c: values[present] for c, values in static.items()})

@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from forecastr.config import FitConfig
 from forecastr.device import autocast
 from forecastr.errors import ForecastrError
 from forecastr.inputs import encode
-from forecastr.model import Ensemble
+from forecastr.model import Ensemble, Static
 from forecastr.outputs import quantile_levels
 from forecastr.resume import Progress, restore, snapshot
 from forecastr.scaling import in_window_units
@@ -80,10 +80,10 @@ class TrainingData:
     # per-window scaling of the targets: the least spread of a window relative to its level
     # (scaling.window_floor), or None when they are scaled per series
     window_floor: float | None
+    static: Static | None = None  # (S, ...) every series' static features
 
-    def batch(self, windows: Windows, chosen: torch.Tensor):
-        """inputs (B, L, N), known (B, H, F + A), target (B, H, K), loc and scale (B, 1, K)
-        or None: everything one forward pass and its loss need."""
+    def batch(self, windows: Windows, chosen: torch.Tensor) -> Batch:
+        """Everything one forward pass and its loss need."""
         origins, series = windows.origins[chosen], windows.series[chosen]
         encoded = encode(self.values, self.indptr, origins, series, self.window,
                          self.n_targets, self.window_floor)
@@ -91,7 +91,15 @@ class TrainingData:
                                  self.known_from)
         if encoded.loc is not None:
             y = in_window_units(y, encoded.loc, encoded.scale)
-        return encoded.inputs, future, y, encoded.loc, encoded.scale
+        return Batch(encoded.inputs, future, y,
+                     None if self.static is None else self.static.of(series))
+
+
+class Batch(NamedTuple):
+    inputs: torch.Tensor  # (B, L, N)
+    known: torch.Tensor  # (B, H, F + A)
+    target: torch.Tensor  # (B, H, K)
+    static: Static | None
 
 
 @dataclass
@@ -183,12 +191,13 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound
             chosen = batches[number]
-            inputs, known, target, _, _ = data.batch(train_windows, chosen)
+            batch = data.batch(train_windows, chosen)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
             with autocast(device, precision):
-                output = model.members(inputs, known, target if use_teacher else None)
-            loss = loss_of(output, target)  # the members' mean
+                output = model.members(batch.inputs, batch.known,
+                                       batch.target if use_teacher else None, batch.static)
+            loss = loss_of(output, batch.target)  # the members' mean
             optimiser.zero_grad(set_to_none=True)
             # summed over members, so that each gets the gradient it would get alone
             scaler.scale(loss * len(output)).backward()
@@ -256,10 +265,10 @@ def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: Fit
     mode and without teacher forcing; the caller holds torch.no_grad."""
     model.eval()
     for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
-        inputs, known, target, _, _ = data.batch(windows, chosen)
+        batch = data.batch(windows, chosen)
         with autocast(device, precision):
-            output = model(inputs, known)
-        yield output, target  # the loss is the caller's, outside autocast
+            output = model(batch.inputs, batch.known, static=batch.static)
+        yield output, batch.target  # the loss is the caller's, outside autocast
 
 
 @torch.no_grad()

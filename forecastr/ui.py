@@ -94,8 +94,9 @@ def show_inspect(report: dict[str, Any], console: Console) -> None:
         rows.append(("id column", report["id_col"]))
     rows += [("targets", ", ".join(report["targets"])),
              ("features", ", ".join(report["features"]) or "(none)"),
-             *([("future features", ", ".join(report["future_features"]))]
-               if report["future_features"] else []),
+             *[(label, ", ".join(report[key])) for key, label in
+               (("future_features", "future features"), ("static_features", "static features"))
+               if report[key]],
              ("series", f"{report['n_series']} with {report['n_points']:,} points"),
              ("gaps filled", f"{report['filled']:,} points"),
              ("windows", _windows_text(report["windows"]))]
