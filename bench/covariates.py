@@ -117,14 +117,14 @@ def run_panel(name: str, seeds: int, folder: Path) -> dict:
     return {"rows": rows, "points": len(frame), "held_out": held, "folds": 1, "step": held}
 
 
-def run(name: str, seeds: int, folder: Path) -> dict:
+def run(name: str, seeds: int, folder: Path, modes: tuple[str, ...] = MODES) -> dict:
     make, shared, held, folds, step = SETS[name]
     frame = make()
     full = folder / f"{name}.csv"
     frame.to_csv(full, index=False)
     head = frame.iloc[:-held].to_csv(index=False).encode()
     rows = []
-    for mode in MODES:
+    for mode in modes:
         for variant, options in VARIANTS.items():
             scores, naive, seconds = [], None, []
             for seed in range(seeds):
@@ -148,7 +148,8 @@ def run(name: str, seeds: int, folder: Path) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["# Covariates on real data (`python bench/covariates.py`)", "",
-             f"{results['seeds']} seeds per cell; MASE on the held-out tail (mean over seeds), "
+             f"{results['seeds']} seed{'s' if results['seeds'] != 1 else ''} per cell; MASE "
+             "on the held-out tail (mean over seeds), "
              "against seasonal naive's on the same origins; mean fit time.", ""]
     for name, block in results["sets"].items():
         lines += [f"## {name}: {block['points']} points, last {block['held_out']} held out, "
@@ -169,15 +170,19 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--sets", default=ALL)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     results = {"seeds": args.seeds, "sets": {}}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.sets.split(","):
-            study = run_panel if name in PANELS else run
-            results["sets"][name] = study(name, args.seeds, Path(folder))
+            results["sets"][name] = (run_panel(name, args.seeds, Path(folder))
+                                     if name in PANELS else
+                                     run(name, args.seeds, Path(folder), tuple(args.modes)))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "covariates" if args.sets == ALL else f"covariates_{args.sets.replace(',', '_')}"
+    if tuple(args.modes) != MODES:
+        stem += "_" + "_".join(args.modes)
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
