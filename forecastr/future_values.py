@@ -4,7 +4,6 @@ and refused, naming the series and the first missing time, where any is missing.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +26,7 @@ def read(source: str | Path | BinaryIO, cfg: FitConfig, panel: Panel, steps: int
     if separate and panel.schema.time_col is None:
         raise DataError(f"{source}: --future needs a time column to match its rows to the "
                         f"series' ends; DATA has none, so give the future rows in DATA itself")
-    rows = read_rows(source, dataclasses.replace(cfg, targets=(), features=()), names, model)
+    rows = read_rows(source, cfg, names, model)
     times = future_times(panel, steps)  # (S, steps)
     stamps = rows.times.values
     if panel.schema.freq is not None and rows.times.kind == "datetime":
