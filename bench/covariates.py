@@ -31,6 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
 from forecastr import api  # noqa: E402
 from forecastr.config import FitConfig  # noqa: E402
 
@@ -179,13 +180,10 @@ def main() -> None:
             results["sets"][name] = (run_panel(name, args.seeds, Path(folder))
                                      if name in PANELS else
                                      run(name, args.seeds, Path(folder), tuple(args.modes)))
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "covariates" if args.sets == ALL else f"covariates_{args.sets.replace(',', '_')}"
     if tuple(args.modes) != MODES:
         stem += "_" + "_".join(args.modes)
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(results))
-    print(markdown(results))
+    report.save(args.out, stem, results, markdown(results).splitlines())
 
 
 if __name__ == "__main__":

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from pathlib import Path
 from typing import Any
+
+
+def save(out: Path, stem: str, results: Any, lines: list[str]) -> None:
+    """A study's results as out/STEM.json and its table as out/STEM.md, shown on stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def machine() -> dict[str, Any]:
@@ -53,6 +63,18 @@ def _training(s: dict) -> list[str]:
              f"{r['ratio']:.3f} |" for r in s["rows"]]
     return rows + ["", f"Target {s['target']}: worst ratio {s['worst_ratio']:.3f}, "
                    f"{_verdict(s['met'])}. Medians of interleaved runs in one process."]
+
+
+def _subdaily(s: dict) -> list[str]:
+    rows = ["| cell | window | segment | batch | forecastr windows/s | bare windows/s |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {r['cell']} | {r['window']} | {r['segment']} | {r['batch']} | "
+             f"{r['forecastr_windows_per_s']:,.0f} | {r['bare_windows_per_s']:,.0f} |"
+             for r in s["rows"]]
+    shown = ", ".join(f"{k}: {v:.1f}x" for k, v in s["speedups"].items())
+    worst = "n/a" if s["worst_336"] is None else f"{s['worst_336']:.1f}x"
+    return rows + ["", f"Segments against step by step: {shown}.", "",
+                   f"Target {s['target']}: worst {worst}, {_verdict(s['met'])}."]
 
 
 def _phases(phases: dict[str, float]) -> str:
@@ -117,6 +139,7 @@ def _cuda(s: dict) -> list[str]:
                    f"than fp32 at both batch sizes: {s['bf16_faster']}."]
 
 
-RENDER = {"training": _training, "fit": _fit, "default_fit": _default_fit,
+RENDER = {"training": _training, "subdaily": _subdaily, "fit": _fit,
+          "default_fit": _default_fit,
           "predict": _predict, "startup": _startup,
           "memory": _memory, "cuda": _cuda}

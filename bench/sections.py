@@ -51,6 +51,35 @@ def training(context: Context) -> dict:
             "met": worst >= 0.85}
 
 
+def subdaily(context: Context) -> dict:
+    """Training at the windows of hourly and half-hourly data (168 and 336 steps), step by
+    step and in segments of a day (window / 7 steps), for each cell, at batch 32 and 256,
+    with denormals flushed as fit does on the CPU."""
+    import torch
+
+    from bench.throughput import Case, measure
+    from forecastr.device import flush_denormals
+
+    cpu = torch.device("cpu")
+    cases = [(cell, window, batch) for cell in ("gru", "lstm", "rnn") for window in (168, 336)
+             for batch in (32, 256)]
+    cases = cases[:2] if context.quick else cases
+    rows = []
+    with flush_denormals(cpu):
+        for cell, window, batch in cases:
+            for segment in (1, window // 7):
+                rows.append(measure(Case(cell, window, 64, batch, horizon=48, segment=segment),
+                                    cpu, repeats=2 if context.quick else 3,
+                                    seconds=0.3 if context.quick else 1.0))
+    speedups = {f"{r['cell']} {r['window']} batch {r['batch']}":
+                r["forecastr_windows_per_s"] / p["forecastr_windows_per_s"]
+                for p, r in zip(rows[::2], rows[1::2])}
+    at_336 = [v for k, v in speedups.items() if " 336 " in k]
+    return {"rows": rows, "speedups": speedups, "target": "segments at window 336 >= 10 x the "
+            "windows/s of step-by-step recurrence", "worst_336": min(at_336, default=None),
+            "met": bool(at_336) and min(at_336) >= 10}
+
+
 def fit_model(context: Context) -> Path:
     """The model of the fit section (default options), trained once and reused."""
     series, length = fit_shape(context)
@@ -187,6 +216,7 @@ def cuda(context: Context) -> dict:
 
 
 ALL: dict[str, Callable[[Context], dict]] = {
-    "startup": startup, "training": training, "fit": fit, "default_fit": default_fit,
+    "startup": startup, "training": training, "subdaily": subdaily, "fit": fit,
+    "default_fit": default_fit,
     "predict": predict,
     "memory": memory, "cuda": cuda}

@@ -33,6 +33,7 @@ class Case:
     hidden: int
     batch: int
     horizon: int = 24
+    segment: int = 1
 
 
 def synthetic_panel(series: int, length: int) -> Panel:
@@ -50,6 +51,7 @@ def synthetic_panel(series: int, length: int) -> Panel:
 def setup(case: Case, device: torch.device, series: int = 16, length: int = 2000):
     cfg = FitConfig(cell=case.cell, window=case.window, horizon=case.horizon,
                     hidden=case.hidden, batch_size=case.batch, val_windows=0,
+                    segment=case.segment,
                     calendar=False, highway=False, epochs=1, patience=100,
                     device=str(device))
     panel = synthetic_panel(series, length)

@@ -39,7 +39,8 @@ MODEL = container.Kind(
 # 7: static features and id embeddings (config.static_features, config.id_embedding,
 #    schema.static_features, dimensions.static_levels and n_static_numbers, the static
 #    entry)
-FORMAT_VERSION = 7
+# 8: segment-wise recurrence (config.segment)
+FORMAT_VERSION = 8
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +88,11 @@ def _from_v6(payload: dict[str, Any]) -> dict[str, Any]:
             "dimensions": _added(payload["dimensions"], static_levels=[], n_static_numbers=0)}
 
 
+def _from_v7(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 7 read the window step by step."""
+    return {**payload, "config": _added(payload["config"], segment=1)}
+
+
 def _added(entry: Any, **defaults: Any) -> Any:
     """An entry with keys a later format added; what is not a table is left for the
     checks of the loaded file to name."""
@@ -96,7 +102,8 @@ def _added(entry: Any, **defaults: Any) -> Any:
 # UPGRADES[n] turns the payload of format n into that of format n + 1, so that model files
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5, 6: _from_v6}
+    1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5, 6: _from_v6,
+    7: _from_v7}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal", "static"}

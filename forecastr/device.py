@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -46,3 +47,19 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@contextlib.contextmanager
+def flush_denormals(device: torch.device) -> Iterator[None]:
+    """On the CPU, treat denormal floats as zero while the body runs. Gradients through
+    hundreds of recurrent steps decay into denormals, which x86 CPUs process very slowly:
+    flushing them trained a GRU at window 336 three times as fast (bench/results/
+    denormals.md), with results as reproducible as before. Restored to torch's default (off)
+    afterwards, since torch cannot tell what it was."""
+    if device.type != "cpu" or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)

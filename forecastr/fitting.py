@@ -148,7 +148,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     stop = stop or StopRequest()
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
-        with stop.deferred(), out_of_memory(
+        with stop.deferred(), device.flush_denormals(target_device), out_of_memory(
                 f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
                 f"of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
             result = train.train(
@@ -176,7 +176,8 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                "data": panel.source}
     calibrated = None
     if cfg.intervals and cfg.interval_method == "conformal":
-        errors = train.residuals(model, data, val_windows, cfg, target_device, precision)
+        with device.flush_denormals(target_device):
+            errors = train.residuals(model, data, val_windows, cfg, target_device, precision)
         calibrated = calibrate_intervals(errors.numpy(), split.val.series, panel.n_series,
                                          cfg.intervals)
     fitted = artifact.Artifact(

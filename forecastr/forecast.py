@@ -11,7 +11,7 @@ import torch
 
 from forecastr import calendar, conformal, scaling
 from forecastr.artifact import Artifact
-from forecastr.device import autocast
+from forecastr.device import autocast, flush_denormals
 from forecastr.future import future_times
 from forecastr.inputs import Encoded, encode
 from forecastr.model import Ensemble, Static, static_inputs
@@ -120,6 +120,12 @@ def forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: i
             device: torch.device, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """Forecasts (S, H, K, Q) in data units (Q = 1 for a point model) and their timestamps
     (S, H): the last window of every series through the model, a chunk of series at a time."""
+    with flush_denormals(device):
+        return _forward(model, artifact, inputs, horizon, device, precision)
+
+
+def _forward(model: Ensemble, artifact: Artifact, inputs: ModelInputs, horizon: int,
+             device: torch.device, precision: str) -> tuple[np.ndarray, np.ndarray]:
     n_series = len(inputs.indptr) - 1
     n_targets = artifact.dimensions.n_targets
     model = model.to(device).eval()

@@ -98,8 +98,13 @@ class Forecaster(nn.Module):
         self.embeddings = nn.ModuleList(nn.Embedding(levels, width) for levels, width
                                         in zip(dims.static_levels, widths))
         # the static features join the encoder's input at every step
-        n_static = sum(widths) + dims.n_static_numbers
-        self.encoder = _recurrent(cfg, dims.n_inputs + n_static, cfg.bidirectional)
+        per_step = dims.n_inputs + sum(widths) + dims.n_static_numbers
+        self.segment = cfg.segment
+        # segment-wise recurrence: P steps of inputs embedded as one encoder step
+        self.segments = nn.Linear(cfg.segment * per_step, cfg.hidden) \
+            if cfg.segment > 1 else None
+        self.encoder = _recurrent(cfg, cfg.hidden if self.segments else per_step,
+                                  cfg.bidirectional)
         self.dropout = nn.Dropout(cfg.dropout)
         width = self.directions * cfg.hidden
         outputs = dims.n_targets * dims.n_quantiles
@@ -133,7 +138,7 @@ class Forecaster(nn.Module):
         if static is not None and (len(self.embeddings) or self.dims.n_static_numbers):
             x = torch.cat([x, self._static(static).unsqueeze(1).expand(-1, x.shape[1], -1)],
                           dim=-1)  # (B, L, N + Z)
-        _, state = self.encoder(x)  # h: (R * E, B, D), and c for LSTM
+        _, state = self.encoder(self._segmented(x))  # h: (R * E, B, D), and c for LSTM
         if known is None:
             known = x.new_zeros(len(x), self.horizon, self.dims.n_known)
         if self.mode == "many-to-one":
@@ -166,6 +171,17 @@ class Forecaster(nn.Module):
             steps.append(forecast)
             previous = forecast[..., point]  # (B, 1, K)
         return torch.cat(steps, dim=1)  # (B, H, K, Q)
+
+    def _segmented(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, C) -> (B, ceil(L / P), D): each segment of P steps through a linear layer
+        and a ReLU, as SegRNN embeds them; the window is padded with zero steps at its start
+        (their observed-step mask reads 0) to a multiple of P. Unchanged when P = 1."""
+        if self.segments is None:
+            return x
+        pad = -x.shape[1] % self.segment
+        x = nn.functional.pad(x, (0, 0, pad, 0))  # (B, L + pad, C)
+        steps = x.reshape(len(x), -1, self.segment * x.shape[-1])  # (B, L', P * C)
+        return torch.relu(self.segments(steps))
 
     def _static(self, static: Static) -> torch.Tensor:
         """(B, Z): the embeddings of the series' levels, then their numeric features."""

@@ -75,6 +75,24 @@ def test_round_trip_keeps_everything(fitted, tmp_path):
     torch.testing.assert_close(build_model(loaded)(x, calendar), build_model(reloaded)(x, calendar))
 
 
+@pytest.mark.parametrize("cell, mode", [("rnn", "many-to-one"), ("lstm", "many-to-many"),
+                                        ("gru", "many-to-one")])
+def test_a_segment_wise_model_is_saved_and_loaded_like_any_model(tmp_path, cell, mode):
+    from tests.conftest import seasonal_frame
+
+    data = tmp_path / "long.csv"
+    seasonal_frame().to_csv(data, index=False)
+    cfg = dataclasses.replace(TINY, cell=cell, mode=mode, segment=5)  # 12 = 3 x 5 - 3
+    fitted = api.fit(data, cfg, tmp_path / "m.fcst").artifact
+    loaded = load(tmp_path / "m.fcst")
+    assert loaded.config.segment == 5 and "nets.0.segments.weight" in loaded.state_dict
+    assert loaded.state_dict["nets.0.segments.weight"].shape == (8, 5 * loaded.dimensions.n_inputs)
+    first = api.predict(tmp_path / "m.fcst", data, device_spec="cpu")
+    assert first.equals(api.predict(tmp_path / "m.fcst", data, device_spec="cpu"))
+    x = torch.randn(2, 12, loaded.dimensions.n_inputs)
+    torch.testing.assert_close(build_model(loaded)(x), build_model(fitted)(x))
+
+
 def test_old_format_fixtures_load_and_forecast_as_they_did():
     fixtures = sorted(FIXTURES.glob("model-v*.fcst"))
     assert V1 in fixtures  # and one of every later format, the current one included

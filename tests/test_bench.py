@@ -44,12 +44,19 @@ def test_the_report_renders_every_section():
                 "seconds": 1.0, "peak_mb": 100.0}}, "fit_ratio_512_over_32": 1.1,
                 "fit_ratio_512_over_32_batch_16": 1.0, "met": True,
                 "predict": {10: {"seconds": 1.0, "peak_mb": 90.0}}, "predict_ratio": 1.2},
+            "subdaily": {"rows": [{**row, "window": 336, "segment": 1, "batch": 32},
+                                  {**row, "window": 336, "segment": 48, "batch": 32,
+                                   "forecastr_windows_per_s": 9000.0}],
+                         "speedups": {"gru 336 batch 32": 10.0}, "target": "t",
+                         "worst_336": 10.0, "met": True},
             "cuda": {"skipped": "no CUDA device on this machine"}}}
     text = report.markdown(results)
     assert "| gru | 48 | 64 | 256 | 900 | 1,000 | 0.900 |" in text
     assert "worst ratio 0.900, **met**" in text
     assert "| wall time | 2.00 s | <= 3.00 s (2 x read_csv 1.00 s + 1 s) | **met** |" in text
     assert "Skipped: no CUDA device on this machine." in text
+    assert "| gru | 336 | 48 | 32 | 9,000 | 1,000 |" in text
+    assert "gru 336 batch 32: 10.0x" in text and "worst 10.0x, **met**" in text
 
 
 def test_the_training_section_runs_forecastr_and_the_bare_loop_on_the_library_as_it_is():

@@ -125,3 +125,46 @@ def test_a_new_model_forecasts_its_seasonal_naive_baseline(season, window, expec
     torch.testing.assert_close(out[..., 0], x[:, expected, :2], rtol=0, atol=0)
     out.sum().backward()  # the zeroed output layers still learn
     assert model.head.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cell, mode", list(itertools.product(
+    ["rnn", "lstm", "gru"], ["many-to-one", "many-to-many"])))
+def test_segments_run_the_encoder_over_a_step_per_segment(cell, mode):
+    torch.manual_seed(0)
+    model = Forecaster(tiny(cell=cell, mode=mode, window=10, horizon=4, segment=4), DIMS)
+    assert model.encoder.input_size == 8 and model.segments.in_features == 4 * DIMS.n_inputs
+    x = torch.randn(3, 10, DIMS.n_inputs)
+    seen = []
+    model.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    out = model(x, torch.randn(3, 4, DIMS.n_calendar))
+    assert seen == [(3, 3, 8)]  # 10 steps padded to 12: three segments of four
+    assert out.shape == (3, 4, 2, 1) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert model.segments.weight.grad.abs().sum() > 0
+
+
+def test_a_short_window_is_padded_at_its_start_with_unobserved_steps():
+    torch.manual_seed(0)
+    model = Forecaster(tiny(window=10, horizon=2, segment=4), DIMS)
+    x = encoder_inputs(torch.randn(2, 10, 3), torch.ones(2, 10, dtype=torch.bool))
+    steps = model._segmented(x)  # (B, 3, D)
+    padded = nn.functional.pad(x, (0, 0, 2, 0)).reshape(2, 3, 16)
+    assert padded[:, 0, :8].eq(0).all()  # two zero steps, their mask 0 too
+    torch.testing.assert_close(steps, torch.relu(model.segments(padded)))
+
+
+def test_segment_one_is_the_point_wise_model():
+    torch.manual_seed(2)
+    point = Forecaster(tiny(window=6, horizon=3), DIMS)
+    torch.manual_seed(2)
+    one = Forecaster(tiny(window=6, horizon=3, segment=1), DIMS)
+    assert one.segments is None and one.state_dict().keys() == point.state_dict().keys()
+    x = torch.randn(4, 6, DIMS.n_inputs)
+    torch.testing.assert_close(one(x), point(x))
+
+
+def test_a_segment_longer_than_the_window_is_refused():
+    from forecastr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--segment must be at most the window \\(6 steps\\)"):
+        tiny(window=6, segment=7)
