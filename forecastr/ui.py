@@ -136,8 +136,8 @@ def training_progress(bar: bool, per_epoch_lines: bool
     if not bar:
         def report(stats: dict[str, Any]) -> None:
             if per_epoch_lines:
-                log.info("epoch %d/%d, step %d/%d: %s", stats["epoch"], stats["epochs"],
-                         stats["step"], stats["steps"], _epoch_text(stats))
+                log.info("epoch %d/%d, step %d/%d: %s; %s", stats["epoch"], stats["epochs"],
+                         stats["step"], stats["steps"], _epoch_text(stats), time_left(stats))
 
         yield report
         return
@@ -152,6 +152,15 @@ def training_progress(bar: bool, per_epoch_lines: bool
 
         yield advance
         progress.update(task, total=progress.tasks[0].completed)  # stopped early: a full bar
+
+
+def time_left(stats: dict[str, Any]) -> str:
+    """The time the remaining steps take at the pace so far: an upper bound, since early
+    stopping may end training sooner."""
+    left = stats["seconds"] / max(stats["step"], 1) * (stats["steps"] - stats["step"])
+    minutes, seconds = divmod(round(left), 60)
+    shown = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    return f"at most {shown} left" if stats["step"] < stats["steps"] else "no steps left"
 
 
 def _epoch_text(stats: dict[str, Any]) -> str:

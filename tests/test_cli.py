@@ -194,10 +194,20 @@ def test_fit_default_output_name_and_info_table(cli, tmp_path, monkeypatch):
     assert (tmp_path / "sales.fcst").exists()
     # not a terminal: no progress bar, one log line per epoch with --verbose
     assert result.stderr.count("forecastr: info: epoch ") == 2
+    assert re.search(r"epoch 1/2, step \d+/\d+: train .* windows/s; at most \d+ s left",
+                     result.stderr)
     table = cli(["info", "sales.fcst"])
     assert table.exit_code == 0 and "many-to-one" in table.stdout and "month" in table.stdout
     quiet = cli(["fit", gz, *TINY_FLAGS, "--quiet", "-o", "q.fcst"])
     assert quiet.exit_code == 0 and quiet.stderr == "" and (tmp_path / "q.fcst").exists()
+
+
+def test_the_time_left_is_the_pace_so_far_times_the_steps_left():
+    from forecastr.ui import time_left
+
+    assert time_left({"seconds": 10.0, "step": 20, "steps": 1000}) == "at most 8 min 10 s left"
+    assert time_left({"seconds": 0.5, "step": 5, "steps": 10}) == "at most 0 s left"
+    assert time_left({"seconds": 3.0, "step": 10, "steps": 10}) == "no steps left"
 
 
 def test_fit_from_stdin_needs_an_output(cli, tmp_path):
