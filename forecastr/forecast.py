@@ -17,7 +17,6 @@ from forecastr.inputs import Encoded, encode
 from forecastr.model import Ensemble, Static, static_inputs
 from forecastr.panel import Panel, select, tail
 from forecastr.scaling import ScaleStats
-from forecastr.static import StaticStats
 from forecastr.static import encode as encode_static
 
 log = logging.getLogger(__name__)
@@ -95,7 +94,7 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
                           artifact.conformal["pooled"][None])
     static = None
     if artifact.static is not None or artifact.config.id_embedding:
-        codes, numbers = encode_static(panel, artifact.static or StaticStats({}, {}),
+        codes, numbers = encode_static(panel, artifact.static,
                                        rows if artifact.config.id_embedding else None)
         static = static_inputs(codes, numbers, device)
     panel = tail(panel, artifact.window)  # only the last window is read

@@ -46,7 +46,8 @@ def unknown_entry(payload: dict[str, Any], top_level: set[str]) -> str | None:
     does not know, named like 'config.x'; None when there is none."""
     known = {"config": _names(FitConfig), "schema": _names(Schema),
              "dimensions": _names(Dimensions), "scaling": {"kind", "loc", "scale", "floor"},
-             "series": {"ids", "last_times", "lengths"}, "conformal": {"widths", "pooled"}}
+             "series": {"ids", "last_times", "lengths"}, "conformal": {"widths", "pooled"},
+             "static": _names(StaticStats)}
     for key, value in payload.items():
         if key not in top_level:
             return repr(key)

@@ -47,10 +47,12 @@ def embedding_levels(stats: StaticStats | None, n_ids: int | None) -> tuple[int,
     return tuple(len(known) + 1 for known in (stats.levels.values() if stats else ())) + ids
 
 
-def encode(panel: Panel, stats: StaticStats, id_rows: np.ndarray | None
+def encode(panel: Panel, stats: StaticStats | None, id_rows: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray]:
     """codes (S, G) int64, the level of each categorical feature (then of the id, when
-    `id_rows`, each series' row in training or -1, is given), and numbers (S, Z) float32."""
+    `id_rows`, each series' row in training or -1, is given), and numbers (S, Z) float32;
+    `stats` None: no static features."""
+    stats = stats or StaticStats({}, {})
     columns = []
     for name, known in stats.levels.items():
         number = {level: i + 1 for i, level in enumerate(known)}  # 0 is UNKNOWN

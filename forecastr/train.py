@@ -96,6 +96,8 @@ class TrainingData:
 
 
 class Batch(NamedTuple):
+    """One batch of windows as the network and its loss read them."""
+
     inputs: torch.Tensor  # (B, L, N)
     known: torch.Tensor  # (B, H, F + A)
     target: torch.Tensor  # (B, H, K)
