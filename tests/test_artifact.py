@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -408,3 +409,16 @@ def test_an_entry_this_forecastr_does_not_know_reads_as_newer(tmp_path, where):
                                              rf"{re.escape(named)}, which this one does not "
                                              rf"know\); upgrade forecastr$"):
         load(tmp_path / "later.fcst")
+
+
+def test_segments_left_pad_a_series_shorter_than_the_window(tmp_path):
+    frame = pd.DataFrame({"unique_id": ["long"] * 40 + ["short"] * 9,
+                          "ds": list(pd.date_range("2001-01-01", periods=40, freq="MS"))
+                          + list(pd.date_range("2001-01-01", periods=9, freq="MS")),
+                          "y": np.r_[np.sin(np.arange(40)), np.cos(np.arange(9))] + 5})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    cfg = dataclasses.replace(TINY, segment=5)  # window 12: three segments, the first padded
+    api.fit(tmp_path / "d.csv", cfg, tmp_path / "m.fcst")
+    forecasts = api.predict(tmp_path / "m.fcst", tmp_path / "d.csv", device_spec="cpu")
+    assert forecasts.groupby("unique_id").size().to_dict() == {"long": 4, "short": 4}
+    assert np.isfinite(forecasts["y"]).all()
