@@ -150,13 +150,12 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
 
     extra = extra_outputs(loaded.config)
     read = [loaded.dimensions.point, *[output.index for output in extra]]
-    future_from = panel.values.shape[1] - loaded.dimensions.n_future  # the known-ahead inputs
 
     def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1 + E)
         net, used = _refitted(loaded, history, device_spec, target_device) if refit \
             else (model, loaded)
         return forecast.forecast(net, used, history, horizon, target_device,
-                                 future=ahead[..., future_from:])[0][..., read]
+                                 future=ahead[..., panel.schema.future_from:])[0][..., read]
 
     reach = forecast.future_steps(loaded, horizon) if loaded.dimensions.n_future else horizon
     with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES):

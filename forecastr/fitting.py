@@ -125,11 +125,10 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     state = checkpoints.load(checkpoint, cfg, digest) if resume else None
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
-    n_future = len(panel.schema.future_features)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
                       n_calendar=values.shape[1] - panel.values.shape[1],
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
-                      season=ready.season, n_future=n_future,
+                      season=ready.season, n_future=len(panel.schema.future_features),
                       static_levels=static.embedding_levels(
                           ready.static_stats, panel.n_series if cfg.id_embedding else None),
                       n_static_numbers=ready.static_numbers.shape[1])
@@ -142,7 +141,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
         horizon=cfg.horizon, n_targets=panel.schema.n_targets,
-        known_from=panel.values.shape[1] - n_future,
+        known_from=panel.schema.future_from,
         window_floor=scaling.window_floor(ready.stats),
         static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
     stop = stop or StopRequest()

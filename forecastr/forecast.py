@@ -84,7 +84,7 @@ def model_inputs(artifact: Artifact, panel: Panel, device: torch.device,
         times.reshape(-1), artifact.calendar).reshape(*times.shape, -1)
     if n_future:
         assert future is not None, "a model with future features needs their values"
-        channels = slice(panel.values.shape[1] - n_future, panel.values.shape[1])
+        channels = slice(panel.schema.future_from, None)
         known[:, :future.shape[1], :n_future] = (
             (future - stats.loc[:, None, channels]) / stats.scale[:, None, channels])
     widths = None

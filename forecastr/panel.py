@@ -39,6 +39,11 @@ class Schema:
         """Target channels per series: 1 for single/wide, len(targets) for long."""
         return len(self.channels) - len(self.features) - len(self.future_features)
 
+    @property
+    def future_from(self) -> int:
+        """The first channel of the future-known features (they are the last channels)."""
+        return len(self.channels) - len(self.future_features)
+
 
 @dataclass(frozen=True)
 class Panel:
