@@ -1,4 +1,4 @@
-"""The public accuracy benchmark: forecastr with its default configuration on 15 real data sets
+"""The public accuracy benchmark: forecastr with its default configuration on 16 real data sets
 (bench/accuracy_data.py), scored on the last horizon of every series beside naive, seasonal
 naive, AutoETS and AutoTheta (statsforecast), with the fit time of each.
 

@@ -189,6 +189,15 @@ def nyc_temperature() -> pd.DataFrame:
     return _long(frame["unique_id"], frame["ds"], frame["y"], "h")
 
 
+def taylor() -> pd.DataFrame:
+    """Half-hourly electricity demand (MW) in England and Wales, Monday 5 June to Sunday 27
+    August 2000 (Taylor, 2003): 12 weeks, 4,032 points. R keeps it as a `msts` without dates;
+    the start is the one its documentation gives."""
+    frame = _r("forecast", "taylor")
+    ds = pd.date_range("2000-06-05", periods=len(frame), freq="30min")
+    return _long("taylor", pd.Series(ds), frame["x"], "30min")
+
+
 @dataclass(frozen=True)
 class DataSet:
     """A benchmark set: its loader, pandas frequency alias, what it is and where from."""
@@ -237,6 +246,8 @@ SETS: dict[str, DataSet] = {
     "nyc_temperature": DataSet(nyc_temperature, "h", "hourly temperature at the 3 New York "
                                "airports, last 12 weeks of 2013", "nycflights13::weather",
                                "CC0 (nycflights13)"),
+    "taylor": DataSet(taylor, "30min", "half-hourly electricity demand in England and Wales, "
+                      "June to August 2000", "forecast::taylor", "GPL-3 (forecast R package)"),
 }
 
 

@@ -71,10 +71,13 @@ def _subdaily(s: dict) -> list[str]:
     rows += [f"| {r['cell']} | {r['window']} | {r['segment']} | {r['batch']} | "
              f"{r['forecastr_windows_per_s']:,.0f} | {r['bare_windows_per_s']:,.0f} |"
              for r in s["rows"]]
-    shown = ", ".join(f"{k}: {v:.1f}x" for k, v in s["speedups"].items())
+    bare = s.get("bare_speedups", {})
+    shown = ", ".join(f"{k}: {v:.1f}x" + (f" (bare {bare[k]:.1f}x)" if k in bare else "")
+                      for k, v in s["speedups"].items())
     worst = "n/a" if s["worst_336"] is None else f"{s['worst_336']:.1f}x"
-    return rows + ["", f"Segments against step by step: {shown}.", "",
-                   f"Target {s['target']}: worst {worst}, {_verdict(s['met'])}."]
+    return rows + ["", f"Segments against step by step, forecastr's loop (the bare loop's): "
+                   f"{shown}.", "", f"Target {s['target']}: worst {worst}, "
+                   f"{_verdict(s['met'])}."]
 
 
 def _phases(phases: dict[str, float]) -> str:

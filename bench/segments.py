@@ -1,11 +1,12 @@
-"""The study behind a sub-daily default: step-by-step recurrence against segments of a day,
-with and without the highway, on Victoria's half-hourly demand of 2014 and its hourly means
-(fpp2's elecdemand, bundled), from four origins spread over the year so that no one season
-or holiday decides.
+"""The study behind the sub-daily default of `--segment`: step-by-step recurrence against
+segments of a day, from four origins per series so that no one season or holiday decides.
 
-At each origin (the ends of March, June, September and December) a model is fitted on the
-data up to one horizon before it and scored on that horizon by `evaluate`, beside seasonal
-naive. Only the options of the variant differ from forecastr's defaults.
+The series: Victoria's half-hourly demand of 2014 and its hourly means (fpp2's elecdemand,
+bundled; origins at the ends of March, June, September and December), and England and Wales'
+half-hourly demand of June to August 2000 (forecast's taylor, the accuracy benchmark's
+half-hourly set; origins two weeks apart). At each origin a model is fitted on the data up to
+one horizon before it and scored on that horizon by `evaluate`, beside seasonal naive. Only
+`--segment` differs from forecastr's defaults.
 
 Run: python bench/segments.py [--seeds 1]; writes bench/results/segments.md and .json.
 """
@@ -26,26 +27,35 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
-from bench.subdaily import STEPS_PER_DAY, series  # noqa: E402
+from bench.accuracy_data import taylor  # noqa: E402
+from bench.subdaily import series  # noqa: E402
 from forecastr import api  # noqa: E402
 from forecastr.config import FitConfig  # noqa: E402
 
-ORIGINS = ("2014-04-01", "2014-07-01", "2014-10-01", "2014-12-31")
+ELECDEMAND_ORIGINS = ("2014-04-01", "2014-07-01", "2014-10-01", "2014-12-31")
+# series -> (frame of `time, demand`, steps per day, origins)
+STUDIES = {
+    "half-hourly": (lambda: series("half-hourly"), 48, ELECDEMAND_ORIGINS),
+    "hourly": (lambda: series("hourly"), 24, ELECDEMAND_ORIGINS),
+    "taylor (half-hourly)": (
+        lambda: taylor().rename(columns={"ds": "time", "y": "demand"})[["time", "demand"]],
+        48, ("2000-07-31", "2000-08-14", "2000-08-21", "2000-08-28")),
+}
 
 
 def variants(day: int) -> dict[str, dict]:
-    return {"step by step": {}, "segments of a day": {"segment": day},
-            "segments + highway": {"segment": day, "highway": True}}
+    return {"step by step": {"segment": 1}, "segments of a day": {"segment": day}}
 
 
 def run(name: str, seeds: int, folder: Path) -> list[dict]:
-    frame = series(name)
+    load, day, origins = STUDIES[name]
+    frame = load()
     horizon = api.inspect(io.BytesIO(frame.to_csv(index=False).encode()),
                           FitConfig(targets=("demand",)))["windows"]["horizon"]
     rows = []
-    for variant, options in variants(STEPS_PER_DAY[name]).items():
+    for variant, options in variants(day).items():
         scores, naive, seconds = [], [], 0.0
-        for origin in ORIGINS:
+        for origin in origins:
             upto = frame[frame.time < pd.Timestamp(origin)]  # the origin's horizon at its end
             scored = folder / "scored.csv"
             upto.to_csv(scored, index=False)
@@ -58,7 +68,7 @@ def run(name: str, seeds: int, folder: Path) -> list[dict]:
                 overall = api.evaluate(folder / "m.fcst", scored, folds=1)["overall"]
                 scores.append(overall["model"]["mase"])
                 naive.append(overall["seasonal_naive"]["mase"])
-        row = {"series": name, "variant": variant, "horizon": horizon,
+        row = {"series": name, "variant": variant, "horizon": horizon, "origins": origins,
                "mase": statistics.mean(scores), "seasonal_naive_mase": statistics.mean(naive),
                "mase_per_fit": scores, "fit_seconds": seconds / len(scores)}
         row["relative_mase"] = row["mase"] / row["seasonal_naive_mase"]
@@ -70,14 +80,19 @@ def run(name: str, seeds: int, folder: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--series", default=",".join(STUDIES),
+                        help=f"comma-separated, of: {', '.join(STUDIES)}")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        rows = [row for name in STEPS_PER_DAY for row in run(name, args.seeds, Path(folder))]
+        rows = [row for name in args.series.split(",")
+                for row in run(name, args.seeds, Path(folder))]
     lines = ["# Segments for sub-daily data (`python bench/segments.py`)", "",
-             f"Origins {', '.join(ORIGINS)}; {args.seeds} seed(s); MASE averaged over the "
-             "origins, seasonal naive's on the same horizons; mean fit time.", "",
+             f"Four origins per series ({', '.join(ELECDEMAND_ORIGINS)} for elecdemand, "
+             f"{', '.join(STUDIES['taylor (half-hourly)'][2])} for taylor); {args.seeds} "
+             "seed(s); MASE averaged over origins and seeds, seasonal naive's on the same "
+             "horizons; mean fit time.", "",
              "| series | variant | MASE | seasonal naive | relative | per origin | fit s |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['series']} | {r['variant']} | {r['mase']:.3f} | "

@@ -30,6 +30,8 @@ class Rhythm:
     calendar: tuple[str, ...]  # calendar features that vary at this frequency
     high_frequency: bool = False  # daily or finer; the defaults study (bench/defaults.py)
     # found calendar inputs help such data, and the highway helps coarser data
+    segment: int = 1  # steps per encoder step; bench/segments.py found a day of steps both
+    # faster and more accurate than step by step on half-hourly data, and less accurate hourly
 
 
 def rhythm(freq: str | None) -> Rhythm:
@@ -43,7 +45,7 @@ def rhythm(freq: str | None) -> Rhythm:
     if step is not None and step < DAY_NS:
         per_day = DAY_NS // step if DAY_NS % step == 0 else 1
         return Rhythm(per_day, min(7 * per_day, 1024), min(2 * per_day, 512),
-                      ("hour", "weekday"), True)
+                      ("hour", "weekday"), True, per_day if per_day >= 48 else 1)
     if step is not None:  # daily or a multiple of days
         return Rhythm(7 if step == DAY_NS else 1, 56, 14, ("weekday", "month"), True)
     if name in ("B", "C"):
@@ -59,17 +61,21 @@ def rhythm(freq: str | None) -> Rhythm:
 
 def settle(cfg: FitConfig, freq: str | None) -> FitConfig:
     """The config with every choice left to the data made for its frequency (None: integer
-    steps): window, horizon, calendar inputs and the highway. Fit makes them once, before
-    anything is built, and the model file records them."""
+    steps): window, horizon, calendar inputs, the highway and the segment. Fit makes them
+    once, before anything is built, and the model file records them."""
     suggested = rhythm(freq)
     wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
     if cfg.calendar and not suggested.calendar:
         log.warning("--calendar: no calendar features vary at this time axis (%s); none added",
                     freq or "integer steps")
+    window = cfg.window or suggested.window
+    # a window shortened below two segments is cheap step by step and would be mostly padding
+    segment = suggested.segment if window >= 2 * suggested.segment else 1
     return dataclasses.replace(
-        cfg, window=cfg.window or suggested.window, horizon=cfg.horizon or suggested.horizon,
+        cfg, window=window, horizon=cfg.horizon or suggested.horizon,
         calendar=bool(wanted and suggested.calendar),
-        highway=not suggested.high_frequency if cfg.highway is None else cfg.highway)
+        highway=not suggested.high_frequency if cfg.highway is None else cfg.highway,
+        segment=segment if cfg.segment is None else cfg.segment)
 
 
 def names(cfg: FitConfig, freq: str | None) -> tuple[str, ...]:

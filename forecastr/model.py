@@ -99,10 +99,10 @@ class Forecaster(nn.Module):
                                         in zip(dims.static_levels, widths))
         # the static features join the encoder's input at every step
         per_step = dims.n_inputs + sum(widths) + dims.n_static_numbers
-        self.segment = cfg.segment
+        self.segment = cfg.segment or 1  # None: a config not settled for a frequency
         # segment-wise recurrence: P steps of inputs embedded as one encoder step
-        self.segments = nn.Linear(cfg.segment * per_step, cfg.hidden) \
-            if cfg.segment > 1 else None
+        self.segments = nn.Linear(self.segment * per_step, cfg.hidden) \
+            if self.segment > 1 else None
         self.encoder = _recurrent(cfg, cfg.hidden if self.segments else per_step,
                                   cfg.bidirectional)
         self.dropout = nn.Dropout(cfg.dropout)

@@ -3,13 +3,17 @@ time axis, whichever pandas release reads it, and the calendar features themselv
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecastr import calendar
 from forecastr.calendar import Rhythm, rhythm
+from forecastr.config import FitConfig
 from forecastr.timegrid import fixed_step
+from tests.conftest import SAMPLE_DATA
 
 DAY = ("weekday", "month")
 CLOCK = ("hour", "weekday")
@@ -21,8 +25,8 @@ CLOCK = ("hour", "weekday")
     ("B", Rhythm(5, 40, 10, DAY, True)),
     ("C", Rhythm(5, 40, 10, DAY, True)),
     ("h", Rhythm(24, 168, 48, CLOCK, True)),
-    ("30min", Rhythm(48, 336, 96, CLOCK, True)),
-    ("15min", Rhythm(96, 672, 192, CLOCK, True)),
+    ("30min", Rhythm(48, 336, 96, CLOCK, True, 48)),  # segments of a day from half-hourly on
+    ("15min", Rhythm(96, 672, 192, CLOCK, True, 96)),
     ("7min", Rhythm(1, 7, 2, CLOCK, True)),  # no whole number of steps per day
     ("W-SUN", Rhythm(52, 52, 13, ("week",))),
     ("MS", Rhythm(12, 36, 18, ("month",))),
@@ -32,6 +36,29 @@ CLOCK = ("hour", "weekday")
 ])
 def test_rhythm_of_each_frequency(freq, expected):
     assert rhythm(freq) == expected
+
+
+@pytest.mark.parametrize(("freq", "window", "segment", "settled"), [
+    ("30min", None, None, 48), ("15min", None, None, 96), ("h", None, None, 1),
+    ("D", None, None, 1), ("MS", None, None, 1), (None, None, None, 1),
+    ("30min", 96, None, 48), ("30min", 95, None, 1),  # a window under two days: step by step
+    ("30min", None, 1, 1), ("30min", None, 12, 12), ("MS", None, 4, 4)])  # given: kept
+def test_the_segment_is_a_day_of_steps_for_half_hourly_and_finer_data(freq, window, segment,
+                                                                        settled):
+    cfg = calendar.settle(FitConfig(window=window, segment=segment), freq)
+    assert cfg.segment == settled
+
+
+def test_a_default_half_hourly_fit_runs_in_segments_of_a_day(tmp_path, cli):
+    model = tmp_path / "m.fcst"
+    fast = ["--max-steps", "2", "--hidden", "4", "--layers", "1", "--quiet", "--target",
+            "demand"]
+    assert cli(["fit", SAMPLE_DATA / "elecdemand.csv.gz", "-o", model, *fast]).exit_code == 0
+    config = json.loads(cli(["info", model, "--json"]).stdout)["config"]
+    assert (config["window"], config["segment"]) == (336, 48)
+    assert cli(["fit", SAMPLE_DATA / "elecdemand.csv.gz", "-o", model, *fast,
+                "--segment", "1"]).exit_code == 0
+    assert json.loads(cli(["info", model, "--json"]).stdout)["config"]["segment"] == 1
 
 
 @pytest.mark.parametrize(("freq", "seconds"), [
