@@ -43,6 +43,23 @@ def write_long_csv(path: Path, series: int, length: int, seed: int = 0,
     return path
 
 
+def write_many_series_csv(path: Path, series: int, length: int, seed: int = 0,
+                          block: int = 50_000) -> Path:
+    """`unique_id, ds, y` hourly, grouped by id, written `block` series at a time (each block
+    its own seed) so that a million series never sit in memory at once."""
+    if not path.exists():
+        temporary = path.with_suffix(".partial")
+        with open(temporary, "w", encoding="utf-8") as stream:
+            for first in range(0, series, block):
+                count = min(block, series - first)
+                frame = long_frame(count, length, seed + first // block)
+                frame["unique_id"] = np.repeat([f"s{s:07d}" for s in range(first, first + count)],
+                                               length)
+                frame.to_csv(stream, index=False, header=first == 0)
+        temporary.rename(path)
+    return path
+
+
 def write_single_csv(path: Path, length: int, seed: int = 0) -> Path:
     """One long hourly series: `ds, y`."""
     if not path.exists():

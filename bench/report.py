@@ -131,6 +131,17 @@ def _memory(s: dict) -> list[str]:
                    f"the larger / smaller panel: {s['predict_ratio']:.2f}."]
 
 
+def _streaming(s: dict) -> list[str]:
+    rows = ["| series x 60 points | CSV MB | wall s | peak MB |", "|---|---|---|---|"]
+    rows += [f"| {int(n):,} | {r['mb']:,.0f} | {r['seconds']:.1f} | {r['peak_mb']:,.0f} |"
+             for n, r in s["rows"].items()]
+    whole = s["in_memory"]
+    return rows + ["", f"`--chunk-series {s['chunk_series']:,}`; without it the "
+                   f"{whole['series']:,} series took {whole['seconds']:.1f} s and "
+                   f"{whole['peak_mb']:,.0f} MB. Target {s['target']}: {s['ratio']:.2f}, "
+                   f"{_verdict(s['met'])}."]
+
+
 def _cuda(s: dict) -> list[str]:
     if "skipped" in s:
         return [f"Skipped: {s['skipped']}."]
@@ -145,4 +156,4 @@ def _cuda(s: dict) -> list[str]:
 RENDER = {"training": _training, "subdaily": _subdaily, "fit": _fit,
           "default_fit": _default_fit,
           "predict": _predict, "startup": _startup,
-          "memory": _memory, "cuda": _cuda}
+          "memory": _memory, "streaming": _streaming, "cuda": _cuda}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.data import write_long_csv, write_single_csv
+from bench.data import write_long_csv, write_many_series_csv, write_single_csv
 from bench.processes import Run, run
 
 TRAINING_CASES = [(cell, window, hidden) for cell in ("lstm", "gru", "rnn")
@@ -204,6 +204,35 @@ def memory(context: Context) -> dict:
             "predict_ratio": predicts[high]["peak_mb"] / predicts[low]["peak_mb"]}
 
 
+def streaming(context: Context) -> dict:
+    """Peak RSS and time of `predict --chunk-series 10000` at 10^4, 10^5 and 10^6 series x 60
+    points (10^3 to 10^5 when quick), against the in-memory predict of the smallest."""
+    model = fit_model(context)
+    chunk = 10_000
+    sizes = (1_000, 10_000, 100_000) if context.quick else (10_000, 100_000, 1_000_000)
+    rows = {}
+    for series in sizes:
+        data = write_many_series_csv(context.data / f"many-{series}x60.csv", series, 60,
+                                     seed=3)
+        measured = run(["predict", str(model), str(data), "-o",
+                        str(context.data / "streamed.csv"), "--chunk-series", str(chunk),
+                        "--device", "cpu", "-v"])
+        rows[series] = {"seconds": measured.seconds, "peak_mb": measured.peak_mb,
+                        "mb": data.stat().st_size / 2**20, "phases": measured.phases}
+        data.unlink()  # 10^6 series are 2 GB of CSV
+    smallest = write_many_series_csv(context.data / f"many-{sizes[0]}x60.csv", sizes[0], 60,
+                                     seed=3)
+    whole = run(["predict", str(model), str(smallest), "-o", str(context.data / "whole.csv"),
+                 "--device", "cpu", "-v"])
+    peaks = [r["peak_mb"] for r in rows.values()]
+    return {"chunk_series": chunk, "length": 60, "rows": rows,
+            "in_memory": {"series": sizes[0], "seconds": whole.seconds,
+                          "peak_mb": whole.peak_mb},
+            "ratio": max(peaks) / min(peaks),
+            "target": "peak memory within 1.5 x from the smallest to the largest file",
+            "met": max(peaks) / min(peaks) <= 1.5}
+
+
 def cuda(context: Context) -> dict:
     """Training throughput on a GPU at batch 256 and 1024, fp32 and bf16, against the bare
     loop on the same GPU; skipped without one."""
@@ -226,4 +255,4 @@ ALL: dict[str, Callable[[Context], dict]] = {
     "startup": startup, "training": training, "subdaily": subdaily, "fit": fit,
     "default_fit": default_fit,
     "predict": predict,
-    "memory": memory, "cuda": cuda}
+    "memory": memory, "streaming": streaming, "cuda": cuda}

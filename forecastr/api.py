@@ -9,6 +9,7 @@ import io
 import logging
 import sys
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -22,6 +23,7 @@ from forecastr.errors import ConfigError, DataError, out_of_memory
 from forecastr.fitting import FEWER_SERIES, FitResult, Prepared, fit, prepare  # noqa: F401
 from forecastr.outputs import extra_outputs
 from forecastr.panel import Panel, has_clock_times, select, time_text
+from forecastr.prediction import NewSeries
 from forecastr.reader import read_panel
 from forecastr.windows import build
 from forecastr.writer import check_writable
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from forecastr.artifact import Artifact
+    from forecastr.prediction import Predictor
+    from forecastr.shards import Shard
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,6 @@ def info(model_path: str | Path) -> dict[str, Any]:
     }
 
 
-NewSeries = Literal["forecast", "skip", "error"]
 OutputFormat = Literal["csv", "json", "parquet"]
 
 
@@ -201,7 +204,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             horizon: int | None = None, with_history: bool = False,
             new_series: NewSeries = "forecast", device_spec: str = "auto",
             output: str | Path | None = None, fmt: OutputFormat = "csv",
-            future: str | Path | BinaryIO | None = None) -> pd.DataFrame:
+            future: str | Path | BinaryIO | None = None,
+            shard: str | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
     new_series: what to do with series the model never saw: "forecast" (the model is
@@ -209,83 +213,158 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     as `fmt` (CSV, JSON lines or Parquet); it is checked before any work, and may not be an
     input. A model fitted with future features reads their values at the forecast steps
     from `future` (a file in DATA's layout) or, by default, from the rows past the end of
-    each series in DATA, whose target is empty.
+    each series in DATA, whose target is empty. `shard` "I/N" forecasts only the series
+    whose id hashes to shard I of N (see forecastr.shards).
     """
-    from forecastr import artifact, device, forecast, future_values, model_data, table, writer
+    from forecastr import model_data, prediction, writer
 
-    _one_of(new_series=(new_series, NewSeries), fmt=(fmt, OutputFormat))
-    _at_least_one(horizon=horizon)
-    if output is not None:
-        check_writable(output, inputs={"MODEL": model_path, "DATA": source,
-                                       **({"FUTURE": future} if future is not None else {})})
-    loaded = artifact.load(model_path)
-    if future is not None and not loaded.dimensions.n_future:
-        raise ConfigError(f"--future: {model_path} was fitted without future features, so it "
-                          f"reads no future values; leave --future out")
-    if loaded.dimensions.n_future and future is None:
+    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
+                                          future, device_spec, shard)
+    if predictor.artifact.dimensions.n_future and future is None:
         source = _rereadable(source)  # read twice: the history, then the future rows
-    if horizon is not None and not 1 <= horizon <= loaded.horizon:
-        raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
-                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
-                          f"longer --horizon to forecast further)")
-    target_device = device.resolve_device(device_spec)
     clock = Clock()
-    panel = model_data.read_for_model(source, loaded, str(model_path))
+    panel = model_data.read_for_model(source, predictor.artifact, str(model_path))
     clock.lap("read")
-    if panel.empty:  # a series the user expects a forecast for cannot get one
-        raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
-                        f"(every value is empty); {len(panel.empty)} such series; give it "
-                        f"values or drop it")
-    trained = set(loaded.series["ids"])
-    unseen = [i for i in panel.ids if i not in trained]
-    if unseen and new_series == "error":
-        raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
-                        f"({len(unseen)} such series); pass --new-series forecast or skip")
-    if unseen and new_series == "skip":
-        keep = np.array([i in trained for i in panel.ids])
-        if not keep.any():
-            raise DataError(f"{panel.source}: no series of the training data is in this "
-                            f"file; pass --new-series forecast to forecast them anyway")
-        panel = select(panel, np.flatnonzero(keep))
-        log.warning("%s: skipped %d series unseen in training", panel.source, len(unseen))
-    elif unseen:  # the model is global, but the user should know which series it never saw
-        log.warning("%s: forecast %d series unseen in training (e.g. %r), scaled on their own "
-                    "history; --new-series skip or error says otherwise", panel.source,
-                    len(unseen), unseen[0])
-    short = int((panel.lengths < loaded.window).sum())
-    if short:
-        log.warning("%s: left-padded %d series with less history than the window (%d)",
-                    panel.source, short, loaded.window)
-    model = artifact.build_model(loaded, str(model_path))
-    known = None
-    if loaded.dimensions.n_future:
-        if hasattr(source, "seek"):
-            source.seek(0)
-        known = future_values.read(future if future is not None else source, loaded.config,
-                                   panel, forecast.future_steps(loaded, horizon),
-                                   str(model_path), separate=future is not None)
-    inputs = forecast.model_inputs(loaded, panel, target_device, horizon, known)
-    clock.lap("windows")
-    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES):
-        values, times = forecast.forward(model, loaded, inputs, horizon or loaded.horizon,
-                                         target_device)
-    broken = ~np.isfinite(values).all(axis=(1, 2, 3))
-    if broken.any():  # never a forecast of inf or NaN with exit 0
-        s = int(np.argmax(broken))
-        largest = float(np.nanmax(np.abs(panel.series(s)[0][:, :loaded.dimensions.n_targets])))
-        raise DataError(f"{panel.source}: the forecast of series {panel.ids[s]!r} is not a "
-                        f"finite number ({int(broken.sum())} such series); its values reach "
-                        f"{largest:.3g}; scale the data (e.g. to thousands or millions) "
-                        f"and refit")
-    clock.lap("forward")
-    frame = table.to_frame(panel, values, times, with_history,
-                              extra_outputs(loaded.config), loaded.dimensions.point)
-    clock.lap("table")
+    if chosen is not None:
+        panel = select(panel, np.flatnonzero(chosen.keep(panel.ids)))
+    tally = prediction.Tally()
+    frame = prediction.forecast_panel(
+        predictor, panel, tally, horizon=horizon, with_history=with_history,
+        new_series=new_series, future=future if future is not None else source,
+        separate=future is not None, clock=clock)
+    tally.report(panel.source, predictor, new_series)
     if output is not None:
         writer.write_bytes(writer.render_bytes(frame, fmt), output)
         clock.lap("writing")
     log.info("timings: %s", clock)
     return frame
+
+
+def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chunk_series: int,
+                   horizon: int | None = None, with_history: bool = False,
+                   new_series: NewSeries = "forecast", device_spec: str = "auto",
+                   shard: str | None = None, output: str | Path | None = None,
+                   fmt: OutputFormat = "csv") -> Iterator[pd.DataFrame]:
+    """predict's forecasts of a long DATA, `chunk_series` whole series at a time: one table
+    per chunk, so that memory holds one chunk, however many series DATA has. The rows of
+    each series must be together in DATA (a series that comes back is a DataError); the
+    tables together are predict's table of the same DATA, in the same order. A model with
+    future features reads them from the rows past each series' end in DATA. The model and
+    `output` (where the caller will write the tables as `fmt`) are checked at once; DATA is
+    read as the tables are taken (writer.write_tables)."""
+    _at_least_one(chunk_series=chunk_series)
+    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
+                                          None, device_spec, shard)
+    schema = predictor.artifact.schema
+    if schema.layout != "long":
+        raise ConfigError(f"--chunk-series reads a long file (one row per series and time); "
+                          f"{model_path} was fitted on a {schema.layout} file, whose series "
+                          f"are columns: predict it whole")
+    return _chunk_forecasts(predictor, source, chunk_series, chosen, horizon=horizon,
+                            with_history=with_history, new_series=new_series)
+
+
+def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_series: int,
+                     chosen: Shard | None, **options: Any) -> Iterator[pd.DataFrame]:
+    from forecastr import chunks, model_data, prediction
+
+    tally, name = prediction.Tally(), str(source)
+    clock = Clock()
+    with prediction.warnings_once_per_kind(lambda: name):
+        for excerpt in chunks.series_chunks(source, predictor.artifact.schema.id_col,
+                                            chunk_series, chosen.holds if chosen else None):
+            name = excerpt.name
+            panel = model_data.read_for_model(excerpt, predictor.artifact, predictor.path)
+            clock.lap("read")
+            yield prediction.forecast_panel(predictor, panel, tally, future=excerpt,
+                                            clock=clock, **options)
+            clock.lap("writing")
+    if not tally.series and chosen is None:
+        raise DataError(f"{name}: has a header but no data rows; add the data below it")
+    tally.report(name, predictor, options["new_series"])
+    log.info("timings: %s", clock)
+
+
+def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
+                   horizon: int | None = None, with_history: bool = False,
+                   new_series: NewSeries = "forecast", device_spec: str = "auto"
+                   ) -> pd.DataFrame:
+    """predict's table for a pandas DataFrame of whole series (the columns of a file the
+    model reads), for Dask's map_partitions and Spark's applyInPandas. `model` is a path,
+    loaded once per process and reused while the file is unchanged, or a Predictor from
+    prediction.load. An empty frame gives an empty table of forecast_columns' columns."""
+    from forecastr import model_data, prediction
+    from forecastr.source import Excerpt
+
+    predictor = model if isinstance(model, prediction.Predictor) \
+        else prediction.cached(model, device_spec)
+    if not len(frame):
+        return _empty_forecast(predictor, with_history)
+    data = Excerpt(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"),
+                   "<DataFrame>", np.arange(2, len(frame) + 2))
+    panel = model_data.read_for_model(data, predictor.artifact, predictor.path)
+    tally = prediction.Tally()
+    result = prediction.forecast_panel(predictor, panel, tally, horizon=horizon,
+                                       with_history=with_history, new_series=new_series,
+                                       future=data)
+    tally.report(panel.source, predictor, new_series)
+    return result
+
+
+def forecast_columns(model: str | Path | Predictor) -> pd.DataFrame:
+    """The empty table of a model's forecasts, its columns and dtypes: Dask's `meta`, and
+    what a Spark schema names."""
+    from forecastr import prediction
+
+    return _empty_forecast(model if isinstance(model, prediction.Predictor)
+                           else prediction.cached(model), False)
+
+
+def spark_schema(model: str | Path | Predictor) -> str:
+    """forecast_columns as a Spark DDL schema string, for applyInPandas (no pyspark needed
+    here): `unique_id` STRING, `ds` TIMESTAMP, `y` DOUBLE, ..."""
+    columns = forecast_columns(model)
+    kinds = {"M": "TIMESTAMP", "i": "BIGINT", "f": "DOUBLE"}
+    return ", ".join(f"`{name}` {kinds.get(dtype.kind, 'STRING')}"
+                     for name, dtype in columns.dtypes.items())
+
+
+def _empty_forecast(predictor: Predictor, with_history: bool) -> pd.DataFrame:
+    from forecastr import prediction, table
+    from forecastr.panel import empty_like
+
+    loaded = predictor.artifact
+    values, times = prediction.nothing(loaded, None)
+    frame = table.to_frame(empty_like(loaded.schema), values, times, with_history,
+                           extra_outputs(loaded.config), loaded.dimensions.point)
+    if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
+        frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
+    return frame
+
+
+def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
+                      horizon: int | None, new_series: str, fmt: str,
+                      output: str | Path | None, future: str | Path | BinaryIO | None,
+                      device_spec: str, shard: str | None) -> tuple[Predictor, Shard | None]:
+    """The checks made before any data is read, and the model loaded."""
+    from forecastr import prediction, shards
+
+    _one_of(new_series=(new_series, NewSeries), fmt=(fmt, OutputFormat))
+    _at_least_one(horizon=horizon)
+    chosen = shards.parse(shard) if shard is not None else None
+    if output is not None:
+        check_writable(output, inputs={"MODEL": model_path, "DATA": source,
+                                       **({"FUTURE": future} if future is not None else {})})
+    predictor = prediction.load(model_path, device_spec)
+    loaded = predictor.artifact
+    if future is not None and not loaded.dimensions.n_future:
+        raise ConfigError(f"--future: {model_path} was fitted without future features, so it "
+                          f"reads no future values; leave --future out")
+    if horizon is not None and not 1 <= horizon <= loaded.horizon:
+        raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
+                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
+                          f"longer --horizon to forecast further)")
+    return predictor, chosen
 
 
 def _rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:

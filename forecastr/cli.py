@@ -11,6 +11,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import click
 from forecastr import __version__
 from forecastr.errors import DataError, ForecastrError, Interrupted
 from forecastr.options import build_config, config_options, field_options, output_options
-from forecastr.stdout import EXIT_BROKEN_PIPE, emit, silence_stdout, stdout_is_terminal
+from forecastr.stdout import EXIT_BROKEN_PIPE, emit, emit_stream, silence_stdout, stdout_is_terminal
 from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
@@ -143,11 +144,19 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 @click.option("--future", type=click.Path(dir_okay=False),
               help="A file in DATA's layout holding the future features' values at the "
                    "forecast steps [default: the rows past each series' end in DATA].")
+@click.option("--chunk-series", type=click.IntRange(min=1), metavar="N",
+              help="Read a long DATA N whole series at a time and write each chunk's "
+                   "forecasts before reading on, so that memory holds one chunk; DATA must "
+                   "keep the rows of each series together.")
+@click.option("--shard", metavar="I/N",
+              help="Forecast only the series whose id hashes to shard I of N (1 to N); the N "
+                   "outputs together hold every series once.")
 @field_options("device")
 @output_options
 def predict(model: str, data: str | None, horizon: int | None, output: str | None,
             fmt: str | None, with_history: bool, new_series: str, future: str | None,
-            device: str, quiet: bool, verbose: bool, debug: bool) -> None:
+            chunk_series: int | None, shard: str | None, device: str, quiet: bool,
+            verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
     for stdin) with MODEL, and write them as CSV to stdout."""
     from forecastr import api, reader, ui, writer
@@ -160,11 +169,35 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
         fmt = "parquet" if output is not None and reader.is_parquet(output) else "csv"
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file: give -o PATH")
-    frame = api.predict(model, data or "-", horizon=horizon, with_history=with_history,
-                        new_series=new_series, device_spec=device, output=output, fmt=fmt,
-                        future=future)
+    options = dict(horizon=horizon, with_history=with_history, new_series=new_series,
+                   device_spec=device, shard=shard)
+    if chunk_series is not None:
+        if future is not None:
+            raise click.UsageError("--chunk-series reads the future features from the rows "
+                                   "past each series' end in DATA; put them there instead of "
+                                   "in --future")
+        _write_chunks(api.predict_chunks(model, data or "-", chunk_series=chunk_series,
+                                         output=output, fmt=fmt, **options), fmt, output)
+        return
+    frame = api.predict(model, data or "-", output=output, fmt=fmt, future=future, **options)
     if output is None:
         emit(writer.render(frame, fmt))
+
+
+def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
+    """Chunked predict's tables to `output` (atomically) or, spooled on disk rather than held
+    in memory, to stdout: all forecasts or, on an error in a later chunk (a series that comes
+    back, a bad value), none, as without chunks."""
+    from forecastr import writer
+
+    if output is not None:
+        with writer.atomic_write(output) as stream:
+            writer.write_tables(frames, fmt, stream)
+        return
+    with tempfile.TemporaryFile() as spool:
+        writer.write_tables(frames, fmt, spool)
+        spool.seek(0)
+        emit_stream(spool)
 
 
 @cli.command()

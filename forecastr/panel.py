@@ -101,6 +101,14 @@ def row_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts, lengths) + row_offsets(lengths)
 
 
+def empty_like(schema: Schema, source: str = "") -> Panel:
+    """A panel of no series, in `schema`'s shape."""
+    kind = "datetime64[ns]" if schema.time_kind == "datetime" else np.int64
+    return Panel(values=np.zeros((0, len(schema.channels))), times=np.zeros(0, kind),
+                 indptr=np.zeros(1, np.int64), ids=(), schema=schema,
+                 filled=np.zeros(0, np.int64), source=source)
+
+
 def select(panel: Panel, keep: np.ndarray) -> Panel:
     """The series numbered `keep`, whole, as a new panel."""
     lengths = panel.lengths[keep]

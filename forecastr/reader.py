@@ -211,10 +211,12 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
                         f"rows") from None
     except pd.errors.ParserError as exc:
-        raise _parser_error(exc, name, starts) from None
+        raise parser_error(exc, name, starts) from None
     lines = np.arange(skip + 2, skip + 2 + len(frame))
     if starts is not None and len(starts) == skip + 1 + len(frame):  # else csv and pandas differ
         lines = starts[skip + 1:]
+    if source.lines is not None and len(source.lines) == len(frame):  # an excerpt of a file
+        lines = source.lines
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first column as index
         raise DataError(f"{name}, line {lines[0]}: one field more than the header names; add "
                         f"the missing column name or drop the trailing delimiter")
@@ -275,7 +277,7 @@ def _record_lines(source: Source, sep: str) -> np.ndarray | None:
     return np.asarray(starts[:-1])
 
 
-def _parser_error(exc: Exception, name: str, starts: np.ndarray | None) -> DataError:
+def parser_error(exc: Exception, name: str, starts: np.ndarray | None) -> DataError:
     """pandas' tokenizer error as one line; it counts records, not lines (a quoted field may
     span lines), so its numbers go through `starts`."""
     detail = str(exc).strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")

@@ -6,14 +6,17 @@ decompressed: a small .gz of zeros is refused after one block, not after gigabyt
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import io
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 from forecastr.errors import DataError, out_of_memory
 
@@ -33,6 +36,16 @@ class Source:
     quoted: bool  # a double quote occurs somewhere (a record may then span lines)
     blank: bool  # nothing but white space
     size: int  # bytes of CSV text (decompressed)
+    lines: np.ndarray | None = None  # (R,) the line of a larger file each data row was on
+
+
+class Excerpt(io.BytesIO):
+    """CSV bytes cut from a larger file (a header and some of its rows), which remember the
+    line of that file each data row was on, so that messages name the file's lines."""
+
+    def __init__(self, data: bytes, name: str, lines: np.ndarray) -> None:
+        super().__init__(data)
+        self.name, self.lines = name, lines
 
 
 def open_source(source: str | Path | BinaryIO) -> Source:
@@ -55,27 +68,50 @@ def open_source(source: str | Path | BinaryIO) -> Source:
         try:
             sample, quoted, blank, size = _scan(reopen(), name)
         except (EOFError, OSError, zlib.error):  # gzip's ways of saying it is damaged
-            raise DataError(f"{name}: truncated or corrupt gzip data; compress it again "
-                            f"(gzip -t tests a .gz file)") from None
-    return Source(name, reopen, sample, quoted, blank, size)
+            raise gzip_damaged(name) from None
+    return Source(name, reopen, sample, quoted, blank, size, getattr(source, "lines", None))
+
+
+def gzip_damaged(name: str) -> DataError:
+    return DataError(f"{name}: truncated or corrupt gzip data; compress it again (gzip -t "
+                     f"tests a .gz file)")
 
 
 def _stored_bytes(source: str | Path | BinaryIO) -> tuple[str, bytes]:
     """The bytes as stored (compressed or not) and the name to give in messages."""
+    with opened(source) as (name, stream):
+        try:
+            return name, stream.read()
+        except OSError as exc:
+            raise _unreadable(name, exc) from None
+
+
+@contextlib.contextmanager
+def opened(source: str | Path | BinaryIO) -> Iterator[tuple[str, BinaryIO]]:
+    """The bytes as stored, as a stream not yet read, and the name to give in messages; a
+    file it opened is closed afterwards, stdin and a stream given are left open."""
     if hasattr(source, "read"):
-        return getattr(source, "name", "<stream>"), source.read()
+        yield getattr(source, "name", "<stream>"), source
+        return
     if str(source) == "-":
-        return "<stdin>", sys.stdin.buffer.read()
+        yield "<stdin>", sys.stdin.buffer
+        return
     name, path = str(source), Path(source)
     if path.is_dir():
         raise DataError(f"{name}: is a directory, not a CSV file; give the path of a file")
     try:
-        return name, path.read_bytes()
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise DataError(f"{name}: no such file; check the path") from None
     except OSError as exc:
-        raise DataError(f"{name}: cannot read file ({exc.strerror or exc}); check the path "
-                        f"and its permissions") from None
+        raise _unreadable(name, exc) from None
+    with stream:
+        yield name, stream
+
+
+def _unreadable(name: str, exc: OSError) -> DataError:
+    return DataError(f"{name}: cannot read file ({exc.strerror or exc}); check the path and "
+                     f"its permissions")
 
 
 def _scan(stream: BinaryIO, name: str) -> tuple[str, bool, bool, int]:

@@ -3,9 +3,11 @@ reader that has gone (`| head`) ends the command quietly with exit status 141.""
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import sys
+from typing import BinaryIO
 
 import click
 
@@ -43,6 +45,14 @@ def emit(text: str) -> None:
         raise OutputError(f"stdout: cannot write ({exc.strerror or exc}); the output is "
                           f"incomplete; write to a file with -o, or fix what stdout goes "
                           f"to") from None
+
+
+def emit_stream(stream: BinaryIO, block: int = 1 << 20) -> None:
+    """Copy a binary stream of UTF-8 text to stdout a block at a time, as emit writes."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while data := stream.read(block):
+        emit(decoder.decode(data))
+    emit(decoder.decode(b"", final=True))
 
 
 def stdout_is_terminal() -> bool:

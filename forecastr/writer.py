@@ -15,9 +15,9 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from forecastr.errors import OutputError
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def render(frame: pd.DataFrame, fmt: str) -> str:
-    """A table as CSV (with a header) or as JSON lines, one object per row."""
+def render(frame: pd.DataFrame, fmt: str, header: bool = True) -> str:
+    """A table as CSV (with a header unless told) or as JSON lines, one object per row."""
     if fmt == "json":
         if not len(frame):
             return ""
@@ -36,7 +36,7 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     # ("\n" here), so a carriage return in an id would end a row for other readers
     texts = frame.select_dtypes(exclude=["number", "datetime", "datetimetz", "bool"])
     carriage = any(texts[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
-    return frame.to_csv(index=False, lineterminator="\n",
+    return frame.to_csv(index=False, lineterminator="\n", header=header,
                         quoting=csv.QUOTE_NONNUMERIC if carriage else csv.QUOTE_MINIMAL)
 
 
@@ -51,6 +51,41 @@ def render_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
         raise OutputError("writing Parquet needs pyarrow: pip install pyarrow (or, from a "
                           "checkout of forecastr, pip install -e '.[parquet]')") from None
     return buffer.getvalue()
+
+
+def write_tables(frames: Iterable[pd.DataFrame], fmt: str, stream: BinaryIO) -> int:
+    """Tables of the same columns written one after another as one CSV (one header), JSON
+    lines, or Parquet (a row group each) to `stream`, so that only one is held at a time;
+    returns the rows written."""
+    rows, parquet, first = 0, None, None
+    for frame in frames:
+        rows += len(frame)
+        if fmt != "parquet":
+            stream.write(render(frame, fmt, header=first is None).encode("utf-8"))
+        elif len(frame):
+            parquet = parquet or _parquet_writer(frame, stream)
+            parquet.write_table(_arrow(frame, parquet.schema))
+        first = frame if first is None else first
+    if parquet is not None:
+        parquet.close()
+    elif fmt == "parquet" and first is not None:  # every table empty: the columns alone
+        stream.write(render_bytes(first, fmt))
+    return rows
+
+
+def _parquet_writer(frame: pd.DataFrame, stream: BinaryIO) -> Any:
+    try:
+        import pyarrow.parquet
+    except ImportError:
+        raise OutputError("writing Parquet needs pyarrow: pip install pyarrow (or, from a "
+                          "checkout of forecastr, pip install -e '.[parquet]')") from None
+    return pyarrow.parquet.ParquetWriter(stream, _arrow(frame).schema)
+
+
+def _arrow(frame: pd.DataFrame, schema: Any = None) -> Any:
+    import pyarrow
+
+    return pyarrow.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
 def write_bytes(data: bytes, path: str | Path) -> None:

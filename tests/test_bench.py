@@ -50,12 +50,18 @@ def test_the_report_renders_every_section():
                          "speedups": {"gru 336 batch 32": 10.0},
                          "bare_speedups": {"gru 336 batch 32": 12.0}, "target": "t",
                          "worst_336": 10.0, "met": True},
+            "streaming": {"chunk_series": 10, "length": 60, "ratio": 1.1, "target": "t",
+                          "met": True, "in_memory": {"series": 100, "seconds": 2.0,
+                                                     "peak_mb": 400.0},
+                          "rows": {"100": {"mb": 1.0, "seconds": 2.5, "peak_mb": 380.0},
+                                   "1000": {"mb": 10.0, "seconds": 9.0, "peak_mb": 420.0}}},
             "cuda": {"skipped": "no CUDA device on this machine"}}}
     text = report.markdown(results)
     assert "| gru | 48 | 64 | 256 | 900 | 1,000 | 0.900 |" in text
     assert "worst ratio 0.900, **met**" in text
     assert "| wall time | 2.00 s | <= 3.00 s (2 x read_csv 1.00 s + 1 s) | **met** |" in text
     assert "Skipped: no CUDA device on this machine." in text
+    assert "| 1,000 | 10 | 9.0 | 420 |" in text and "1.10, **met**" in text
     assert "| gru | 336 | 48 | 32 | 9,000 | 1,000 |" in text
     assert "gru 336 batch 32: 10.0x (bare 12.0x)" in text and "worst 10.0x, **met**" in text
 

@@ -1,0 +1,141 @@
+"""A long CSV read a few whole series at a time, so that predicting over more series than fit
+in memory holds one chunk at a time. The rows of each series must be together (the file
+grouped by id, as most exports and `sort` leave it); a series that comes back after another
+one is an error, never a forecast of part of its history.
+
+Each chunk is CSV text again (the header and the rows as written), so that it is read by
+the reader exactly as a whole file is, and it remembers the file's line of each row for
+messages."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from forecastr.errors import DataError
+from forecastr.reader import parser_error, sniff_delimiter
+from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
+
+ROWS_PER_READ = 100_000  # rows pandas parses at a time, whatever the chunk's size
+
+
+def series_chunks(source: str | Path | BinaryIO, id_col: str, per_chunk: int,
+                  keep: Callable[[str], bool] | None = None) -> Iterator[Excerpt]:
+    """CSV excerpts of `source` holding `per_chunk` whole series each (the last fewer), in the
+    file's order; `keep` chooses series by id (the others are passed over unread).
+
+    Raises:
+        DataError: no `id_col` column, or a series whose rows are not together.
+    """
+    with opened(source) as (name, stored):
+        try:
+            yield from _chunks(_decompressed(stored), name, id_col, per_chunk, keep)
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            raise gzip_damaged(name) from None
+
+
+def _decompressed(stored: BinaryIO) -> io.BufferedReader:
+    """A peekable stream of the CSV bytes, gzip or not."""
+    raw = io.BufferedReader(stored, FIRST_BLOCK) if not hasattr(stored, "peek") else stored
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), FIRST_BLOCK)
+    return raw
+
+
+def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
+            keep: Callable[[str], bool] | None) -> Iterator[Excerpt]:
+    sample = stream.peek(FIRST_BLOCK).decode("utf-8-sig", errors="replace")
+    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", sample)  # blank lines above the header
+    skip = blank[0].count("\n") or blank[0].count("\r")
+    sep = sniff_delimiter(sample[blank.end():])
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        # every field as written, blank lines kept as rows so that row r is line r + 2 + skip
+        reads = pd.read_csv(text, sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, skiprows=skip, chunksize=ROWS_PER_READ)
+        grouping = _Grouping(name, sep, id_col, per_chunk, keep, first_line=skip + 2)
+        for rows in reads:
+            yield from grouping.add(rows)
+        yield from grouping.finish()
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text; convert it, e.g. iconv -f latin1 -t "
+                        f"utf-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
+                        f"rows") from None
+    except pd.errors.ParserError as exc:
+        raise parser_error(exc, name, None) from None
+
+
+class _Grouping:
+    """Rows in, chunks of whole series out: it holds the series being read and the whole
+    ones not yet given out, and the ids already read, to catch one that comes back."""
+
+    def __init__(self, name: str, sep: str, id_col: str, per_chunk: int,
+                 keep: Callable[[str], bool] | None, first_line: int) -> None:
+        self.name, self.sep, self.id_col, self.per_chunk = name, sep, id_col, per_chunk
+        self.keep = keep
+        self.next_line = first_line  # the file's line of the next row read
+        self.finished: set[str] = set()
+        self.whole: list[pd.DataFrame] = []  # whole series kept, not yet given out
+        self.run_id: str | None = None  # the series being read
+        self.run_kept = False
+        self.run: list[pd.DataFrame] = []  # its rows so far (when kept)
+
+    def add(self, rows: pd.DataFrame) -> Iterator[Excerpt]:
+        names = [c for c in rows.columns if c.strip() == self.id_col]
+        if not names:
+            raise DataError(f"{self.name}: no column {self.id_col!r} (the model's series id); "
+                            f"give DATA in the long layout the model was fitted on")
+        lines = np.arange(self.next_line, self.next_line + len(rows))
+        self.next_line += len(rows)
+        rows = rows.assign(_line=lines)[(rows != "").any(axis=1).to_numpy()]  # no blank lines
+        ids = rows[names[0]].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
+        bounds = [*starts, len(ids)]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if ids[a] != self.run_id:
+                yield from self._close()
+                self._start(str(ids[a]), int(rows["_line"].iat[a]))
+            if self.run_kept:
+                self.run.append(rows.iloc[a:b])
+
+    def finish(self) -> Iterator[Excerpt]:
+        yield from self._close()
+        if self.whole:
+            yield self._excerpt()
+
+    def _close(self) -> Iterator[Excerpt]:
+        """The series being read is whole: keep it, and give out a full chunk."""
+        if self.run_id is not None:
+            self.finished.add(self.run_id)
+        if self.run:
+            self.whole.append(pd.concat(self.run) if len(self.run) > 1 else self.run[0])
+        self.run_id, self.run = None, []
+        if len(self.whole) >= self.per_chunk:
+            yield self._excerpt()
+
+    def _start(self, series_id: str, line: int) -> None:
+        if series_id in self.finished:
+            raise DataError(f"{self.name}, line {line}: the rows of series {series_id!r} are "
+                            f"not together (it came before, then other series); chunked "
+                            f"predict reads a file grouped by id: sort it first, keeping "
+                            f"the header and each series' order, e.g. (head -n 1 FILE; "
+                            f"tail -n +2 FILE | sort -t, -k1,1 -s) > sorted.csv")
+        self.run_id = series_id
+        self.run_kept = self.keep is None or self.keep(series_id)
+
+    def _excerpt(self) -> Excerpt:
+        rows = pd.concat(self.whole) if len(self.whole) > 1 else self.whole[0]
+        self.whole = []
+        data = rows.drop(columns="_line").to_csv(index=False, sep=self.sep,
+                                                 lineterminator="\n")
+        return Excerpt(data.encode("utf-8"), self.name, rows["_line"].to_numpy())

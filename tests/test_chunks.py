@@ -1,0 +1,228 @@
+"""Batch prediction at any size: `predict --chunk-series N` reads a long file N whole series at
+a time and writes exactly what predict writes; `--shard I/N` keeps the series whose id
+hashes to shard I, stably, so that N outputs hold every series once; `forecast_frame` is the
+same code path for a DataFrame, with the model loaded once per process."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecastr import api, artifact, chunks, prediction, shards
+from forecastr.config import FitConfig
+from forecastr.errors import ConfigError, DataError
+from tests.conftest import SAMPLE_DATA
+
+PRISON = SAMPLE_DATA / "prison.csv.gz"  # 32 quarterly series of fpp3's prison, grouped by id
+FAST = FitConfig(hidden=8, layers=1, max_steps=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """The prison panel as a plain CSV, and a model with quantiles fitted on 24 of its
+    series (so that 8 are unseen)."""
+    folder = tmp_path_factory.mktemp("chunks")
+    frame = pd.read_csv(PRISON, dtype={"unique_id": str})
+    csv = folder / "prison.csv"
+    frame.to_csv(csv, index=False)
+    ids = frame["unique_id"].unique()
+    model = folder / "m.fcst"
+    api.fit(io.BytesIO(frame[frame["unique_id"].isin(ids[:24])].to_csv(index=False).encode()),
+            FitConfig(**{**FAST.__dict__, "quantiles": (0.1, 0.9)}), model)
+    return frame, csv, model
+
+
+@pytest.mark.parametrize("per_chunk", [1, 5, 32, 1000])
+@pytest.mark.parametrize("options", [[], ["--with-history"], ["--format", "json"],
+                                     ["--new-series", "skip", "--horizon", "3"]])
+def test_chunked_predict_writes_exactly_what_predict_writes(cli, data, per_chunk, options):
+    _, csv, model = data
+    whole = cli(["predict", model, csv, *options])
+    chunked = cli(["predict", model, csv, *options, "--chunk-series", per_chunk])
+    assert whole.exit_code == chunked.exit_code == 0, chunked.stderr
+    assert_same_forecast(chunked.stdout, whole.stdout, "--format" in options)
+    assert chunked.stderr == whole.stderr  # the warnings, once, whatever the chunks
+    assert whole.stderr.count("unseen in training") == 1
+
+
+def assert_same_forecast(got: str, wanted: str, json: bool = False) -> None:
+    """The same rows, ids and times, and the same numbers but for the last of their 8
+    digits: the network's float32 arithmetic over a batch of other series may round
+    differently (CPU kernels block a batch of 1 and of 32 differently)."""
+    read = (lambda t: pd.read_json(io.StringIO(t), lines=True)) if json \
+        else (lambda t: pd.read_csv(io.StringIO(t)))
+    assert len(wanted.splitlines()) > 24 and len(got.splitlines()) == len(wanted.splitlines())
+    assert got.splitlines()[0] == wanted.splitlines()[0]
+    pd.testing.assert_frame_equal(read(got), read(wanted), check_exact=False, rtol=1e-6)
+
+
+def test_chunked_predict_reads_gzip_from_stdin_and_writes_files_atomically(cli, data, tmp_path):
+    _, csv, model = data
+    whole = cli(["predict", model, csv]).stdout
+    piped = cli(["predict", model, "-", "--chunk-series", "4"],
+                input=gzip.compress(csv.read_bytes()))
+    assert piped.exit_code == 0
+    assert_same_forecast(piped.stdout, whole)
+    for name in ("f.csv", "f.parquet"):
+        assert cli(["predict", model, csv, "--chunk-series", "7", "-o", tmp_path / name]
+                   ).exit_code == 0
+        assert cli(["predict", model, csv, "-o", tmp_path / f"whole-{name}"]).exit_code == 0
+    assert_same_forecast((tmp_path / "f.csv").read_text(), whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.parquet"),
+                                  pd.read_parquet(tmp_path / "whole-f.parquet"), rtol=1e-6)
+
+
+def test_a_file_not_grouped_by_id_is_an_error_with_no_forecast_written(cli, data, tmp_path):
+    frame, _, model = data
+    shuffled = tmp_path / "shuffled.csv"
+    moved = frame.index[frame["unique_id"] == frame["unique_id"].iloc[0]][-1]  # its last row
+    pd.concat([frame.drop(index=moved), frame.loc[[moved]]]).to_csv(shuffled, index=False)
+    kept = tmp_path / "out.csv"
+    kept.write_text("yesterday's forecast\n")
+    for output in ([], ["-o", kept]):
+        result = cli(["predict", model, shuffled, "--chunk-series", "3", *output])
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr == (
+            f"forecastr: error: {shuffled}, line {len(frame) + 1}: the rows of series "
+            f"{frame['unique_id'].iloc[0]!r} are not together (it came before, then other "
+            f"series); chunked predict reads a file grouped by id: sort it first, keeping the "
+            f"header and each series' order, e.g. (head -n 1 FILE; tail -n +2 FILE | sort "
+            f"-t, -k1,1 -s) > sorted.csv\n")
+    assert kept.read_text() == "yesterday's forecast\n"
+
+
+def test_an_error_in_a_late_chunk_names_the_line_of_the_file_as_predict_does(cli, data,
+                                                                             tmp_path):
+    frame, _, model = data
+    broken = tmp_path / "broken.csv"
+    text = frame.to_csv(index=False).splitlines()
+    text[1400] = text[1400].rsplit(",", 1)[0] + ",12x"  # line 1401 of the file
+    text[5] = text[5].rsplit(",", 1)[0] + ","  # a gap, filled with a warning
+    text[20:20] = [""]  # and a blank line: the bad value is now on line 1402
+    broken.write_text("\n".join(text) + "\n")
+    whole = cli(["predict", model, broken])
+    chunked = cli(["predict", model, broken, "--chunk-series", "2"])
+    assert whole.exit_code == chunked.exit_code == 2 and chunked.stdout == ""
+    assert "line 1402: column 'y' holds '12x'" in whole.stderr
+    # the same error, after the warning of the gap in a chunk forecast before it
+    assert chunked.stderr.splitlines()[-1] == whole.stderr.strip()
+    assert "filled 1 missing point(s)" in chunked.stderr
+
+
+def test_chunks_warn_once_per_kind_and_count_the_rest(cli, data, tmp_path):
+    frame, _, model = data
+    gaps = tmp_path / "gaps.csv"
+    frame.assign(y=frame["y"].where(frame.index % 500 != 7)).to_csv(gaps, index=False)
+    whole = cli(["predict", model, gaps])
+    chunked = cli(["predict", model, gaps, "--chunk-series", "2"])
+    assert "filled 3 missing point(s) in 3 series" in whole.stderr
+    assert "filled 1 missing point(s) in 1 series" in chunked.stderr
+    assert chunked.stderr.count("filled") == 1
+    assert f"{gaps}: 2 more warning(s) like those above, from later chunks" in chunked.stderr
+
+
+def test_chunks_need_a_long_file_and_the_future_rows_in_it(cli, data, tmp_path):
+    _, csv, model = data
+    wide = tmp_path / "wide.fcst"
+    assert api.fit(SAMPLE_DATA / "wide.csv", FAST, wide)
+    result = cli(["predict", wide, SAMPLE_DATA / "wide.csv", "--chunk-series", "2"])
+    assert result.exit_code == 2 and "--chunk-series reads a long file" in result.stderr
+    result = cli(["predict", model, csv, "--chunk-series", "2", "--future", csv])
+    assert result.exit_code == 2 and "put them there instead of in --future" in result.stderr
+
+
+def test_shards_split_the_forecast_into_parts_that_make_it_whole(cli, data):
+    _, csv, model = data
+    whole = pd.read_csv(io.StringIO(cli(["predict", model, csv]).stdout))
+    parts = []
+    for i in (1, 2, 3):
+        alone = cli(["predict", model, csv, "--shard", f"{i}/3"])
+        chunked = cli(["predict", model, csv, "--shard", f"{i}/3", "--chunk-series", "2"])
+        assert alone.exit_code == 0
+        assert_same_forecast(chunked.stdout, alone.stdout)
+        parts.append(pd.read_csv(io.StringIO(alone.stdout)))
+    ids = [set(p["unique_id"]) for p in parts]
+    assert all(ids) and not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    together = pd.concat(parts).sort_values(["unique_id", "ds"], kind="stable")
+    pd.testing.assert_frame_equal(together.reset_index(drop=True),
+                                  whole.sort_values(["unique_id", "ds"], kind="stable")
+                                  .reset_index(drop=True), rtol=1e-6)
+
+
+def test_shards_are_a_stable_hash_of_the_id():
+    # golden: the same on every machine, Python version and process
+    assert {i: shards.shard_of(i, 4) for i in GOLDEN_SHARDS} == GOLDEN_SHARDS
+    assert shards.parse(" 2 / 8 ") == shards.Shard(2, 8) and str(shards.Shard(2, 8)) == "2/8"
+    for text, message in [("0/3", "between 1 and the count"), ("4/3", "between 1"),
+                          ("1/0", "count must be at least 1"), ("1-3", "must be I/N")]:
+        with pytest.raises(ConfigError, match=message):
+            shards.parse(text)
+
+
+GOLDEN_SHARDS = {"s1": 1, "s2": 3, "store-7/sku-1234": 3, "é": 4}
+
+
+@settings(max_examples=60, deadline=None)
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=12),
+       per_chunk=st.integers(1, 5), read=st.integers(1, 7),
+       blanks=st.sets(st.integers(0, 80), max_size=4), held=st.sampled_from([None, 2]))
+def test_chunks_hold_whole_series_in_order_and_know_their_lines(lengths, per_chunk, read,
+                                                                blanks, held):
+    rows = [(f"id{s}", f"2020-01-{t + 1:02d}", f"{s}.{t}") for s, n in enumerate(lengths)
+            for t in range(n)]
+    lines, text, line = [], ["unique_id,ds,y"], 1
+    for row in rows:
+        while line - 1 in blanks:  # blank lines between rows
+            text.append("")
+            line += 1
+        text.append(",".join(row))
+        line += 1
+        lines.append(line)
+    keep = None if held is None else (lambda i: int(i[2:]) % held == 0)
+    with mock.patch.object(chunks, "ROWS_PER_READ", read):
+        excerpts = list(chunks.series_chunks(io.BytesIO("\n".join(text).encode()), "unique_id",
+                                             per_chunk, keep))
+    wanted = [(r, n) for r, n in zip(rows, lines) if keep is None or keep(r[0])]
+    got = [(tuple(r), int(n)) for e in excerpts
+           for r, n in zip(pd.read_csv(io.BytesIO(e.getvalue()), dtype=str).to_numpy(),
+                           e.lines)]
+    assert got == wanted
+    counts = [pd.read_csv(io.BytesIO(e.getvalue()))["unique_id"].nunique() for e in excerpts]
+    assert all(c == per_chunk for c in counts[:-1]) and 1 <= counts[-1] <= per_chunk if counts \
+        else not wanted
+
+
+def test_forecast_frame_is_predicts_table_and_loads_the_model_once(cli, data, monkeypatch):
+    frame, csv, model = data
+    whole = cli(["predict", model, csv]).stdout
+    loads = []
+    real = artifact.load
+    monkeypatch.setattr(artifact, "load", lambda path: loads.append(path) or real(path))
+    prediction._cached.cache_clear()
+    parts = [api.forecast_frame(model, part) for _, part in frame.groupby("unique_id", sort=False)]
+    assert_same_forecast(pd.concat(parts).to_csv(index=False, lineterminator="\n"), whole)
+    assert len(loads) == 1  # once for 32 partitions
+    os.utime(model, ns=(1, 1))  # a model file replaced is read again
+    api.forecast_frame(model, frame.head(30))
+    assert len(loads) == 2
+    empty = api.forecast_frame(model, frame.head(0))
+    assert empty.empty and list(empty.columns) == ["unique_id", "ds", "y", "y-q0.1", "y-q0.9"]
+    pd.testing.assert_frame_equal(empty, api.forecast_columns(model))
+    assert list(empty.dtypes.astype(str)) == [str(d) for d in parts[0].dtypes]
+
+
+def test_a_series_that_comes_back_in_a_frame_is_no_error_without_chunks(data):
+    # forecast_frame reads a frame whole, as predict reads a file: grouping is not needed
+    frame, _, model = data
+    forecast = api.forecast_frame(model, frame.sample(frac=1.0, random_state=0))
+    assert forecast["unique_id"].nunique() == 32
+    with pytest.raises(DataError, match="<DataFrame>: no values in 'y'"):
+        api.forecast_frame(model, frame.assign(y=np.nan))
