@@ -142,6 +142,15 @@ def _streaming(s: dict) -> list[str]:
                    f"{_verdict(s['met'])}."]
 
 
+def _processes(s: dict) -> list[str]:
+    rows = ["| processes | steps | windows/s in training | training s | wall s |",
+            "|---|---|---|---|---|"]
+    rows += [f"| {int(n)} | {r['steps']} | {r['windows_per_second']:,.0f} | "
+             f"{r['train_seconds']:.1f} | {r['seconds']:.1f} |" for n, r in s["rows"].items()]
+    return rows + ["", f"{s['series']:,} series x {s['length']:,} points; 2 processes "
+                   f"against 1: {s['speedup']:.2f}x."]
+
+
 def _cuda(s: dict) -> list[str]:
     if "skipped" in s:
         return [f"Skipped: {s['skipped']}."]
@@ -156,4 +165,5 @@ def _cuda(s: dict) -> list[str]:
 RENDER = {"training": _training, "subdaily": _subdaily, "fit": _fit,
           "default_fit": _default_fit,
           "predict": _predict, "startup": _startup,
-          "memory": _memory, "streaming": _streaming, "cuda": _cuda}
+          "memory": _memory, "streaming": _streaming, "processes": _processes,
+          "cuda": _cuda}

@@ -233,6 +233,26 @@ def streaming(context: Context) -> dict:
             "met": max(peaks) / min(peaks) <= 1.5}
 
 
+def processes(context: Context) -> dict:
+    """Training throughput of `fit --nproc 1` and `--nproc 2` (DistributedDataParallel over
+    gloo, each process with half the cores) on 1,000 hourly series x 1,000 points, window 48,
+    the same global batch of 256."""
+    series, length = fit_shape(context)
+    data = write_long_csv(context.data / f"panel-{series}x{length}.csv", series, length)
+    rows = {}
+    for nproc in (1, 2):
+        model = context.data / f"processes-{nproc}.fcst"
+        measured = run(["fit", str(data), "-o", str(model), "--window", "48", "--horizon",
+                        "24", "--max-steps", "60" if context.quick else "200", "--patience",
+                        "100", "--device", "cpu", "--nproc", str(nproc)])
+        training = json.loads(run(["info", str(model), "--json"]).stdout)["training"]
+        rows[nproc] = {"seconds": measured.seconds, "steps": training["steps"],
+                       "windows_per_second": training["windows_per_second"],
+                       "train_seconds": training["seconds"]}
+    return {"series": series, "length": length, "rows": rows,
+            "speedup": rows[2]["windows_per_second"] / rows[1]["windows_per_second"]}
+
+
 def cuda(context: Context) -> dict:
     """Training throughput on a GPU at batch 256 and 1024, fp32 and bf16, against the bare
     loop on the same GPU; skipped without one."""
@@ -255,4 +275,4 @@ ALL: dict[str, Callable[[Context], dict]] = {
     "startup": startup, "training": training, "subdaily": subdaily, "fit": fit,
     "default_fit": default_fit,
     "predict": predict,
-    "memory": memory, "streaming": streaming, "cuda": cuda}
+    "memory": memory, "streaming": streaming, "processes": processes, "cuda": cuda}

@@ -7,6 +7,7 @@ shell completion never load torch or pandas.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import signal
@@ -26,6 +27,7 @@ from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
 EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
+_ARGUMENTS: list[str] = []  # the command line main() runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"],
@@ -71,10 +73,14 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
                    "SIGTERM left; give the same data and options.")
 @click.option("--print-config", is_flag=True,
               help="Print the effective configuration as YAML and exit.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, metavar="N",
+              help="Train one model on N processes of this machine (torch's launcher, as "
+                   "torchrun --standalone --nproc-per-node N does) [default: 1].")
 @output_options
 @click.pass_context
 def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
-        print_config: bool, quiet: bool, verbose: bool, debug: bool, **params: Any) -> None:
+        print_config: bool, nproc: int, quiet: bool, verbose: bool, debug: bool,
+        **params: Any) -> None:
     """Train a recurrent forecaster on DATA and write it to a model file.
 
     DATA is a CSV path, a .gz, or - for stdin. Options can come from --config FILE.yaml;
@@ -90,8 +96,12 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
         raise click.UsageError("Missing argument 'DATA'.", ctx)
     if output == "-":  # a model file is binary, and a checkpoint needs a place beside it
         raise click.UsageError("-o -: a model file cannot go to stdout; give a file path")
+    if nproc > 1:
+        launch(nproc, data)
+        return
     from forecastr import api, ui
 
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # one rank of several speaks
     ui.setup_logging(quiet, verbose)
     output = output or default_output(data)
     bar = sys.stderr.isatty() and not quiet
@@ -101,6 +111,53 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     if not quiet:
         click.echo("forecastr: " + ui.fit_summary(result.artifact.training, cfg, output),
                    err=True)
+
+
+def launch(nproc: int, data: str) -> None:
+    """`fit --nproc N`: this same command on N processes, started by torch's own launcher
+    (torch.distributed.run, what torchrun runs) on this machine; exits with the status of
+    the first rank that failed (143 when one was sent SIGTERM)."""
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        raise click.UsageError("--nproc inside a distributed launch: torchrun starts the "
+                               "processes already")
+    if data == "-":
+        raise click.UsageError("--nproc: every process reads DATA, so it must be a file, not "
+                               "stdin")
+    rest, skip = [], False
+    for argument in _ARGUMENTS:  # the same command, without --nproc
+        if skip or argument == "--nproc" or argument.startswith("--nproc="):
+            skip = argument == "--nproc"
+            continue
+        rest.append(argument)
+    # the cores shared out, rather than each process taking them all
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # the ranks say what went wrong; the launcher's own log of it would say it again
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    os.environ["FORECASTR_NPROC"] = str(nproc)  # so that rank 0's hint to resume has it
+    try:
+        torchrun.run(torchrun.parse_args(["--standalone", "--nnodes", "1", "--nproc-per-node",
+                                          str(nproc), "-m", "forecastr", *rest]))
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode < 0:  # killed: it could not say so itself
+            click.echo(f"forecastr: error: process {rank} of {nproc} was killed by "
+                       f"{signal.Signals(-failure.exitcode).name}", err=True)
+        raise click.exceptions.Exit(EXIT_BY_SIGNAL - failure.exitcode if failure.exitcode < 0
+                                    else failure.exitcode) from None
+
+
+def _resume_command(args: list[str]) -> str:
+    """The command that continues an interrupted fit: the same, with --resume (and, for one
+    process of a distributed run, the launch it needs)."""
+    again = args if "--resume" in args else [*args, "--resume"]
+    if os.environ.get("WORLD_SIZE", "1") == "1":
+        return f"forecastr {shlex.join(again)}"
+    if "FORECASTR_NPROC" in os.environ:  # started by fit --nproc N, which it does not see
+        return f"forecastr {shlex.join([*again, '--nproc', os.environ['FORECASTR_NPROC']])}"
+    return f"torchrun (the same options) -m forecastr {shlex.join(again)}"
 
 
 def default_output(data: str) -> str:
@@ -243,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     1 anything else, 130 interrupted (143 on SIGTERM, 129 on SIGHUP), 141 (quietly) when the
     reader of stdout went away."""
     args = sys.argv[1:] if argv is None else list(argv)
+    _ARGUMENTS[:] = args  # fit --nproc starts the same command on each process
     # from the raw arguments: an error in parsing them must show its traceback too
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
     stop = StopRequest()
@@ -264,16 +322,18 @@ def main(argv: list[str] | None = None) -> None:
                    else "forecastr: terminated", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
     except Interrupted as exc:
-        again = args if "--resume" in args else [*args, "--resume"]
-        hint = f"; to continue: forecastr {shlex.join(again)}" if exc.checkpoint else ""
-        click.echo(f"forecastr: interrupted: {exc}{hint}", err=True)
+        hint = f"; to continue: {_resume_command(args)}" if exc.checkpoint else ""
+        if os.environ.get("RANK", "0") == "0":  # of several processes, rank 0 says it
+            click.echo(f"forecastr: interrupted: {exc}{hint}", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else exc.exit_code
     except ForecastrError as exc:
         if debug:
             traceback.print_exc()
         from forecastr.ui import visible  # messages quote data: never let it steer a terminal
 
-        click.echo(f"forecastr: error: {visible(str(exc))}", err=True)
+        rank = os.environ.get("RANK", "0")  # one of several processes names itself
+        click.echo(f"forecastr: error: {'' if rank == '0' else f'[rank {rank}] '}"
+                   f"{visible(str(exc))}", err=True)
         code = exc.exit_code
     except BrokenPipeError:
         silence_stdout()

@@ -52,6 +52,10 @@ class OutputError(ForecastrError):
     exit_code = 2
 
 
+class PeerFailed(ForecastrError):
+    """Another process of a distributed run failed or went away (exit status 1)."""
+
+
 class Interrupted(ForecastrError):
     """Training was stopped on request (Ctrl-C, SIGTERM) after a batch; `checkpoint` is where
     its state was written, or None when there was nowhere to write it."""

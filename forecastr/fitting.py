@@ -93,9 +93,15 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     """
     import torch
 
-    from forecastr import artifact, container, device, train
+    from forecastr import artifact, container, device, distributed, train
     from forecastr import checkpoint as checkpoints
     from forecastr.model import Dimensions, Ensemble, static_inputs
+
+    group = distributed.from_environment()  # one of several processes (torchrun)
+    main = group is None or group.main
+    if group is not None and not isinstance(source, Panel) and str(source) == "-":
+        raise ConfigError("a distributed fit reads DATA on every process: give a file, not "
+                          "stdin")
 
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
@@ -110,6 +116,8 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                           f"continue from; run without --resume to start")
     cfg = cfg or FitConfig()
     target_device = device.resolve_device(cfg.device)
+    if group is not None:
+        target_device = distributed.start(group, target_device)
     precision = device.resolve_precision(cfg.precision, target_device)
     clock = Clock()
     panel = source if isinstance(source, Panel) else read_panel(source, cfg)
@@ -122,7 +130,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     _check_conformal(cfg, len(split.val), panel.source)
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
-    state = checkpoints.load(checkpoint, cfg, digest) if resume else None
+    state = checkpoints.load(checkpoint, cfg, digest, _world(group)) if resume else None
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
@@ -134,6 +142,8 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                       n_static_numbers=ready.static_numbers.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
+    if group is not None and group.rank:  # the same weights, each rank its own dropout
+        torch.manual_seed(cfg.seed + group.rank)  # masks (rank 0 draws as one process does)
     parameters = sum(p.numel() for p in model.parameters())
     if output is not None:  # a full disk fails now, not after training
         check_writable(output, _bytes_to_write(parameters, panel))
@@ -145,21 +155,30 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         window_floor=scaling.window_floor(ready.stats),
         static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
     stop = stop or StopRequest()
+    asked = stop.requested if group is None else (
+        lambda: (stop.signal or True) if stop.requested() else None)  # which signal it was
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
-        with stop.deferred(), device.flush_denormals(target_device), out_of_memory(
+        with stop.deferred(), device.flush_denormals(target_device), \
+                distributed.peers_watched(group), out_of_memory(
                 f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
                 f"of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
             result = train.train(
                 model, data, train.Windows.from_index(split.train, target_device),
-                val_windows, cfg, target_device, precision, on_epoch, stop.requested, state)
+                val_windows, cfg, target_device, precision, on_epoch if main else None, asked,
+                state, group)
         clock.lap("training")
     except UnfitState as exc:
         raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
                           f"start over") from None
     except train.Paused as paused:
-        if checkpoint is not None:
-            checkpoints.save(checkpoint, paused.state, cfg, digest)
+        if checkpoint is not None and main:
+            checkpoints.save(checkpoint, paused.state, cfg, digest, _world(group))
+        if group is not None:  # every rank exits as the one that was sent a signal, and only
+            # once the checkpoint is written (the launcher stops the rest when one exits)
+            if isinstance(stop, StopRequest) and stop.signal is None:
+                stop.signal = paused.signal
+            group.wait()
         raise Interrupted(f"training stopped at {paused.where}; " + (
             f"checkpoint written to {checkpoint}" if checkpoint is not None
             else "no checkpoint written (no output path)"),
@@ -168,6 +187,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
     summary = {**dataclasses.asdict(result), "device": str(target_device),
+               "processes": _world(group),
                "precision": precision, "train_windows": len(split.train),
                "val_windows": len(split.val), "monitored": "validation" if len(split.val)
                else "training", "parameters": parameters, "padded_series": len(split.padded),
@@ -185,13 +205,19 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         series=_series_record(panel), state_dict=model.state_dict(), training=summary,
         versions=container.versions(), conformal=calibrated,
         static=ready.static_stats if panel.schema.static_features else None)
-    if output is not None:
+    if output is not None and main:
         artifact.save(output, fitted)
         clock.lap("saving")
-    if resume:  # finished: the interrupted run its checkpoint held is over
+    if resume and main:  # finished: the interrupted run its checkpoint held is over
         Path(checkpoint).unlink(missing_ok=True)
+    if group is not None:
+        group.wait()  # the model file is there before any rank says it is done
     log.info("timings: %s", clock)
     return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
+
+
+def _world(group: Any) -> int:
+    return 1 if group is None else group.world
 
 
 def _check_conformal(cfg: FitConfig, n_val: int, source: str) -> None:

@@ -5,6 +5,7 @@ It never prints; progress goes to the on_epoch callback."""
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from torch import nn
 
 from forecastr.config import FitConfig
 from forecastr.device import autocast
+from forecastr.distributed import Group, Members
 from forecastr.errors import ForecastrError
 from forecastr.inputs import encode
 from forecastr.model import Ensemble, Static
@@ -117,12 +119,14 @@ class TrainResult:
 
 
 class Paused(Exception):
-    """Training stopped between two batches because it was asked to; `state` resumes it."""
+    """Training stopped between two batches because it was asked to; `state` resumes it.
+    `signal`: the signal any rank of a distributed run was sent, which all of them stop on."""
 
-    def __init__(self, state: dict[str, Any], where: str) -> None:
+    def __init__(self, state: dict[str, Any], where: str, signal: int | None = None) -> None:
         super().__init__(where)
         self.state = state
         self.where = where
+        self.signal = signal
 
 
 def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -146,15 +150,17 @@ def budget_spent(cfg: FitConfig, progress: Progress, seconds: float) -> str | No
 def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windows: Windows,
           cfg: FitConfig, device: torch.device, precision: str,
           on_epoch: Callable[[dict[str, float | int | None]], None] | None = None,
-          stop: Callable[[], bool] | None = None,
-          resume: dict[str, Any] | None = None) -> TrainResult:
+          stop: Callable[[], bool | int | None] | None = None,
+          resume: dict[str, Any] | None = None, group: Group | None = None) -> TrainResult:
     """Fit `model` in place and leave it holding the weights of its best epoch.
 
     Training ends at the first bound it reaches: --epochs, --max-steps, --max-time, or
     --patience epochs without a better monitored loss. `stop` is polled after every batch;
-    when it returns True, training raises Paused with a state that, passed back as `resume`
-    (to the same model, data and config), continues exactly where it stopped: on the CPU
-    the result equals an uninterrupted run's.
+    when it returns True (or a signal's number), training raises Paused with a state that,
+    passed back as `resume` (to the same model, data and config), continues exactly where it
+    stopped: on the CPU the result equals an uninterrupted run's. With a `group`, this is one
+    rank of a distributed run: it trains on its share of each batch, and the ranks stop
+    together (see forecastr.distributed).
     """
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -168,9 +174,11 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                                          len(train_windows))
     if resume is None and len(val_windows) and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
-        progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision)
+        progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
+                                             group)
         progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
+    forward = model.members if group is None else group.wrap(Members(model), device)
     batch_size = min(cfg.batch_size, len(train_windows))
     per_epoch = cfg.epoch_size or len(train_windows)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
@@ -193,40 +201,53 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound
             chosen = batches[number]
-            batch = data.batch(train_windows, chosen)
+            mine, weight = (chosen, 1.0) if group is None else group.share(chosen)
+            batch = data.batch(train_windows, mine)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
             with autocast(device, precision):
-                output = model.members(batch.inputs, batch.known,
-                                       batch.target if use_teacher else None, batch.static)
+                output = forward(batch.inputs, batch.known,
+                                 batch.target if use_teacher else None, batch.static)
             loss = loss_of(output, batch.target)  # the members' mean
             optimiser.zero_grad(set_to_none=True)
             # summed over members, so that each gets the gradient it would get alone
-            scaler.scale(loss * len(output)).backward()
+            scaler.scale(loss * len(output) * weight).backward()
             if cfg.clip > 0:
                 scaler.unscale_(optimiser)
                 for member in model.nets:  # each member clipped as if trained alone
                     nn.utils.clip_grad_norm_(member.parameters(), cfg.clip)
             scaler.step(optimiser)
             scaler.update()
-            progress.total += loss.detach() * len(chosen)
             progress.next_batch, progress.steps = number + 1, progress.steps + 1
             progress.windows += len(chosen)
-            if stop is not None and stop():
+            asked = stop is not None and stop()
+            time_up = budget_spent(cfg, progress,
+                                   progress.train_seconds + time.perf_counter() - epoch_start)
+            signum = None
+            if group is None:
+                progress.total += loss.detach() * len(chosen)
+            else:  # the ranks stop, and count the loss, alike
+                mine_signal = asked if type(asked) is int else (signal.SIGTERM if asked else None)
+                signum, time_up, summed = group.agree(mine_signal, bool(time_up),
+                                                      loss.detach() * len(mine) * (weight > 0))
+                progress.total += summed
+                asked = signum is not None
+            if asked:
                 progress.train_seconds += time.perf_counter() - epoch_start
                 raise Paused(snapshot(progress, parts, generator, device),
-                             f"epoch {epoch}, batch {number + 1} of {len(batches)}")
-            if budget_spent(cfg, progress,
-                            progress.train_seconds + time.perf_counter() - epoch_start):
+                             f"epoch {epoch}, batch {number + 1} of {len(batches)}", signum)
+            if time_up:
                 break  # the epoch ends here and is validated like a whole one
         done = min(progress.next_batch * batch_size, per_epoch)  # windows this epoch
         train_loss = (progress.total / max(done, 1)).item()
         progress.train_seconds += time.perf_counter() - epoch_start
+        if group is not None:  # so that the ranks' time bounds agree
+            progress.train_seconds = group.latest(progress.train_seconds)
         progress.order, progress.epoch = None, epoch + 1
         if not math.isfinite(train_loss):
             stopped = f"diverged at epoch {epoch}"
             break
-        val_loss = validation_loss(model, data, val_windows, cfg, device, precision) \
+        val_loss = validation_loss(model, data, val_windows, cfg, device, precision, group) \
             if len(val_windows) else None
         monitored = val_loss if val_loss is not None else train_loss
         if not math.isfinite(monitored):
@@ -261,12 +282,16 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
 
 
 def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
-                 device: torch.device, precision: str
+                 device: torch.device, precision: str, group: Group | None = None
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(output (B, H, K, Q), target (B, H, K)) batch by batch over `windows`, in evaluation
-    mode and without teacher forcing; the caller holds torch.no_grad."""
+    """(output (B, H, K, Q), target (B, H, K)) batch by batch over `windows` (this rank's
+    share of them, with a `group`), in evaluation mode and without teacher forcing; the
+    caller holds torch.no_grad."""
     model.eval()
-    for chosen in torch.arange(len(windows), device=device).split(cfg.batch_size):
+    every = torch.arange(len(windows), device=device)
+    if group is not None:
+        every = every.tensor_split(group.world)[group.rank]
+    for chosen in every.split(cfg.batch_size):
         batch = data.batch(windows, chosen)
         with autocast(device, precision):
             output = model(batch.inputs, batch.known, static=batch.static)
@@ -284,10 +309,15 @@ def residuals(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitCon
 
 @torch.no_grad()
 def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
-             device: torch.device, precision: str) -> float:
-    """Mean loss over windows, free-running (no teacher forcing), in evaluation mode."""
+                    device: torch.device, precision: str, group: Group | None = None
+                    ) -> float:
+    """Mean loss over windows, free-running (no teacher forcing), in evaluation mode; with
+    a `group`, each rank scores its share and the sums are added up, so that every rank
+    decides early stopping and the learning rate on the same number."""
     total = torch.zeros((), device=device)
     loss_of = loss_function(cfg, model, device)
-    for output, target in free_running(model, data, windows, cfg, device, precision):
+    for output, target in free_running(model, data, windows, cfg, device, precision, group):
         total += loss_of(output, target) * len(target)
+    if group is not None:
+        total = group.total(total)
     return (total / len(windows)).item()

@@ -55,6 +55,11 @@ def test_the_report_renders_every_section():
                                                      "peak_mb": 400.0},
                           "rows": {"100": {"mb": 1.0, "seconds": 2.5, "peak_mb": 380.0},
                                    "1000": {"mb": 10.0, "seconds": 9.0, "peak_mb": 420.0}}},
+            "processes": {"series": 10, "length": 100, "speedup": 1.5, "rows": {
+                "1": {"seconds": 9.0, "steps": 200, "windows_per_second": 1000.0,
+                      "train_seconds": 5.0},
+                "2": {"seconds": 8.0, "steps": 200, "windows_per_second": 1500.0,
+                      "train_seconds": 3.3}}},
             "cuda": {"skipped": "no CUDA device on this machine"}}}
     text = report.markdown(results)
     assert "| gru | 48 | 64 | 256 | 900 | 1,000 | 0.900 |" in text
@@ -62,6 +67,7 @@ def test_the_report_renders_every_section():
     assert "| wall time | 2.00 s | <= 3.00 s (2 x read_csv 1.00 s + 1 s) | **met** |" in text
     assert "Skipped: no CUDA device on this machine." in text
     assert "| 1,000 | 10 | 9.0 | 420 |" in text and "1.10, **met**" in text
+    assert "| 2 | 200 | 1,500 | 3.3 | 8.0 |" in text and "against 1: 1.50x" in text
     assert "| gru | 336 | 48 | 32 | 9,000 | 1,000 |" in text
     assert "gru 336 batch 32: 10.0x (bare 12.0x)" in text and "worst 10.0x, **met**" in text
 

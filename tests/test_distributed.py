@@ -1,0 +1,179 @@
+"""Training one model on several processes (torchrun, `fit --nproc N`): each rank takes its
+share of every batch, DistributedDataParallel averages the gradients over gloo, the ranks
+stop together, and rank 0 alone writes the model file and the checkpoint."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from forecastr import api, artifact, distributed
+from forecastr.config import FitConfig
+from forecastr.distributed import Group
+from forecastr.errors import ConfigError
+from tests.conftest import SAMPLE_DATA
+
+PRISON = SAMPLE_DATA / "prison.csv.gz"  # 32 quarterly series
+# no dropout: each rank draws its own masks, which a run on one process cannot match
+SMALL = ["--hidden", "8", "--dropout", "0", "--batch-size", "64", "--device", "cpu",
+         "--quiet"]
+
+
+def test_a_batch_is_shared_so_that_the_averaged_gradient_is_the_whole_batchs():
+    chosen = torch.arange(10)
+    parts = [Group(rank, 3, rank).share(chosen) for rank in range(3)]
+    assert [p.tolist() for p, _ in parts] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    # DDP averages the ranks' gradients: sum of weight x mean over ranks = the batch's mean
+    assert [w for _, w in parts] == [1.2, 0.9, 0.9] and sum(w for _, w in parts) == 3
+    lonely = Group(2, 3, 2).share(torch.arange(2))  # a last batch of 2 windows for 3 ranks
+    assert lonely[0].tolist() == [0] and lonely[1] == 0.0
+
+
+@pytest.fixture
+def one_rank(monkeypatch):
+    """This process as rank 0 of a group of one, over gloo on a free local port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0",
+                        "WORLD_SIZE": "1", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(distributed, "from_environment", lambda: Group(0, 1, 0))
+    yield
+    distributed.finish()
+
+
+@pytest.mark.parametrize("options", [
+    {"cell": "gru", "mode": "many-to-one"}, {"cell": "lstm", "mode": "many-to-many"},
+    {"cell": "rnn", "mode": "many-to-many", "bidirectional": True, "quantiles": (0.1, 0.9)},
+    {"cell": "gru", "mode": "many-to-one", "segment": 4, "ensemble": 2, "dropout": 0.2}])
+def test_distributed_training_on_one_rank_is_exactly_training_without_it(one_rank, options,
+                                                                        tmp_path, monkeypatch):
+    # every cell and mode under DistributedDataParallel: no parameter left out of a batch
+    # (DDP would fail), and with one rank the same arithmetic as a plain run
+    cfg = FitConfig(hidden=8, layers=2, window=8, horizon=4, max_steps=6, batch_size=32,
+                    val_windows=2, seed=3, **options)
+    shared = api.fit(PRISON, cfg, tmp_path / "ddp.fcst").artifact
+    monkeypatch.setattr(distributed, "from_environment", lambda: None)
+    plain = api.fit(PRISON, cfg, tmp_path / "plain.fcst").artifact
+    assert shared.training["processes"] == 1 and shared.training["steps"] == 6
+    for name, tensor in plain.state_dict.items():
+        assert torch.equal(tensor, shared.state_dict[name]), name
+
+
+def forecastr_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "forecastr", *map(str, args)]
+
+
+def run_forecastr(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(forecastr_command(*args), capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_two_processes_train_the_model_one_process_trains_with_the_same_global_batch(
+        tmp_path):
+    one, two = tmp_path / "one.fcst", tmp_path / "two.fcst"
+    steps = ["--max-steps", "30", "--seed", "5"]
+    assert run_forecastr("fit", PRISON, "-o", one, *SMALL, *steps).returncode == 0
+    launched = run_forecastr("fit", PRISON, "-o", two, *SMALL, *steps, "--nproc", "2")
+    assert launched.returncode == 0, launched.stderr
+    assert not (tmp_path / "two.fcst.ckpt").exists()
+    single, double = artifact.load(one), artifact.load(two)
+    assert (single.training["processes"], double.training["processes"]) == (1, 2)
+    assert single.training["steps"] == double.training["steps"] == 30
+    # an ordinary model file: it predicts like any other
+    forecasts = [pd.read_csv(io.StringIO(run_forecastr("predict", m, PRISON).stdout))
+                 for m in (one, two)]
+    # equal but for float rounding: the two halves' losses are summed and the gradients
+    # averaged in another order than one process sums them, and Adam carries the last bits
+    pd.testing.assert_frame_equal(forecasts[0], forecasts[1], check_exact=False, rtol=1e-3)
+    weights = max(float((single.state_dict[k] - double.state_dict[k]).abs().max())
+                  for k in single.state_dict)
+    assert 0 <= weights < 1e-3
+
+
+def _children(pid: int) -> dict[int, int]:
+    """rank -> pid of the processes `pid` started (read from /proc)."""
+    ranks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        rank = [e for e in environ if e.startswith(b"RANK=")]
+        if parent == pid and rank:
+            ranks[int(rank[0][5:])] = int(entry.name)
+    return ranks
+
+
+LONG = ["--epochs", "400", "--patience", "400", "--max-steps", "100000", "--epoch-size", "64",
+        "--nproc", "2"]
+
+
+def signal_rank_1(model: Path, signum: int) -> tuple[int, str]:
+    """Start a 2-process fit, send `signum` to rank 1 once rank 0 has logged epoch 3; the
+    launcher's exit status and the rest of its stderr."""
+    started = subprocess.Popen(forecastr_command("fit", PRISON, "-o", model, *SMALL[:-1],
+                                                 "--verbose", *LONG),
+                               stderr=subprocess.PIPE, text=True)
+    for line in started.stderr:
+        if re.search(r"epoch\s+3\b", line):
+            break
+    ranks = _children(started.pid)
+    assert sorted(ranks) == [0, 1]
+    os.kill(ranks[1], signum)
+    rest = started.stderr.read()
+    return started.wait(timeout=120), rest
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_sigterm_to_one_rank_stops_all_with_one_checkpoint_and_resume_finishes(tmp_path):
+    model = tmp_path / "m.fcst"
+    status, rest = signal_rank_1(model, signal.SIGTERM)
+    assert status == 143, rest
+    assert (tmp_path / "m.fcst.ckpt").is_file() and not model.exists()
+    assert rest.count("checkpoint written to") == 1, rest  # rank 0 wrote it and says so
+    assert "--resume --nproc 2" in rest  # the command that continues it
+    resumed = run_forecastr("fit", PRISON, "-o", model, *SMALL, *LONG, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert model.is_file() and not (tmp_path / "m.fcst.ckpt").exists()
+    assert artifact.load(model).training["resumed"] is True
+    other = run_forecastr("fit", PRISON, "-o", model, *SMALL, "--resume")
+    assert other.returncode == 2 and "no checkpoint" in other.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_a_rank_that_dies_ends_the_run_with_one_line_errors_not_a_hang(tmp_path):
+    model = tmp_path / "m.fcst"
+    status, rest = signal_rank_1(model, signal.SIGKILL)
+    assert status == 137, rest
+    assert "forecastr: error: process 1 of 2 was killed by SIGKILL" in rest
+    assert all(line.startswith("forecastr: ") for line in rest.splitlines()), rest
+    assert not model.exists()
+
+
+def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
+    from forecastr import checkpoint
+
+    path = tmp_path / "m.ckpt"
+    checkpoint.save(path, {}, FitConfig(), "digest", processes=2)
+    with pytest.raises(ConfigError, match="trained on 2 process\\(es\\), this one on 1"):
+        checkpoint.load(path, FitConfig(), "digest", 1)
+
+
+def test_a_distributed_fit_needs_a_file_not_stdin(cli):
+    result = cli(["fit", "-", "-o", "m.fcst", "--nproc", "2"], input="a,b\n")
+    assert result.exit_code == 2 and "must be a file, not stdin" in result.stderr
