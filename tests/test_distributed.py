@@ -56,7 +56,8 @@ def one_rank(monkeypatch):
 @pytest.mark.parametrize("options", [
     {"cell": "gru", "mode": "many-to-one"}, {"cell": "lstm", "mode": "many-to-many"},
     {"cell": "rnn", "mode": "many-to-many", "bidirectional": True, "quantiles": (0.1, 0.9)},
-    {"cell": "gru", "mode": "many-to-one", "segment": 4, "ensemble": 2, "dropout": 0.2}])
+    {"cell": "gru", "mode": "many-to-one", "segment": 4, "ensemble": 2, "dropout": 0.2},
+    {"cell": "lstm", "mode": "many-to-one", "intervals": (80.0,), "interval_method": "conformal"}])
 def test_distributed_training_on_one_rank_is_exactly_training_without_it(one_rank, options,
                                                                         tmp_path, monkeypatch):
     # every cell and mode under DistributedDataParallel: no parameter left out of a batch
@@ -69,6 +70,8 @@ def test_distributed_training_on_one_rank_is_exactly_training_without_it(one_ran
     assert shared.training["processes"] == 1 and shared.training["steps"] == 6
     for name, tensor in plain.state_dict.items():
         assert torch.equal(tensor, shared.state_dict[name]), name
+    if cfg.intervals:  # calibrated by rank 0 on every validation window, as one process does
+        assert (shared.conformal["widths"] == plain.conformal["widths"]).all()
 
 
 def forecastr_command(*args: str) -> list[str]:
