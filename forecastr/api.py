@@ -330,16 +330,11 @@ def spark_schema(model: str | Path | Predictor) -> str:
 
 
 def _empty_forecast(predictor: Predictor, with_history: bool) -> pd.DataFrame:
-    from forecastr import prediction, table
+    from forecastr import prediction
     from forecastr.panel import empty_like
 
-    loaded = predictor.artifact
-    values, times = prediction.nothing(loaded, None)
-    frame = table.to_frame(empty_like(loaded.schema), values, times, with_history,
-                           extra_outputs(loaded.config), loaded.dimensions.point)
-    if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
-        frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
-    return frame
+    return prediction.forecast_panel(predictor, empty_like(predictor.artifact.schema),
+                                     prediction.Tally(), with_history=with_history)
 
 
 def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,

@@ -156,9 +156,12 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
         tally.skipped += len(unseen)
         panel = select(panel, np.flatnonzero([i in trained for i in panel.ids]))
     tally.forecast_series += panel.n_series
-    if not panel.n_series:  # all skipped, or a shard that holds none of them
-        return table.to_frame(panel, *nothing(loaded, horizon), with_history,
-                              extra_outputs(loaded.config), loaded.dimensions.point)
+    if not panel.n_series:  # all skipped, a shard that holds none of them, or no data
+        frame = table.to_frame(panel, *_nothing(loaded, horizon), with_history,
+                               extra_outputs(loaded.config), loaded.dimensions.point)
+        if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
+            frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
+        return frame
     tally.short += int((panel.lengths < loaded.window).sum())
     known = None
     if loaded.dimensions.n_future:
@@ -187,7 +190,7 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
     return frame
 
 
-def nothing(loaded: Artifact, horizon: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _nothing(loaded: Artifact, horizon: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The forecast values and times of no series at all."""
     steps, dims = horizon or loaded.horizon, loaded.dimensions
     quantities = 1 + max([dims.point, *[o.index for o in extra_outputs(loaded.config)]])
