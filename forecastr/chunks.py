@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError
-from forecastr.reader import parser_error, sniff_delimiter
+from forecastr.reader import above_header, parser_error, sniff_delimiter
 from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
 
 ROWS_PER_READ = 100_000  # rows pandas parses at a time, whatever the chunk's size
@@ -53,9 +52,8 @@ def _decompressed(stored: BinaryIO) -> io.BufferedReader:
 def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
             keep: Callable[[str], bool] | None) -> Iterator[Excerpt]:
     sample = stream.peek(FIRST_BLOCK).decode("utf-8-sig", errors="replace")
-    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", sample)  # blank lines above the header
-    skip = blank[0].count("\n") or blank[0].count("\r")
-    sep = sniff_delimiter(sample[blank.end():])
+    skip, header = above_header(sample)
+    sep = sniff_delimiter(header)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         # every field as written, blank lines kept as rows so that row r is line r + 2 + skip

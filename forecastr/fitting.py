@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,9 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         window_floor=scaling.window_floor(ready.stats),
         static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
     stop = stop or StopRequest()
-    asked = stop.requested if group is None else (  # with the signal, for the other ranks
-        lambda: (getattr(stop, "signal", None) or True) if stop.requested() else None)
+    asked = stop.requested if group is None else (  # which signal, for the other ranks
+        lambda: (getattr(stop, "signal", None) or signal.SIGTERM) if stop.requested()
+        else None)
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
         with stop.deferred(), device.flush_denormals(target_device), \

@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -72,7 +72,6 @@ class Tally:
     skipped: int = 0  # unseen series left out (--new-series skip)
     short: int = 0  # series with less history than the window, left-padded
     forecast_series: int = 0
-    sources: set[str] = field(default_factory=set)
 
     def report(self, source: str, predictor: Predictor, new_series: NewSeries) -> None:
         """The warnings of a finished DATA, once; no series to forecast is an error."""

@@ -185,9 +185,7 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
     name = source.name
     if source.blank:
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data rows")
-    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", source.sample)  # blank lines above the header
-    skip = blank[0].count("\n") or blank[0].count("\r")
-    sample = source.sample[blank.end():]
+    skip, sample = above_header(source.sample)
     sep = sniff_delimiter(sample)
     try:
         header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
@@ -245,6 +243,12 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
 # with a decimal point, 2.710,349 with a decimal comma (never 1,5 or a date like 01.02.2020)
 GROUPED = {".": re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?|[+-]?\d+(\.\d+)?"),
            ",": re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?|[+-]?\d+(,\d+)?")}
+
+
+def above_header(sample: str) -> tuple[int, str]:
+    """How many blank lines come before the header, and the text from the header on."""
+    blank = re.match(r"(?:[ \t]*(?:\r\n|\r|\n))*", sample)
+    return blank[0].count("\n") or blank[0].count("\r"), sample[blank.end():]
 
 
 def _grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:

@@ -5,7 +5,6 @@ It never prints; progress goes to the on_epoch callback."""
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -156,11 +155,11 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
 
     Training ends at the first bound it reaches: --epochs, --max-steps, --max-time, or
     --patience epochs without a better monitored loss. `stop` is polled after every batch;
-    when it returns True (or a signal's number), training raises Paused with a state that,
-    passed back as `resume` (to the same model, data and config), continues exactly where it
-    stopped: on the CPU the result equals an uninterrupted run's. With a `group`, this is one
-    rank of a distributed run: it trains on its share of each batch, and the ranks stop
-    together (see forecastr.distributed).
+    when it returns True (with a `group`: the signal's number), training raises Paused with
+    a state that, passed back as `resume` (to the same model, data and config), continues
+    exactly where it stopped: on the CPU the result equals an uninterrupted run's. With a
+    `group`, this is one rank of a distributed run: it trains on its share of each batch,
+    and the ranks stop together (see forecastr.distributed).
     """
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -227,8 +226,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             if group is None:
                 progress.total += loss.detach() * len(chosen)
             else:  # the ranks stop, and count the loss, alike
-                mine_signal = asked if type(asked) is int else (signal.SIGTERM if asked else None)
-                signum, time_up, summed = group.agree(mine_signal, bool(time_up),
+                signum, time_up, summed = group.agree(asked or None, bool(time_up),
                                                       loss.detach() * len(mine) * (weight > 0))
                 progress.total += summed
                 asked = signum is not None

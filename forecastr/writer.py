@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+NO_PYARROW = ("writing Parquet needs pyarrow: pip install pyarrow (or, from a checkout of "
+              "forecastr, pip install -e '.[parquet]')")
+
+
 def render(frame: pd.DataFrame, fmt: str, header: bool = True) -> str:
     """A table as CSV (with a header unless told) or as JSON lines, one object per row."""
     if fmt == "json":
@@ -48,8 +52,7 @@ def render_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     try:
         frame.to_parquet(buffer, index=False)
     except ImportError:
-        raise OutputError("writing Parquet needs pyarrow: pip install pyarrow (or, from a "
-                          "checkout of forecastr, pip install -e '.[parquet]')") from None
+        raise OutputError(NO_PYARROW) from None
     return buffer.getvalue()
 
 
@@ -77,8 +80,7 @@ def _parquet_writer(frame: pd.DataFrame, stream: BinaryIO) -> Any:
     try:
         import pyarrow.parquet
     except ImportError:
-        raise OutputError("writing Parquet needs pyarrow: pip install pyarrow (or, from a "
-                          "checkout of forecastr, pip install -e '.[parquet]')") from None
+        raise OutputError(NO_PYARROW) from None
     return pyarrow.parquet.ParquetWriter(stream, _arrow(frame).schema)
 
 
