@@ -41,29 +41,35 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 
 def save(path: str | Path, state: dict[str, Any], cfg: FitConfig, data_digest: str,
-         processes: int = 1) -> None:
+         processes: int = 1, shard_series: bool = False) -> None:
     """Write the checkpoint atomically: a crash while writing leaves the previous one.
-    `processes`: how many trained together (a distributed run resumes with as many)."""
+    `processes`: how many trained together (a distributed run resumes with as many, and
+    with each reading only its own series again when `shard_series`)."""
     payload = {"format": CHECKPOINT.format, "format_version": FORMAT_VERSION,
                "created": datetime.datetime.now(datetime.UTC).isoformat(
                    timespec="seconds"),
                "versions": {k: str(v) for k, v in container.versions().items()},
                "config": _comparable(cfg), "data": data_digest, "processes": processes,
-               "state": state}
+               "shard_series": shard_series, "state": state}
     container.write(path, payload)
 
 
-def load(path: str | Path, cfg: FitConfig, data_digest: str, processes: int = 1
-         ) -> dict[str, Any]:
+def load(path: str | Path, cfg: FitConfig, data_digest: str, processes: int = 1,
+         shard_series: bool = False) -> dict[str, Any]:
     """The training state of a checkpoint written by the same run: the same configuration
-    (the device and precision may change), the same data and the same number of processes;
-    anything else is refused."""
+    (the device and precision may change), the same data and the same number of processes,
+    sharing the series out alike; anything else is refused."""
     payload = container.read(path, CHECKPOINT, FORMAT_VERSION)
     trained = payload.get("processes", 1)
     if trained != processes:
         raise ConfigError(f"{path}: the interrupted run trained on {trained} process(es), this "
                           f"one on {processes}; resume with as many (torchrun "
                           f"--nproc-per-node, or fit --nproc), or run without --resume to "
+                          f"start over")
+    if payload.get("shard_series", False) != shard_series:
+        was, now = ("without", "with") if shard_series else ("with", "without")
+        raise ConfigError(f"{path}: the interrupted run trained {was} --shard-series, this one "
+                          f"{now}; resume with the same options, or run without --resume to "
                           f"start over")
     stored, wanted = payload.get("config"), _comparable(cfg)
     if not isinstance(stored, dict) or not isinstance(payload.get("state"), dict):

@@ -1,11 +1,12 @@
 """A long CSV read a few whole series at a time, so that predicting over more series than fit
 in memory holds one chunk at a time. The rows of each series must be together (the file
 grouped by id, as most exports and `sort` leave it); a series that comes back after another
-one is an error, never a forecast of part of its history.
+one is an error, never a forecast of part of its history. Or read for the series of one
+shard only, in any row order (each process of `fit --shard-series`).
 
-Each chunk is CSV text again (the header and the rows as written), so that it is read by
-the reader exactly as a whole file is, and it remembers the file's line of each row for
-messages."""
+Each chunk (or shard) is CSV text again (the header and the rows as written), so that it is
+read by the reader exactly as a whole file is, and it remembers the file's line of each row
+for messages."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from forecastr.errors import DataError
 from forecastr.reader import above_header, parser_error, sniff_delimiter
+from forecastr.shards import Shard
 from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
 
 ROWS_PER_READ = 100_000  # rows pandas parses at a time, whatever the chunk's size
@@ -49,20 +51,58 @@ def _decompressed(stored: BinaryIO) -> io.BufferedReader:
     return raw
 
 
-def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
-            keep: Callable[[str], bool] | None) -> Iterator[Excerpt]:
+def shard_rows(source: str | Path | BinaryIO, id_col: str, shard: Shard) -> Excerpt:
+    """The rows of the series of `source` whose id falls to `shard`, in the file's order
+    (which need not be grouped by id), as one CSV excerpt: what one process of a
+    `fit --shard-series` run reads, without ever holding the other series.
+
+    Raises:
+        DataError: no `id_col` column, or no series at all falls to the shard.
+    """
+    with opened(source) as (name, stored):
+        try:
+            return _shard_rows(_decompressed(stored), name, id_col, shard)
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            raise gzip_damaged(name) from None
+
+
+def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard) -> Excerpt:
+    held: dict[str, bool] = {}  # id -> whether it falls to the shard, hashed once per id
+    parts, lines = [], []
+    for rows, sep in _row_reads(stream, name):
+        ids = rows[_id_column(rows, name, id_col, "--shard-series splits the series among "
+                              "the processes by id, so DATA must be in the long layout")]
+        for series_id in ids.unique():
+            if series_id not in held:  # an empty id too: its process's reader names its line
+                held[series_id] = shard.holds(series_id)
+        kept = rows[ids.map(held).to_numpy(dtype=bool)]
+        if len(kept):
+            parts.append(kept.drop(columns="_line").to_csv(
+                index=False, header=not parts, sep=sep, lineterminator="\n"))
+            lines.append(kept["_line"].to_numpy())
+    if not parts:
+        raise DataError(f"{name}: none of its {len(held):,} series falls to process "
+                        f"{shard.index} of {shard.count} (--shard-series gives each process "
+                        f"the series whose id hashes to it); use fewer processes")
+    return Excerpt("".join(parts).encode("utf-8"), name, np.concatenate(lines))
+
+
+def _row_reads(stream: io.BufferedReader, name: str) -> Iterator[tuple[pd.DataFrame, str]]:
+    """The file's rows as written, every field text, a read at a time, each row with the
+    file's line (`_line`) and blank lines left out; and the file's delimiter."""
     sample = stream.peek(FIRST_BLOCK).decode("utf-8-sig", errors="replace")
     skip, header = above_header(sample)
     sep = sniff_delimiter(header)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        # every field as written, blank lines kept as rows so that row r is line r + 2 + skip
+        # blank lines kept as rows, so that row r is line r + 2 + skip
         reads = pd.read_csv(text, sep=sep, dtype=str, keep_default_na=False, na_filter=False,
                             skip_blank_lines=False, skiprows=skip, chunksize=ROWS_PER_READ)
-        grouping = _Grouping(name, sep, id_col, per_chunk, keep, first_line=skip + 2)
+        next_line = skip + 2
         for rows in reads:
-            yield from grouping.add(rows)
-        yield from grouping.finish()
+            lines = np.arange(next_line, next_line + len(rows))
+            next_line += len(rows)
+            yield rows.assign(_line=lines)[(rows != "").any(axis=1).to_numpy()], sep
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text; convert it, e.g. iconv -f latin1 -t "
                         f"utf-8") from None
@@ -73,30 +113,40 @@ def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
         raise parser_error(exc, name, None) from None
 
 
+def _id_column(rows: pd.DataFrame, name: str, id_col: str, why: str) -> str:
+    """The id column as pandas named it (a header may pad names with spaces)."""
+    names = [c for c in rows.columns if c.strip() == id_col]
+    if not names:
+        raise DataError(f"{name}: no column {id_col!r} (the series id); {why}")
+    return names[0]
+
+
+def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
+            keep: Callable[[str], bool] | None) -> Iterator[Excerpt]:
+    grouping = _Grouping(name, id_col, per_chunk, keep)
+    for rows, sep in _row_reads(stream, name):
+        yield from grouping.add(rows, sep)
+    yield from grouping.finish()
+
+
 class _Grouping:
     """Rows in, chunks of whole series out: it holds the series being read and the whole
     ones not yet given out, and the ids already read, to catch one that comes back."""
 
-    def __init__(self, name: str, sep: str, id_col: str, per_chunk: int,
-                 keep: Callable[[str], bool] | None, first_line: int) -> None:
-        self.name, self.sep, self.id_col, self.per_chunk = name, sep, id_col, per_chunk
-        self.keep = keep
-        self.next_line = first_line  # the file's line of the next row read
+    def __init__(self, name: str, id_col: str, per_chunk: int,
+                 keep: Callable[[str], bool] | None) -> None:
+        self.name, self.id_col, self.per_chunk, self.keep = name, id_col, per_chunk, keep
+        self.sep = ","
         self.finished: set[str] = set()
         self.whole: list[pd.DataFrame] = []  # whole series kept, not yet given out
         self.run_id: str | None = None  # the series being read
         self.run_kept = False
         self.run: list[pd.DataFrame] = []  # its rows so far (when kept)
 
-    def add(self, rows: pd.DataFrame) -> Iterator[Excerpt]:
-        names = [c for c in rows.columns if c.strip() == self.id_col]
-        if not names:
-            raise DataError(f"{self.name}: no column {self.id_col!r} (the model's series id); "
-                            f"give DATA in the long layout the model was fitted on")
-        lines = np.arange(self.next_line, self.next_line + len(rows))
-        self.next_line += len(rows)
-        rows = rows.assign(_line=lines)[(rows != "").any(axis=1).to_numpy()]  # no blank lines
-        ids = rows[names[0]].to_numpy(dtype=object)
+    def add(self, rows: pd.DataFrame, sep: str) -> Iterator[Excerpt]:
+        self.sep = sep
+        ids = rows[_id_column(rows, self.name, self.id_col, "give DATA in the long layout "
+                              "the model was fitted on")].to_numpy(dtype=object)
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
         bounds = [*starts, len(ids)]
         for a, b in zip(bounds[:-1], bounds[1:]):

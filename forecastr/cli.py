@@ -76,11 +76,14 @@ def inspect(ctx: click.Context, data: str, as_json: bool, quiet: bool, verbose: 
 @click.option("--nproc", type=click.IntRange(min=1), default=1, metavar="N",
               help="Train one model on N processes of this machine (torch's launcher, as "
                    "torchrun --standalone --nproc-per-node N does) [default: 1].")
+@click.option("--shard-series", is_flag=True,
+              help="Of several processes, each reads only the series whose id hashes to it, "
+                   "for a long file larger than one machine's memory.")
 @output_options
 @click.pass_context
 def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
-        print_config: bool, nproc: int, quiet: bool, verbose: bool, debug: bool,
-        **params: Any) -> None:
+        print_config: bool, nproc: int, shard_series: bool, quiet: bool, verbose: bool,
+        debug: bool, **params: Any) -> None:
     """Train a recurrent forecaster on DATA and write it to a model file.
 
     DATA is a CSV path, a .gz, or - for stdin. Options can come from --config FILE.yaml;
@@ -107,7 +110,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     bar = sys.stderr.isatty() and not quiet
     with ui.training_progress(bar, verbose) as on_epoch:
         result = api.fit(data, cfg, output, on_epoch, stop=ctx.find_object(StopRequest),
-                         resume=resume)
+                         resume=resume, shard_series=shard_series)
     if not quiet:
         click.echo("forecastr: " + ui.fit_summary(result.artifact.training, cfg, output),
                    err=True)

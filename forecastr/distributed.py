@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -35,20 +36,35 @@ class Group:
     rank: int
     world: int
     local_rank: int
+    # the training windows of each rank when each holds only its own series
+    # (--shard-series); None when every rank holds them all
+    held: tuple[int, ...] | None = None
 
     @property
     def main(self) -> bool:
         """The rank that shows progress and writes the model file and checkpoints."""
         return self.rank == 0
 
-    def share(self, chosen: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """This rank's part of a batch's windows, and the weight of its mean loss that makes
-        the ranks' averaged gradient the whole batch's (parts differ by one window at most;
-        a rank left without one computes on a window with weight 0)."""
-        part = chosen.tensor_split(self.world)[self.rank]
+    @property
+    def sharded(self) -> bool:
+        return self.held is not None
+
+    def share(self, chosen: torch.Tensor, size: int) -> tuple[torch.Tensor, float]:
+        """This rank's part of a batch of `size` windows over all ranks, and the weight of
+        its mean loss that makes the ranks' averaged gradient the whole batch's. `chosen`:
+        the whole batch, of which each rank takes a slice (parts differ by one window at
+        most), or when sharded this rank's own part already. A rank left without a window
+        computes on one with weight 0."""
+        part = chosen if self.sharded else chosen.tensor_split(self.world)[self.rank]
         if not len(part):
-            return chosen[:1], 0.0
-        return part, len(part) * self.world / len(chosen)
+            return chosen.new_zeros(1), 0.0
+        return part, len(part) * self.world / size
+
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's `value` (picklable), in rank order, on every rank."""
+        values: list[Any] = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
 
     def agree(self, signum: int | None, time_up: bool, loss_sum: torch.Tensor
               ) -> tuple[int | None, bool, torch.Tensor]:
@@ -87,6 +103,49 @@ class Group:
         return DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=False)  # every parameter takes part in every batch
+
+
+def epoch_plan(held: tuple[int, ...], rank: int, per_epoch: int, batch_size: int
+               ) -> tuple[int, np.ndarray, np.ndarray]:
+    """How the `per_epoch` windows of an epoch are drawn when each rank holds only its own
+    (`held` windows each): each rank draws in proportion to what it holds (every window once
+    when `per_epoch` is them all), spread evenly over the epoch's batches. Returns the
+    windows this rank draws, its part of each batch (B,), and each batch's size over all
+    ranks (B,), within `len(held)` of `batch_size` and at least 1 when
+    `batch_size` >= `len(held)`."""
+    shares = apportion(per_epoch, held)
+    ends = np.minimum(np.arange(-(-per_epoch // batch_size) + 1) * batch_size, per_epoch)
+    # rank r has drawn share * ends[k] // per_epoch windows by the end of batch k: its
+    # share, exactly, by the end of the epoch (integer arithmetic: alike on every rank)
+    parts = [np.diff(share * ends // per_epoch) for share in shares]
+    return shares[rank], parts[rank], np.sum(parts, axis=0)
+
+
+def apportion(total: int, weights: tuple[int, ...]) -> list[int]:
+    """`total` split in proportion to `weights` by largest remainders (ties to the lower
+    rank): whole numbers that add up to `total`."""
+    whole = sum(weights)
+    shares = [total * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda r: (-(total * weights[r] % whole), r))
+    for r in by_remainder[:total - sum(shares)]:
+        shares[r] += 1
+    return shares
+
+
+def with_every_ranks_random(state: dict[str, Any], group: Group) -> dict[str, Any]:
+    """A training snapshot (resume.snapshot, rank 0's) with every rank's random states
+    beside it, so that a resumed run draws each rank's dropout masks as it would have."""
+    return {**state, "ranks_random": group.gather(state["random"])}
+
+
+def own_random(state: dict[str, Any], group: Group) -> dict[str, Any]:
+    """A snapshot as this rank resumes it: with its own random states, when they were
+    saved (a checkpoint of an older forecastr holds rank 0's only)."""
+    ranks = state.get("ranks_random")
+    if not isinstance(ranks, list) or len(ranks) != group.world \
+            or not isinstance(ranks[group.rank], dict):
+        return state
+    return {**state, "random": ranks[group.rank]}
 
 
 def from_environment() -> Group | None:

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from forecastr import calendar, scaling, static
+from forecastr import calendar, scaling, sharding, static
 from forecastr.calendar import rhythm
 from forecastr.clock import Clock
 from forecastr.config import FitConfig
-from forecastr.errors import ConfigError, Interrupted, out_of_memory
+from forecastr.errors import ConfigError, Interrupted, PeerFailed, out_of_memory
 from forecastr.outputs import quantile_levels
 from forecastr.panel import Panel, time_text
 from forecastr.reader import read_panel
 from forecastr.resume import UnfitState
+from forecastr.shards import Shard
 from forecastr.stopping import StopRequest
 from forecastr.windows import Split, build
 from forecastr.writer import check_writable
@@ -60,19 +61,19 @@ class Prepared:
     static_numbers: np.ndarray  # (S, Z) float32 scaled numeric static features
 
 
-def prepare(panel: Panel, cfg: FitConfig) -> Prepared:
-    """Settle the config for the panel's frequency, then window and scale it, as fit does."""
+def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -> Prepared:
+    """Settle the config for the panel's frequency, then window and scale it, as fit does.
+    `peers`: the panel is one process's share of the series (--shard-series), and its
+    static features and ids are encoded as the whole panel's."""
     cfg = calendar.settle(cfg, panel.schema.freq)
     split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
-    if cfg.val_windows and not len(split.val):
-        log.warning("%s: no series is long enough to hold out validation windows; early "
-                    "stopping watches the training loss", panel.source)
     stats = scaling.fit(panel, cfg.scaler, split.train_ends)
     names = calendar.names(cfg, panel.schema.freq)
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
-    static_stats = static.fit(panel)
-    codes, numbers = static.encode(panel, static_stats, np.arange(panel.n_series)
+    static_stats = static.fit(panel) if peers is None else peers.static
+    first = 0 if peers is None else peers.first
+    codes, numbers = static.encode(panel, static_stats, first + np.arange(panel.n_series)
                                    if cfg.id_embedding else None)
     return Prepared(cfg, panel, split, stats, names, values,
                     rhythm(panel.schema.freq).season, static_stats, codes, numbers)
@@ -82,7 +83,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         output: str | Path | None = None,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         stop: StopRequest | None = None, resume: bool = False,
-        checkpoint: str | Path | None = None) -> FitResult:
+        checkpoint: str | Path | None = None, shard_series: bool = False) -> FitResult:
     """Train a recurrent forecaster on a CSV (or a panel already read) and, when `output` is
     given, write its model file.
 
@@ -90,8 +91,26 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     When `stop` is requested during training, the state is written to `checkpoint` (by
     default OUTPUT.ckpt) and Interrupted is raised; `resume=True` continues from it and ends
     where an uninterrupted run would have. A resumed run removes its checkpoint when it
-    finishes; a fresh run leaves one it finds (another run's) and says so.
+    finishes; a fresh run leaves one it finds (another run's) and says so. `shard_series`:
+    of several processes (torchrun), each reads only the series whose id hashes to it.
     """
+    from forecastr import distributed
+
+    try:
+        result = _fit(source, cfg, output, on_epoch, stop, resume, checkpoint, shard_series)
+    except (PeerFailed, Interrupted):  # of several processes: all stop; a group left to
+        distributed.finish()  # the interpreter's exit can abort it (SIGABRT)
+        raise
+    # a process failing on its own leaves the group by exiting, once it has said why, so
+    # that the launcher hears of its failure first, not of the others' that follow from it
+    distributed.finish()
+    return result
+
+
+def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None,
+         output: str | Path | None, on_epoch: Callable[[dict[str, Any]], None] | None,
+         stop: StopRequest | None, resume: bool, checkpoint: str | Path | None,
+         shard_series: bool) -> FitResult:
     import torch
 
     from forecastr import artifact, container, device, distributed, train
@@ -103,6 +122,13 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     if group is not None and not isinstance(source, Panel) and str(source) == "-":
         raise ConfigError("a distributed fit reads DATA on every process: give a file, not "
                           "stdin")
+    sharded = shard_series and group is not None
+    if shard_series and group is None:
+        log.info("--shard-series: one process reads every series (start several with --nproc "
+                 "or torchrun to split them)")
+    if sharded and isinstance(source, Panel):
+        raise ConfigError("--shard-series: each process reads its own series from DATA; give "
+                          "a file, not a panel already read")
 
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
@@ -121,17 +147,37 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         target_device = distributed.start(group, target_device)
     precision = device.resolve_precision(cfg.precision, target_device)
     clock = Clock()
-    panel = source if isinstance(source, Panel) else read_panel(source, cfg)
-    clock.lap("read")
-    with out_of_memory(f"building the windows of {panel.n_series:,} series "
-                       f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):
-        ready = prepare(panel, cfg)
+    watched = distributed.peers_watched(group if sharded else None)  # a peer that failed
+    with sharding.held_warnings(group if sharded else None) as notes, watched:  # reading
+        panel = source if isinstance(source, Panel) else read_panel(
+            source, cfg, shard=Shard(group.rank + 1, group.world) if sharded else None)
+        peers = sharding.introduce(panel, group) if sharded else None
+        clock.lap("read")
+        with out_of_memory(f"building the windows of {panel.n_series:,} series "
+                           f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):
+            ready = prepare(panel, cfg, peers)
     clock.lap("windows")
     cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
-    _check_conformal(cfg, len(split.val), panel.source)
     digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
-    state = checkpoints.load(checkpoint, cfg, digest, _world(group)) if resume else None
+    whole = None
+    if sharded:  # what the loop and the model file need of the other processes' series
+        with distributed.peers_watched(group):
+            sharding.said(notes, group)
+            whole = sharding.account(split, ready.stats, _series_record(panel), digest,
+                                     group, cfg.batch_size, panel.source)
+        group, digest = dataclasses.replace(group, held=whole.held), whole.digest
+    n_val = len(split.val) if whole is None else whole.val_windows
+    if cfg.val_windows and not n_val:
+        log.warning("%s: no series is long enough to hold out validation windows; early "
+                    "stopping watches the training loss", panel.source)
+    _check_conformal(cfg, n_val, panel.source)
+    n_series = panel.n_series if peers is None else peers.total
+    record = _series_record(panel) if whole is None else whole.series
+    state = checkpoints.load(checkpoint, cfg, digest, _world(group), sharded) if resume \
+        else None
+    if state is not None and group is not None:
+        state = distributed.own_random(state, group)
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
@@ -139,7 +185,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
                       season=ready.season, n_future=len(panel.schema.future_features),
                       static_levels=static.embedding_levels(
-                          ready.static_stats, panel.n_series if cfg.id_embedding else None),
+                          ready.static_stats, n_series if cfg.id_embedding else None),
                       n_static_numbers=ready.static_numbers.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
@@ -147,7 +193,7 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         torch.manual_seed(cfg.seed + group.rank)  # masks (rank 0 draws as one process does)
     parameters = sum(p.numel() for p in model.parameters())
     if output is not None:  # a full disk fails now, not after training
-        check_writable(output, _bytes_to_write(parameters, panel))
+        check_writable(output, _bytes_to_write(parameters, record["ids"]))
     data = train.TrainingData(
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
@@ -174,8 +220,11 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
         raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
                           f"start over") from None
     except train.Paused as paused:
+        if group is not None:  # each rank's dropout masks go on as they would have
+            with distributed.peers_watched(group):
+                paused.state = distributed.with_every_ranks_random(paused.state, group)
         if checkpoint is not None and main:
-            checkpoints.save(checkpoint, paused.state, cfg, digest, _world(group))
+            checkpoints.save(checkpoint, paused.state, cfg, digest, _world(group), sharded)
         if group is not None:  # every rank exits as the one that was sent a signal, and only
             # once the checkpoint is written (the launcher stops the rest when one exits)
             if isinstance(stop, StopRequest) and stop.signal is None:
@@ -190,21 +239,30 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                     result.stopped, result.best_epoch)
     summary = {**dataclasses.asdict(result), "device": str(target_device),
                "processes": _world(group),
-               "precision": precision, "train_windows": len(split.train),
-               "val_windows": len(split.val), "monitored": "validation" if len(split.val)
-               else "training", "parameters": parameters, "padded_series": len(split.padded),
-               "skipped_series": list(split.skipped), "resumed": resume,
-               "data": panel.source}
+               "precision": precision, "train_windows": len(split.train) if whole is None
+               else sum(whole.held), "val_windows": n_val,
+               "monitored": "validation" if n_val else "training", "parameters": parameters,
+               "padded_series": len(split.padded) if whole is None else whole.padded,
+               "skipped_series": list(split.skipped if whole is None else whole.skipped),
+               "resumed": resume, "data": panel.source}
+    if peers is not None:  # each process read only its own series
+        summary["series_per_process"] = list(peers.series)
     calibrated = None
     if cfg.intervals and cfg.interval_method == "conformal":
         with device.flush_denormals(target_device):
-            errors = train.residuals(model, data, val_windows, cfg, target_device, precision)
-        calibrated = calibrate_intervals(errors.numpy(), split.val.series, panel.n_series,
-                                         cfg.intervals)
+            errors = train.residuals(model, data, val_windows, cfg, target_device, precision
+                                     ) if len(val_windows) else torch.zeros(
+                (0, cfg.horizon, panel.schema.n_targets))
+        errors, series = errors.numpy(), split.val.series
+        if peers is not None:  # widths from every process's windows
+            with distributed.peers_watched(group):
+                errors, series = sharding.residuals(errors, series, peers.first, group)
+        calibrated = calibrate_intervals(errors, series, n_series, cfg.intervals)
     fitted = artifact.Artifact(
         config=cfg, schema=panel.schema,
-        dimensions=dims, calendar=ready.calendar, scaling=ready.stats,
-        series=_series_record(panel), state_dict=model.state_dict(), training=summary,
+        dimensions=dims, calendar=ready.calendar,
+        scaling=ready.stats if whole is None else whole.scaling,
+        series=record, state_dict=model.state_dict(), training=summary,
         versions=container.versions(), conformal=calibrated,
         static=ready.static_stats if panel.schema.static_features else None)
     if output is not None and main:
@@ -247,10 +305,10 @@ def calibrate_intervals(errors: np.ndarray, series: np.ndarray, n_series: int,
     return {"widths": widths, "pooled": pooled}  # (S, J, H, K) and (J, H, K)
 
 
-def _bytes_to_write(parameters: int, panel: Panel) -> int:
+def _bytes_to_write(parameters: int, ids: list[str]) -> int:
     """About the most that fit writes: the model file and a checkpoint (weights, best
     weights and Adam's two moments) in float32, the series record, room for metadata."""
-    return 6 * 4 * parameters + 100 * panel.n_series + sum(map(len, panel.ids)) + 10**6
+    return 6 * 4 * parameters + 100 * len(ids) + sum(map(len, ids)) + 10**6
 
 
 def _series_record(panel: Panel) -> dict[str, list]:

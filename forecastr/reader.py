@@ -19,6 +19,7 @@ import pandas as pd
 from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
 from forecastr.panel import Layout, Panel, Schema, row_owners
+from forecastr.shards import Shard
 from forecastr.source import Source, open_source
 from forecastr.timegrid import regularise
 from forecastr.times import Parsed, parse_times
@@ -50,7 +51,7 @@ class Columns:
 
 
 def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
-               model: str | None = None) -> Panel:
+               model: str | None = None, shard: Shard | None = None) -> Panel:
     """Read a CSV of one series, wide series or long (`unique_id, ds, y`) series into a Panel.
 
     Args:
@@ -59,27 +60,34 @@ def read_panel(source: str | Path | BinaryIO, cfg: FitConfig | None = None,
             utc); defaults when None.
         model: the model file whose columns `cfg` names, when reading for one; a missing
             column is then the model's, not a flag's.
+        shard: read only the series whose id falls to it (a long file; its rows in any
+            order), never holding the others.
 
     Raises:
         DataError: with a one-line message naming the file, column and line of the problem.
     """
     cfg = cfg or FitConfig()
-    frame, lines, name = read_frame(source, cfg)
+    frame, lines, name = read_frame(source, cfg, shard)
     with out_of_memory(f"reading {name} ({len(frame):,} rows)", "give a smaller file (fewer "
                        "or shorter series), or run where there is more memory"):
         return _read(frame, lines, name, cfg, model)
 
 
-def read_frame(source: str | Path | BinaryIO, cfg: FitConfig
+def read_frame(source: str | Path | BinaryIO, cfg: FitConfig, shard: Shard | None = None
                ) -> tuple[pd.DataFrame, np.ndarray, str]:
     """A CSV or Parquet file's table as pandas parsed it (series ids as written), the line
-    each row starts on, and the file's name for messages."""
+    each row starts on, and the file's name for messages; only the rows of the series that
+    fall to `shard`, when given."""
     ids = (cfg.id_col or LONG_ID, *cfg.static_features)  # read as written
     if is_parquet(source):
         name = str(source)
         with out_of_memory(f"reading {name} (Parquet)", "give a smaller file"):
-            frame = parquet_frame(name, ids)
-        return frame, np.arange(1, len(frame) + 1), name
+            frame, lines = parquet_frame(name, ids, shard)
+        return frame, lines, name
+    if shard is not None:
+        from forecastr.chunks import shard_rows  # chunks reads with this module's helpers
+
+        source = shard_rows(source, ids[0], shard)
     text = open_source(source)
     with out_of_memory(f"reading {text.name} ({text.size:,} bytes of CSV)",
                        "give a smaller file (fewer or shorter series), or run where there is "
@@ -122,15 +130,20 @@ def is_parquet(source: str | Path | BinaryIO) -> bool:
     return isinstance(source, (str, Path)) and Path(source).suffix.lower() in PARQUET
 
 
-def parquet_frame(path: str, id_columns: tuple[str, ...]) -> pd.DataFrame:
-    """A Parquet file's table, its series ids as text; a row of it counts as a line."""
+def parquet_frame(path: str, id_columns: tuple[str, ...], shard: Shard | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray]:
+    """A Parquet file's table, its series ids as text, and each row's number (a row of it
+    counts as a line); only the rows of the series that fall to `shard`, when given."""
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path) if shard is None else _shard_of_parquet(
+            path, id_columns[0], shard)
     except ImportError:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow (or, from "
                         f"a checkout of forecastr, pip install -e '.[parquet]')") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check the path") from None
+    except DataError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pyarrow has many error types for damage
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: not a readable Parquet file ({detail})") from None
@@ -140,7 +153,28 @@ def parquet_frame(path: str, id_columns: tuple[str, ...]) -> pd.DataFrame:
         frame[column] = frame[column].astype("string")
     if frame.empty:
         raise DataError(f"{path}: has no rows; give a table with data")
-    return frame
+    rows = frame.pop("_row").to_numpy() if "_row" in frame.columns else None
+    return frame, rows if rows is not None else np.arange(1, len(frame) + 1)
+
+
+def _shard_of_parquet(path: str, id_col: str, shard: Shard) -> pd.DataFrame:
+    """The rows of the series whose id falls to `shard`: the id column is read first, then
+    only those rows (pyarrow filters each row group as it reads it)."""
+    import pyarrow.parquet as pq
+
+    if id_col not in pq.read_schema(path).names:
+        raise DataError(f"{path}: no column {id_col!r} (the series id); --shard-series "
+                         f"splits the series among the processes by id, so DATA must be in "
+                         f"the long layout")
+    ids = pd.read_parquet(path, columns=[id_col])[id_col]
+    held = [i for i in ids.unique() if shard.holds("" if pd.isna(i) else str(i))]
+    if not held:
+        raise DataError(f"{path}: none of its {ids.nunique():,} series falls to process "
+                        f"{shard.index} of {shard.count} (--shard-series gives each process "
+                        f"the series whose id hashes to it); use fewer processes")
+    rows = np.flatnonzero(ids.isin(held).to_numpy()) + 1
+    frame = pd.read_parquet(path, filters=[(id_col, "in", held)])
+    return frame.assign(_row=rows) if len(frame) == len(rows) else frame
 
 
 def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,

@@ -27,9 +27,15 @@ class StaticStats:
 
 def fit(panel: Panel) -> StaticStats:
     """A feature is numeric when every value it has is a number, categorical otherwise."""
+    return fit_values(panel.static, panel.schema.static_features)
+
+
+def fit_values(static: dict[str, np.ndarray], names: tuple[str, ...]) -> StaticStats:
+    """fit for the static features `names` of some series (`static`: Panel.static), such as
+    those of every process of a distributed fit put together."""
     levels, numeric = {}, {}
-    for name in panel.schema.static_features:
-        values = panel.static[name]
+    for name in names:
+        values = static[name]
         numbers = _numbers(values)
         if numbers is not None and not np.isnan(numbers).all():
             present = numbers[~np.isnan(numbers)]

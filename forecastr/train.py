@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
 from forecastr.config import FitConfig
 from forecastr.device import autocast
-from forecastr.distributed import Group, Members
+from forecastr.distributed import Group, Members, epoch_plan
 from forecastr.errors import ForecastrError
 from forecastr.inputs import encode
 from forecastr.model import Ensemble, Static
@@ -137,6 +138,18 @@ def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor
                       for _ in range(passes)])[:count]
 
 
+def own_order(group: Group, seed: int, epoch: int, per_epoch: int, batch_size: int
+              ) -> torch.Tensor:
+    """The windows this rank draws in an epoch when each rank holds only its own: its share
+    of the epoch (distributed.epoch_plan), from a generator of its own seeded by the run's
+    seed, its rank and the epoch, so that a resumed run draws them again alike."""
+    count, _, _ = epoch_plan(group.held, group.rank, per_epoch, batch_size)
+    entropy = np.random.SeedSequence([seed % 2**64, group.rank, epoch])
+    generator = torch.Generator().manual_seed(int(entropy.generate_state(1)[0]))
+    return draw(group.held[group.rank], count, generator) if count else \
+        torch.zeros(0, dtype=torch.int64)
+
+
 def budget_spent(cfg: FitConfig, progress: Progress, seconds: float) -> str | None:
     """The bound on steps or time that training has reached, if any."""
     if cfg.max_steps and progress.steps >= cfg.max_steps:
@@ -169,17 +182,26 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                                          patience=max(1, cfg.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
-    progress = Progress() if resume is None else restore(resume, parts, generator, device,
-                                                         len(train_windows))
-    if resume is None and len(val_windows) and cfg.baseline != "none":  # the starting
+    sharded = group is not None and group.sharded
+    # the saved order is rank 0's: when each rank holds its own windows, each draws its own
+    # again (from the epoch's seed: the same as before it stopped)
+    progress = Progress() if resume is None else restore(
+        resume, parts, generator, device, group.held[0] if sharded else len(train_windows))
+    n_val = len(val_windows) if not sharded else int(group.total(  # of all ranks
+        torch.tensor(len(val_windows), dtype=torch.int64, device=device)))
+    if resume is None and n_val and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
         progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
                                              group)
         progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
     forward = model.members if group is None else group.wrap(Members(model), device)
-    batch_size = min(cfg.batch_size, len(train_windows))
-    per_epoch = cfg.epoch_size or len(train_windows)
+    n_windows = sum(group.held) if sharded else len(train_windows)  # of all ranks
+    batch_size = min(cfg.batch_size, n_windows)
+    per_epoch = cfg.epoch_size or n_windows
+    if sharded and progress.order is not None:
+        progress.order = own_order(group, cfg.seed, progress.epoch, per_epoch,
+                                   batch_size).to(device)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
     most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
     started = time.perf_counter()
@@ -190,17 +212,25 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                 "epochs" if progress.epoch > cfg.epochs else "")
             if stopped:
                 break
-            progress.order = draw(len(train_windows), per_epoch, generator).to(device)
+            progress.order = (own_order(group, cfg.seed, progress.epoch, per_epoch, batch_size)
+                              if sharded else draw(len(train_windows), per_epoch, generator)
+                              ).to(device)
             progress.total, progress.next_batch = torch.zeros((), device=device), 0
         epoch = progress.epoch
         model.train()
         epoch_start = time.perf_counter()
-        batches = progress.order.split(batch_size)
+        if sharded:  # this rank's part of each batch, and the batch's size over all ranks
+            _, parts_of_batches, sizes = epoch_plan(group.held, group.rank, per_epoch,
+                                                    batch_size)
+            batches = progress.order.split(parts_of_batches.tolist())
+        else:
+            batches = progress.order.split(batch_size)
+            sizes = [len(chosen) for chosen in batches]
         for number in range(progress.next_batch, len(batches)):
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound
-            chosen = batches[number]
-            mine, weight = (chosen, 1.0) if group is None else group.share(chosen)
+            chosen, size = batches[number], int(sizes[number])
+            mine, weight = (chosen, 1.0) if group is None else group.share(chosen, size)
             batch = data.batch(train_windows, mine)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
@@ -218,7 +248,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             scaler.step(optimiser)
             scaler.update()
             progress.next_batch, progress.steps = number + 1, progress.steps + 1
-            progress.windows += len(chosen)
+            progress.windows += size
             asked = stop is not None and stop()
             time_up = budget_spent(cfg, progress,
                                    progress.train_seconds + time.perf_counter() - epoch_start)
@@ -236,7 +266,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                              f"epoch {epoch}, batch {number + 1} of {len(batches)}", signum)
             if time_up:
                 break  # the epoch ends here and is validated like a whole one
-        done = min(progress.next_batch * batch_size, per_epoch)  # windows this epoch
+        done = int(sum(sizes[:progress.next_batch]))  # windows this epoch
         train_loss = (progress.total / max(done, 1)).item()
         progress.train_seconds += time.perf_counter() - epoch_start
         if group is not None:  # so that the ranks' time bounds agree
@@ -246,7 +276,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             stopped = f"diverged at epoch {epoch}"
             break
         val_loss = validation_loss(model, data, val_windows, cfg, device, precision, group) \
-            if len(val_windows) else None
+            if n_val else None
         monitored = val_loss if val_loss is not None else train_loss
         if not math.isfinite(monitored):
             stopped = f"diverged at epoch {epoch}"
@@ -287,7 +317,7 @@ def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: Fit
     caller holds torch.no_grad."""
     model.eval()
     every = torch.arange(len(windows), device=device)
-    if group is not None:
+    if group is not None and not group.sharded:
         every = every.tensor_split(group.world)[group.rank]
     for chosen in every.split(cfg.batch_size):
         batch = data.batch(windows, chosen)
@@ -316,6 +346,10 @@ def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: 
     loss_of = loss_function(cfg, model, device)
     for output, target in free_running(model, data, windows, cfg, device, precision, group):
         total += loss_of(output, target) * len(target)
+    count = len(windows)
     if group is not None:
         total = group.total(total)
-    return (total / len(windows)).item()
+        if group.sharded:  # each rank scored windows of its own
+            count = group.total(torch.tensor(float(count), dtype=torch.float64,
+                                             device=device)).item()
+    return (total / count).item()

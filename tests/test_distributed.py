@@ -31,12 +31,16 @@ SMALL = ["--hidden", "8", "--dropout", "0", "--batch-size", "64", "--device", "c
 
 def test_a_batch_is_shared_so_that_the_averaged_gradient_is_the_whole_batchs():
     chosen = torch.arange(10)
-    parts = [Group(rank, 3, rank).share(chosen) for rank in range(3)]
+    parts = [Group(rank, 3, rank).share(chosen, len(chosen)) for rank in range(3)]
     assert [p.tolist() for p, _ in parts] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
     # DDP averages the ranks' gradients: sum of weight x mean over ranks = the batch's mean
     assert [w for _, w in parts] == [1.2, 0.9, 0.9] and sum(w for _, w in parts) == 3
-    lonely = Group(2, 3, 2).share(torch.arange(2))  # a last batch of 2 windows for 3 ranks
+    lonely = Group(2, 3, 2).share(torch.arange(2), 2)  # a last batch of 2 windows, 3 ranks
     assert lonely[0].tolist() == [0] and lonely[1] == 0.0
+    # each rank holding its own windows (--shard-series): its part is what it drew, weighed
+    # by the batch's size over all ranks
+    own = Group(1, 3, 1, held=(10, 20, 30)).share(torch.tensor([4, 7]), 5)
+    assert own[0].tolist() == [4, 7] and own[1] == 2 * 3 / 5
 
 
 @pytest.fixture
@@ -126,11 +130,12 @@ LONG = ["--epochs", "400", "--patience", "400", "--max-steps", "100000", "--epoc
         "--nproc", "2"]
 
 
-def signal_rank_1(model: Path, signum: int) -> tuple[int, str]:
-    """Start a 2-process fit, send `signum` to rank 1 once rank 0 has logged epoch 3; the
-    launcher's exit status and the rest of its stderr."""
-    started = subprocess.Popen(forecastr_command("fit", PRISON, "-o", model, *SMALL[:-1],
-                                                 "--verbose", *LONG),
+def signal_rank_1(model: Path, signum: int, fit: list | None = None) -> tuple[int, str]:
+    """Start a 2-process fit (by default of PRISON; `fit`: its arguments after `fit`), send
+    `signum` to rank 1 once rank 0 has logged epoch 3; the launcher's exit status and the
+    rest of its stderr."""
+    fit = fit or [PRISON, *SMALL[:-1], *LONG]
+    started = subprocess.Popen(forecastr_command("fit", "-o", model, "--verbose", *fit),
                                stderr=subprocess.PIPE, text=True)
     for line in started.stderr:
         if re.search(r"epoch\s+3\b", line):
