@@ -18,6 +18,7 @@ class Run:
     stdout: str
     stderr: str
     phases: dict[str, float] = field(default_factory=dict)  # from "timings:" log lines
+    rank_peak_mb: dict[int, float] = field(default_factory=dict)  # of a distributed fit
 
 
 # The child reports its own peak: Linux carries the parent's high-water mark into a child's
@@ -38,13 +39,22 @@ runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] == "forecastr"
 
 def run(args: list[str], forecastr: bool = True) -> Run:
     """`python -m forecastr ARGS` (or `python -c CODE`): wall time, and the child's own
-    peak resident memory as it reports it at exit."""
+    peak resident memory as it reports it at exit; for a distributed fit (`--nproc`), each
+    rank's peak too."""
     command = [sys.executable, "-c", WRAPPER, *(["forecastr"] if forecastr else []), *args]
+    rank_peaks: dict[int, float] = {}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         pid = os.posix_spawn(sys.executable, command, os.environ, file_actions=[
             (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-        _, status = os.waitpid(pid, 0)
+        if "--nproc" in args:  # the ranks are the launcher's children: watch their peaks
+            while not (done := os.waitpid(pid, os.WNOHANG))[0]:
+                for rank, megabytes in _ranks_peak_mb(pid).items():
+                    rank_peaks[rank] = max(megabytes, rank_peaks.get(rank, 0.0))
+                time.sleep(0.1)
+            status = done[1]
+        else:
+            _, status = os.waitpid(pid, 0)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
@@ -53,7 +63,30 @@ def run(args: list[str], forecastr: bool = True) -> Run:
         raise RuntimeError(f"{' '.join(args)} failed: {stderr[-2000:]}")
     found = re.search(r"\nbench-peak-kb (\d+)\n", stderr)
     peak_mb = int(found[1]) / 1024 if found else float("nan")
-    return Run(seconds, peak_mb, stdout, stderr, _phases(stderr))
+    return Run(seconds, peak_mb, stdout, stderr, _phases(stderr), rank_peaks)
+
+
+def _ranks_peak_mb(launcher: int) -> dict[int, float]:
+    """rank -> peak resident memory so far (VmHWM) of the processes `launcher` started
+    (read from /proc; the last reading before a rank exits is within 0.1 s of its end)."""
+    peaks = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent != launcher:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                rank = [v for v in environ.read().split(b"\0") if v.startswith(b"RANK=")]
+            with open(f"/proc/{entry}/status") as status:
+                kb = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+        except (OSError, IndexError, ValueError, StopIteration):
+            continue
+        if rank:
+            peaks[int(rank[0][5:])] = int(kb) / 1024
+    return peaks
 
 
 def _phases(stderr: str) -> dict[str, float]:

@@ -151,6 +151,16 @@ def _processes(s: dict) -> list[str]:
                    f"against 1: {s['speedup']:.2f}x."]
 
 
+def _shard_series(s: dict) -> list[str]:
+    rows = ["| run | peak MB of each process | read s (rank 0) | wall s |", "|---|---|---|---|"]
+    rows += [f"| {name} | {' / '.join(f'{mb:,.0f}' for mb in r['rank_peak_mb'])} | "
+             f"{r['read_seconds'] or float('nan'):.1f} | {r['seconds']:.1f} |"
+             for name, r in s["rows"].items()]
+    return rows + ["", f"{s['series']:,} series x {s['length']:,} points ({s['csv_mb']:,.0f} MB "
+                   f"of CSV); the largest process with --shard-series against without: "
+                   f"{s['ratio']:.2f}x."]
+
+
 def _cuda(s: dict) -> list[str]:
     if "skipped" in s:
         return [f"Skipped: {s['skipped']}."]
@@ -166,4 +176,5 @@ RENDER = {"training": _training, "subdaily": _subdaily, "fit": _fit,
           "default_fit": _default_fit,
           "predict": _predict, "startup": _startup,
           "memory": _memory, "streaming": _streaming, "processes": _processes,
+          "shard_series": _shard_series,
           "cuda": _cuda}

@@ -253,6 +253,28 @@ def processes(context: Context) -> dict:
             "speedup": rows[2]["windows_per_second"] / rows[1]["windows_per_second"]}
 
 
+def shard_series(context: Context) -> dict:
+    """Peak memory of each process of `fit --nproc 2`, every process reading the whole panel
+    or only its own series (--shard-series), on 10,000 hourly series x 500 points (a
+    160 MB CSV), with `--nproc 1` for scale; 20 training steps, as the memory of reading and
+    windowing is what is measured."""
+    series, length = (2_000, 500) if context.quick else (10_000, 500)
+    data = write_many_series_csv(context.data / f"many-{series}x{length}.csv", series, length)
+    rows = {}
+    for name, extra in (("1 process", ["--nproc", "1"]), ("2 processes", ["--nproc", "2"]),
+                        ("2 processes, --shard-series", ["--nproc", "2", "--shard-series"])):
+        model = context.data / "shard-series.fcst"
+        measured = run(["fit", str(data), "-o", str(model), "--window", "48", "--horizon",
+                        "24", "--max-steps", "20", "--device", "cpu", "-v", *extra])
+        peaks = measured.rank_peak_mb or {0: measured.peak_mb}
+        rows[name] = {"seconds": measured.seconds, "read_seconds": measured.phases.get("read"),
+                      "rank_peak_mb": [peaks[r] for r in sorted(peaks)]}
+    whole, sharded = (max(rows[n]["rank_peak_mb"]) for n in ("2 processes",
+                                                              "2 processes, --shard-series"))
+    return {"series": series, "length": length, "csv_mb": data.stat().st_size / 2**20,
+            "rows": rows, "ratio": sharded / whole}
+
+
 def cuda(context: Context) -> dict:
     """Training throughput on a GPU at batch 256 and 1024, fp32 and bf16, against the bare
     loop on the same GPU; skipped without one."""
@@ -275,4 +297,5 @@ ALL: dict[str, Callable[[Context], dict]] = {
     "startup": startup, "training": training, "subdaily": subdaily, "fit": fit,
     "default_fit": default_fit,
     "predict": predict,
-    "memory": memory, "streaming": streaming, "processes": processes, "cuda": cuda}
+    "memory": memory, "streaming": streaming, "processes": processes,
+    "shard_series": shard_series, "cuda": cuda}

@@ -7,6 +7,7 @@ shell completion never load torch or pandas.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -119,7 +120,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
 def launch(nproc: int, data: str) -> None:
     """`fit --nproc N`: this same command on N processes, started by torch's own launcher
     (torch.distributed.run, what torchrun runs) on this machine; exits with the status of
-    the first rank that failed (143 when one was sent SIGTERM)."""
+    the rank whose failure ended the run (143 when one was sent SIGTERM)."""
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
@@ -144,7 +145,10 @@ def launch(nproc: int, data: str) -> None:
         torchrun.run(torchrun.parse_args(["--standalone", "--nnodes", "1", "--nproc-per-node",
                                           str(nproc), "-m", "forecastr", *rest]))
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
+        # the others of a failed run exit 1 (PeerFailed) when they notice, often as soon as
+        # the one that failed: a more telling status (2, bad input; a signal) is the cause
+        telling = {r: f for r, f in exc.failures.items() if f.exitcode != 1} or exc.failures
+        rank, failure = min(telling.items(), key=lambda item: (item[1].timestamp, item[0]))
         if failure.exitcode < 0:  # killed: it could not say so itself
             click.echo(f"forecastr: error: process {rank} of {nproc} was killed by "
                        f"{signal.Signals(-failure.exitcode).name}", err=True)
@@ -354,4 +358,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"forecastr: internal error: {type(exc).__name__}: {exc} "
                    f"(run again with --debug for a traceback)", err=True)
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if os.environ.get("WORLD_SIZE", "1") not in ("", "1"):  # one of several processes: its
+        # output flushed, it ends without C++'s exit-time destructors, where gloo's threads
+        # abort the process now and then on a busy machine (std::terminate, SIGABRT)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

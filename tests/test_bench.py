@@ -60,6 +60,12 @@ def test_the_report_renders_every_section():
                       "train_seconds": 5.0},
                 "2": {"seconds": 8.0, "steps": 200, "windows_per_second": 1500.0,
                       "train_seconds": 3.3}}},
+            "shard_series": {"series": 100, "length": 50, "csv_mb": 1.5, "ratio": 0.6, "rows": {
+                "1 process": {"seconds": 5.0, "read_seconds": 1.0, "rank_peak_mb": [500.0]},
+                "2 processes": {"seconds": 6.0, "read_seconds": 1.1,
+                                "rank_peak_mb": [500.0, 490.0]},
+                "2 processes, --shard-series": {"seconds": 7.0, "read_seconds": 2.0,
+                                                "rank_peak_mb": [300.0, 290.0]}}},
             "cuda": {"skipped": "no CUDA device on this machine"}}}
     text = report.markdown(results)
     assert "| gru | 48 | 64 | 256 | 900 | 1,000 | 0.900 |" in text
@@ -70,6 +76,17 @@ def test_the_report_renders_every_section():
     assert "| 2 | 200 | 1,500 | 3.3 | 8.0 |" in text and "against 1: 1.50x" in text
     assert "| gru | 336 | 48 | 32 | 9,000 | 1,000 |" in text
     assert "gru 336 batch 32: 10.0x (bare 12.0x)" in text and "worst 10.0x, **met**" in text
+    assert "| 2 processes, --shard-series | 300 / 290 | 2.0 | 7.0 |" in text
+    assert "with --shard-series against without: 0.60x" in text
+
+
+def test_a_distributed_fits_ranks_are_measured_each(tmp_path):
+    from tests.conftest import SAMPLE_DATA
+
+    measured = run(["fit", str(SAMPLE_DATA / "prison.csv.gz"), "-o", str(tmp_path / "m.fcst"),
+                    "--hidden", "4", "--max-steps", "2", "--quiet", "--nproc", "2"])
+    assert sorted(measured.rank_peak_mb) == [0, 1]
+    assert all(100 < mb < measured.peak_mb * 20 for mb in measured.rank_peak_mb.values())
 
 
 def test_the_training_section_runs_forecastr_and_the_bare_loop_on_the_library_as_it_is():
