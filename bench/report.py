@@ -158,7 +158,8 @@ def _shard_series(s: dict) -> list[str]:
              for name, r in s["rows"].items()]
     return rows + ["", f"{s['series']:,} series x {s['length']:,} points ({s['csv_mb']:,.0f} MB "
                    f"of CSV); the largest process with --shard-series against without: "
-                   f"{s['ratio']:.2f}x."]
+                   f"{s['ratio']:.2f}x; beyond the {s['fixed_mb']:,.0f} MB a process holds "
+                   f"on 10 series (torch, pandas, the process group): {s['data_ratio']:.2f}x."]
 
 
 def _cuda(s: dict) -> list[str]:

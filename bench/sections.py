@@ -269,10 +269,16 @@ def shard_series(context: Context) -> dict:
         peaks = measured.rank_peak_mb or {0: measured.peak_mb}
         rows[name] = {"seconds": measured.seconds, "read_seconds": measured.phases.get("read"),
                       "rank_peak_mb": [peaks[r] for r in sorted(peaks)]}
+    # what a process holds whatever the data: torch, pandas, the process group
+    tiny = write_many_series_csv(context.data / "many-10x500.csv", 10, length)
+    fixed = run(["fit", str(tiny), "-o", str(context.data / "shard-series.fcst"), "--max-steps",
+                 "20", "--device", "cpu", "--quiet", "--nproc", "2", "--shard-series"])
+    fixed_mb = max(fixed.rank_peak_mb.values())
     whole, sharded = (max(rows[n]["rank_peak_mb"]) for n in ("2 processes",
                                                               "2 processes, --shard-series"))
     return {"series": series, "length": length, "csv_mb": data.stat().st_size / 2**20,
-            "rows": rows, "ratio": sharded / whole}
+            "rows": rows, "ratio": sharded / whole, "fixed_mb": fixed_mb,
+            "data_ratio": (sharded - fixed_mb) / (whole - fixed_mb)}
 
 
 def cuda(context: Context) -> dict:

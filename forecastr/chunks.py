@@ -68,7 +68,7 @@ def shard_rows(source: str | Path | BinaryIO, id_col: str, shard: Shard) -> Exce
 
 def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard) -> Excerpt:
     held: dict[str, bool] = {}  # id -> whether it falls to the shard, hashed once per id
-    parts, lines = [], []
+    excerpt, lines = Excerpt(b"", name, np.zeros(0, np.int64)), []
     for rows, sep in _row_reads(stream, name):
         ids = rows[_id_column(rows, name, id_col, "--shard-series splits the series among "
                               "the processes by id, so DATA must be in the long layout")]
@@ -76,15 +76,17 @@ def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard)
             if series_id not in held:  # an empty id too: its process's reader names its line
                 held[series_id] = shard.holds(series_id)
         kept = rows[ids.map(held).to_numpy(dtype=bool)]
-        if len(kept):
-            parts.append(kept.drop(columns="_line").to_csv(
-                index=False, header=not parts, sep=sep, lineterminator="\n"))
+        if len(kept):  # written as it comes: the shard's text is held once, as bytes
+            excerpt.write(kept.drop(columns="_line").to_csv(
+                index=False, header=not lines, sep=sep, lineterminator="\n").encode("utf-8"))
             lines.append(kept["_line"].to_numpy())
-    if not parts:
+    if not lines:
         raise DataError(f"{name}: none of its {len(held):,} series falls to process "
                         f"{shard.index} of {shard.count} (--shard-series gives each process "
                         f"the series whose id hashes to it); use fewer processes")
-    return Excerpt("".join(parts).encode("utf-8"), name, np.concatenate(lines))
+    excerpt.lines = np.concatenate(lines)
+    excerpt.seek(0)
+    return excerpt
 
 
 def _row_reads(stream: io.BufferedReader, name: str) -> Iterator[tuple[pd.DataFrame, str]]:

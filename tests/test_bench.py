@@ -60,7 +60,8 @@ def test_the_report_renders_every_section():
                       "train_seconds": 5.0},
                 "2": {"seconds": 8.0, "steps": 200, "windows_per_second": 1500.0,
                       "train_seconds": 3.3}}},
-            "shard_series": {"series": 100, "length": 50, "csv_mb": 1.5, "ratio": 0.6, "rows": {
+            "shard_series": {"series": 100, "length": 50, "csv_mb": 1.5, "ratio": 0.6,
+                             "fixed_mb": 250.0, "data_ratio": 0.2, "rows": {
                 "1 process": {"seconds": 5.0, "read_seconds": 1.0, "rank_peak_mb": [500.0]},
                 "2 processes": {"seconds": 6.0, "read_seconds": 1.1,
                                 "rank_peak_mb": [500.0, 490.0]},
@@ -77,7 +78,8 @@ def test_the_report_renders_every_section():
     assert "| gru | 336 | 48 | 32 | 9,000 | 1,000 |" in text
     assert "gru 336 batch 32: 10.0x (bare 12.0x)" in text and "worst 10.0x, **met**" in text
     assert "| 2 processes, --shard-series | 300 / 290 | 2.0 | 7.0 |" in text
-    assert "with --shard-series against without: 0.60x" in text
+    assert "with --shard-series against without: 0.60x; beyond the 250 MB" in text
+    assert "the process group): 0.20x." in text
 
 
 def test_a_distributed_fits_ranks_are_measured_each(tmp_path):
