@@ -27,6 +27,7 @@ from forecastr.errors import ConfigError, PeerFailed
 # (one that died, a network that broke) instead of hanging
 TIMEOUT_SECONDS = float(os.environ.get("FORECASTR_DIST_TIMEOUT", 300))
 SIGNALS = (signal.SIGTERM, signal.SIGINT, *[signal.SIGHUP] * hasattr(signal, "SIGHUP"))
+_joined = False  # this process joined the group itself (start), and so leaves it (finish)
 
 
 @dataclass(frozen=True)
@@ -166,9 +167,11 @@ def start(group: Group, device: torch.device) -> torch.device:
     if device.type == "cuda":
         device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(device)
+    global _joined
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS))
+        _joined = True
     return device
 
 
@@ -190,8 +193,12 @@ def peers_watched(group: Group | None) -> Iterator[None]:
 
 
 def finish() -> None:
-    if dist.is_initialized():
+    """Leave the process group that `start` joined (one the caller set up is the caller's
+    to leave)."""
+    global _joined
+    if _joined and dist.is_initialized():
         dist.destroy_process_group()
+    _joined = False
 
 
 class Members(torch.nn.Module):

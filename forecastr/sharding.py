@@ -84,9 +84,10 @@ def account(split: Split, stats: ScaleStats, record: dict[str, list], digest: st
             group: Group, batch_size: int, source: str) -> Whole:
     """Gather what the loop and the model file need of every process's series; refuse a
     run in which some process has no window to train on."""
-    told = group.gather((len(split.train), len(split.val), record, stats.loc, stats.scale,
-                         digest, len(split.padded), split.skipped))
-    held = tuple(train for train, *_ in told)
+    told = group.gather({"train": len(split.train), "val": len(split.val), "record": record,
+                         "loc": stats.loc, "scale": stats.scale, "digest": digest,
+                         "padded": len(split.padded), "skipped": split.skipped})
+    held = tuple(theirs["train"] for theirs in told)
     if idle := [r for r, n in enumerate(held) if not n]:
         raise DataError(f"{source}: process {idle[0]} of {group.world} has no series long "
                         f"enough for a training window (--shard-series gives each process the "
@@ -96,14 +97,16 @@ def account(split: Split, stats: ScaleStats, record: dict[str, list], digest: st
         raise ConfigError(f"--batch-size {batch_size} is smaller than the {group.world} "
                           f"processes; with --shard-series every batch needs a window from "
                           f"each process: give at least {group.world}")
+
     return Whole(
-        held=held, val_windows=sum(t[1] for t in told),
-        series={key: [item for t in told for item in t[2][key]] for key in record},
-        scaling=dataclasses.replace(stats, loc=np.concatenate([t[3] for t in told]),
-                                    scale=np.concatenate([t[4] for t in told])),
-        digest=hashlib.sha256("".join(t[5] for t in told).encode()).hexdigest(),
-        padded=sum(t[6] for t in told),
-        skipped=tuple(series_id for t in told for series_id in t[7]))
+        held=held, val_windows=sum(theirs["val"] for theirs in told),
+        series={key: [item for theirs in told for item in theirs["record"][key]]
+                for key in record},
+        scaling=dataclasses.replace(stats, loc=np.concatenate([t["loc"] for t in told]),
+                                    scale=np.concatenate([t["scale"] for t in told])),
+        digest=hashlib.sha256("".join(t["digest"] for t in told).encode()).hexdigest(),
+        padded=sum(theirs["padded"] for theirs in told),
+        skipped=tuple(series_id for theirs in told for series_id in theirs["skipped"]))
 
 
 def residuals(errors: np.ndarray, series: np.ndarray, first: int, group: Group

@@ -78,6 +78,19 @@ def test_distributed_training_on_one_rank_is_exactly_training_without_it(one_ran
         assert (shared.conformal["widths"] == plain.conformal["widths"]).all()
 
 
+def test_fit_leaves_the_process_group_it_joined_and_not_one_the_caller_set_up(one_rank,
+                                                                            tmp_path):
+    import torch.distributed as dist
+
+    cfg = FitConfig(hidden=4, window=8, horizon=4, max_steps=2)
+    api.fit(PRISON, cfg, tmp_path / "a.fcst")
+    assert not dist.is_initialized()  # joined and left by fit
+    dist.init_process_group("gloo")  # the caller's own, for work of its own around fit
+    api.fit(PRISON, cfg, tmp_path / "b.fcst")
+    assert dist.is_initialized()
+    dist.destroy_process_group()
+
+
 def forecastr_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "forecastr", *map(str, args)]
 
