@@ -200,20 +200,22 @@ def test_two_sharded_processes_train_the_model_one_process_trains(tmp_path):
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
-def test_a_sharded_run_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("sharding", [["--shard-series"], []])
+def test_a_distributed_run_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path,
+                                                                           sharding):
     frame = shops(tmp_path / "d.csv", series=16)
     # dropout and the static features' unknown levels: random masks of each rank's own,
     # which the checkpoint keeps for each
     fit = [tmp_path / "d.csv", "--hidden", "8", "--dropout", "0.2", "--device", "cpu",
            "--batch-size", "16", "--epoch-size", "64", "--max-steps", "240", "--epochs", "400",
            "--patience", "400", "--id-embedding", "4", "--static-features", "kind,size",
-           "--mode", "many-to-many", "--nproc", "2", "--shard-series"]
+           "--mode", "many-to-many", "--nproc", "2", *sharding]
     args = ["fit", *fit]
     whole = run_forecastr(*args, "-o", tmp_path / "whole.fcst", "--quiet")
     assert whole.returncode == 0, whole.stderr
     status, rest = signal_rank_1(tmp_path / "m.fcst", signal.SIGTERM, fit)
     assert status == 143, rest
-    assert "--resume --nproc 2" in rest and "--shard-series" in rest
+    assert "--resume --nproc 2" in rest and ("--shard-series" in rest) == bool(sharding)
     resumed = run_forecastr(*args, "-o", tmp_path / "m.fcst", "--quiet", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     a, b = artifact.load(tmp_path / "whole.fcst"), artifact.load(tmp_path / "m.fcst")
@@ -223,7 +225,8 @@ def test_a_sharded_run_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path
     assert b.static.levels == {"kind": ["fiveday", "weekly"]}
     sizes = frame.groupby("unique_id")["size"].first()
     assert np.allclose(b.static.numeric["size"], [sizes.mean(), sizes.std(ddof=0)])
-    # each rank draws its windows again from the epoch's seed: exactly the same run
+    # each rank draws its masks on from its own saved state (and, sharded, its windows again
+    # from the epoch's seed): exactly the same run
     assert all((a.state_dict[k] == b.state_dict[k]).all() for k in a.state_dict)
 
 
