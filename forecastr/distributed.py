@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -104,33 +103,6 @@ class Group:
         return DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=False)  # every parameter takes part in every batch
-
-
-def epoch_plan(held: tuple[int, ...], rank: int, per_epoch: int, batch_size: int
-               ) -> tuple[int, np.ndarray, np.ndarray]:
-    """How the `per_epoch` windows of an epoch are drawn when each rank holds only its own
-    (`held` windows each): each rank draws in proportion to what it holds (every window once
-    when `per_epoch` is them all), spread evenly over the epoch's batches. Returns the
-    windows this rank draws, its part of each batch (B,), and each batch's size over all
-    ranks (B,), within `len(held)` of `batch_size` and at least 1 when
-    `batch_size` >= `len(held)`."""
-    shares = apportion(per_epoch, held)
-    ends = np.minimum(np.arange(-(-per_epoch // batch_size) + 1) * batch_size, per_epoch)
-    # rank r has drawn share * ends[k] // per_epoch windows by the end of batch k: its
-    # share, exactly, by the end of the epoch (integer arithmetic: alike on every rank)
-    parts = [np.diff(share * ends // per_epoch) for share in shares]
-    return shares[rank], parts[rank], np.sum(parts, axis=0)
-
-
-def apportion(total: int, weights: tuple[int, ...]) -> list[int]:
-    """`total` split in proportion to `weights` by largest remainders (ties to the lower
-    rank): whole numbers that add up to `total`."""
-    whole = sum(weights)
-    shares = [total * w // whole for w in weights]
-    by_remainder = sorted(range(len(weights)), key=lambda r: (-(total * weights[r] % whole), r))
-    for r in by_remainder[:total - sum(shares)]:
-        shares[r] += 1
-    return shares
 
 
 def with_every_ranks_random(state: dict[str, Any], group: Group) -> dict[str, Any]:

@@ -10,18 +10,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 
 from forecastr.config import FitConfig
 from forecastr.device import autocast
-from forecastr.distributed import Group, Members, epoch_plan
+from forecastr.distributed import Group, Members
 from forecastr.errors import ForecastrError
 from forecastr.inputs import encode
 from forecastr.model import Ensemble, Static
 from forecastr.outputs import quantile_levels
 from forecastr.resume import Progress, restore, snapshot
+from forecastr.sampling import epoch_batches, epoch_order
 from forecastr.scaling import in_window_units
 from forecastr.windows import WindowIndex, horizon_rows
 
@@ -129,27 +129,6 @@ class Paused(Exception):
         self.signal = signal
 
 
-def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor:
-    """(count,) window numbers in random order: each window once per pass, passes repeated
-    when the data hold fewer windows than an epoch draws (small data still get a full
-    epoch of optimizer steps between two validations)."""
-    passes = -(-count // n_windows)
-    return torch.cat([torch.randperm(n_windows, generator=generator)
-                      for _ in range(passes)])[:count]
-
-
-def own_order(group: Group, seed: int, epoch: int, per_epoch: int, batch_size: int
-              ) -> torch.Tensor:
-    """The windows this rank draws in an epoch when each rank holds only its own: its share
-    of the epoch (distributed.epoch_plan), from a generator of its own seeded by the run's
-    seed, its rank and the epoch, so that a resumed run draws them again alike."""
-    count, _, _ = epoch_plan(group.held, group.rank, per_epoch, batch_size)
-    entropy = np.random.SeedSequence([seed % 2**64, group.rank, epoch])
-    generator = torch.Generator().manual_seed(int(entropy.generate_state(1)[0]))
-    return draw(group.held[group.rank], count, generator) if count else \
-        torch.zeros(0, dtype=torch.int64)
-
-
 def budget_spent(cfg: FitConfig, progress: Progress, seconds: float) -> str | None:
     """The bound on steps or time that training has reached, if any."""
     if cfg.max_steps and progress.steps >= cfg.max_steps:
@@ -200,8 +179,8 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     batch_size = min(cfg.batch_size, n_windows)
     per_epoch = cfg.epoch_size or n_windows
     if sharded and progress.order is not None:
-        progress.order = own_order(group, cfg.seed, progress.epoch, per_epoch,
-                                   batch_size).to(device)
+        progress.order = epoch_order(len(train_windows), per_epoch, batch_size, generator,
+                                     group, cfg.seed, progress.epoch).to(device)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
     most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
     started = time.perf_counter()
@@ -212,20 +191,13 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                 "epochs" if progress.epoch > cfg.epochs else "")
             if stopped:
                 break
-            progress.order = (own_order(group, cfg.seed, progress.epoch, per_epoch, batch_size)
-                              if sharded else draw(len(train_windows), per_epoch, generator)
-                              ).to(device)
+            progress.order = epoch_order(len(train_windows), per_epoch, batch_size,
+                                         generator, group, cfg.seed, progress.epoch).to(device)
             progress.total, progress.next_batch = torch.zeros((), device=device), 0
         epoch = progress.epoch
         model.train()
         epoch_start = time.perf_counter()
-        if sharded:  # this rank's part of each batch, and the batch's size over all ranks
-            _, parts_of_batches, sizes = epoch_plan(group.held, group.rank, per_epoch,
-                                                    batch_size)
-            batches = progress.order.split(parts_of_batches.tolist())
-        else:
-            batches = progress.order.split(batch_size)
-            sizes = [len(chosen) for chosen in batches]
+        batches, sizes = epoch_batches(progress.order, per_epoch, batch_size, group)
         for number in range(progress.next_batch, len(batches)):
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from forecastr import artifact, checkpoint, chunks, sharding
 from forecastr.config import FitConfig
-from forecastr.distributed import apportion, epoch_plan
 from forecastr.errors import ConfigError, DataError
 from forecastr.panel import Schema
 from forecastr.reader import read_panel
+from forecastr.sampling import apportion, epoch_plan
 from forecastr.shards import Shard, shard_of
 from tests.test_distributed import run_forecastr, signal_rank_1
 
