@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecastr.errors import DataError
 from forecastr.reader import above_header, parser_error, sniff_delimiter
-from forecastr.shards import Shard
+from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
 
 ROWS_PER_READ = 100_000  # rows pandas parses at a time, whatever the chunk's size
@@ -70,8 +70,7 @@ def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard)
     held: dict[str, bool] = {}  # id -> whether it falls to the shard, hashed once per id
     excerpt, lines = Excerpt(b"", name, np.zeros(0, np.int64)), []
     for rows, sep in _row_reads(stream, name):
-        ids = rows[_id_column(rows, name, id_col, "--shard-series splits the series among "
-                              "the processes by id, so DATA must be in the long layout")]
+        ids = rows[_id_column(rows, name, id_col, BY_ID)]
         for series_id in ids.unique():
             if series_id not in held:  # an empty id too: its process's reader names its line
                 held[series_id] = shard.holds(series_id)
@@ -81,9 +80,7 @@ def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard)
                 index=False, header=not lines, sep=sep, lineterminator="\n").encode("utf-8"))
             lines.append(kept["_line"].to_numpy())
     if not lines:
-        raise DataError(f"{name}: none of its {len(held):,} series falls to process "
-                        f"{shard.index} of {shard.count} (--shard-series gives each process "
-                        f"the series whose id hashes to it); use fewer processes")
+        raise nothing_held(name, len(held), shard)
     excerpt.lines = np.concatenate(lines)
     excerpt.seek(0)
     return excerpt

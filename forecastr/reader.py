@@ -19,7 +19,7 @@ import pandas as pd
 from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
 from forecastr.panel import Layout, Panel, Schema, row_owners
-from forecastr.shards import Shard
+from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import Source, open_source
 from forecastr.timegrid import regularise
 from forecastr.times import Parsed, parse_times
@@ -134,9 +134,12 @@ def parquet_frame(path: str, id_columns: tuple[str, ...], shard: Shard | None = 
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """A Parquet file's table, its series ids as text, and each row's number (a row of it
     counts as a line); only the rows of the series that fall to `shard`, when given."""
+    rows = None
     try:
-        frame = pd.read_parquet(path) if shard is None else _shard_of_parquet(
-            path, id_columns[0], shard)
+        if shard is None:
+            frame = pd.read_parquet(path)
+        else:
+            frame, rows = _shard_of_parquet(path, id_columns[0], shard)
     except ImportError:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow (or, from "
                         f"a checkout of forecastr, pip install -e '.[parquet]')") from None
@@ -153,28 +156,25 @@ def parquet_frame(path: str, id_columns: tuple[str, ...], shard: Shard | None = 
         frame[column] = frame[column].astype("string")
     if frame.empty:
         raise DataError(f"{path}: has no rows; give a table with data")
-    rows = frame.pop("_row").to_numpy() if "_row" in frame.columns else None
     return frame, rows if rows is not None else np.arange(1, len(frame) + 1)
 
 
-def _shard_of_parquet(path: str, id_col: str, shard: Shard) -> pd.DataFrame:
-    """The rows of the series whose id falls to `shard`: the id column is read first, then
-    only those rows (pyarrow filters each row group as it reads it)."""
+def _shard_of_parquet(path: str, id_col: str, shard: Shard
+                      ) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows of the series whose id falls to `shard`, and their numbers in the file: the
+    id column is read first, then only those rows (pyarrow filters each row group as it
+    reads it)."""
     import pyarrow.parquet as pq
 
     if id_col not in pq.read_schema(path).names:
-        raise DataError(f"{path}: no column {id_col!r} (the series id); --shard-series "
-                         f"splits the series among the processes by id, so DATA must be in "
-                         f"the long layout")
+        raise DataError(f"{path}: no column {id_col!r} (the series id); {BY_ID}")
     ids = pd.read_parquet(path, columns=[id_col])[id_col]
     held = [i for i in ids.unique() if shard.holds("" if pd.isna(i) else str(i))]
     if not held:
-        raise DataError(f"{path}: none of its {ids.nunique():,} series falls to process "
-                        f"{shard.index} of {shard.count} (--shard-series gives each process "
-                        f"the series whose id hashes to it); use fewer processes")
+        raise nothing_held(path, ids.nunique(), shard)
     rows = np.flatnonzero(ids.isin(held).to_numpy()) + 1
     frame = pd.read_parquet(path, filters=[(id_col, "in", held)])
-    return frame.assign(_row=rows) if len(frame) == len(rows) else frame
+    return frame, rows if len(frame) == len(rows) else None
 
 
 def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,

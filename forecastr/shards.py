@@ -10,9 +10,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from forecastr.errors import ConfigError
+from forecastr.errors import ConfigError, DataError
 
 SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+# why a file read shard by shard (fit --shard-series) needs a series id column
+BY_ID = "--shard-series splits the series among the processes by id, so DATA must be in the " \
+    "long layout"
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,10 @@ def shard_of(series_id: str, count: int) -> int:
     """The shard (1 to `count`) a series id belongs to."""
     digest = hashlib.blake2b(series_id.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count + 1
+
+
+def nothing_held(name: str, n_series: int, shard: Shard) -> DataError:
+    """The error for a file none of whose series falls to `shard`."""
+    return DataError(f"{name}: none of its {n_series:,} series falls to process {shard.index} "
+                     f"of {shard.count} (--shard-series gives each process the series whose "
+                     f"id hashes to it); use fewer processes")

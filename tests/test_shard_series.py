@@ -104,6 +104,9 @@ def test_a_file_without_ids_cannot_be_sharded(tmp_path):
     path.write_text("ds,a,b\n2021-01-01,1,2\n2021-01-02,3,4\n")
     with pytest.raises(DataError, match="no column 'unique_id'.*long layout"):
         read_panel(path, FitConfig(), shard=Shard(1, 2))
+    pd.read_csv(path).to_parquet(tmp_path / "wide.parquet")
+    with pytest.raises(DataError, match="wide.parquet: no column 'unique_id'.*long layout"):
+        read_panel(tmp_path / "wide.parquet", FitConfig(), shard=Shard(1, 2))
 
 
 def test_an_epoch_is_drawn_in_proportion_to_what_each_rank_holds():
