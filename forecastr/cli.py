@@ -145,15 +145,23 @@ def launch(nproc: int, data: str) -> None:
         torchrun.run(torchrun.parse_args(["--standalone", "--nnodes", "1", "--nproc-per-node",
                                           str(nproc), "-m", "forecastr", *rest]))
     except ChildFailedError as exc:
-        # the others of a failed run exit 1 (PeerFailed) when they notice, often as soon as
-        # the one that failed: a more telling status (2, bad input; a signal) is the cause
-        telling = {r: f for r, f in exc.failures.items() if f.exitcode != 1} or exc.failures
-        rank, failure = min(telling.items(), key=lambda item: (item[1].timestamp, item[0]))
+        rank, failure = cause(exc.failures)
         if failure.exitcode < 0:  # killed: it could not say so itself
             click.echo(f"forecastr: error: process {rank} of {nproc} was killed by "
                        f"{signal.Signals(-failure.exitcode).name}", err=True)
         raise click.exceptions.Exit(EXIT_BY_SIGNAL - failure.exitcode if failure.exitcode < 0
                                     else failure.exitcode) from None
+
+
+def cause(failures: dict[int, Any]) -> tuple[int, Any]:
+    """The rank whose failure ended a distributed run, and its failure (torch's
+    ProcessFailure: exitcode, timestamp). The others exit 1 (PeerFailed) when they notice,
+    or are stopped by the launcher with SIGTERM, often within the same second (the
+    failures' clock) as the one that failed: a more telling status (2 for bad input, a
+    signal) is the cause; among equals, the earliest, then the lowest rank."""
+    following = (1, -signal.SIGTERM)
+    telling = {r: f for r, f in failures.items() if f.exitcode not in following} or failures
+    return min(telling.items(), key=lambda item: (item[1].timestamp, item[0]))
 
 
 def _resume_command(args: list[str]) -> str:

@@ -186,6 +186,21 @@ def test_a_rank_that_dies_ends_the_run_with_one_line_errors_not_a_hang(tmp_path)
     assert not model.exists()
 
 
+def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed():
+    from types import SimpleNamespace as Failure
+
+    from forecastr.cli import cause
+
+    bad_input = {0: Failure(exitcode=-15, timestamp=7), 1: Failure(exitcode=2, timestamp=7)}
+    assert cause(bad_input)[0] == 1  # rank 0 was only stopped by the launcher
+    killed = {0: Failure(exitcode=1, timestamp=5), 1: Failure(exitcode=-9, timestamp=6)}
+    assert cause(killed)[0] == 1  # rank 0 only noticed (PeerFailed)
+    stopped = {0: Failure(exitcode=143, timestamp=9), 1: Failure(exitcode=143, timestamp=8)}
+    assert cause(stopped)[0] == 1  # alike: the earliest
+    noticed = {0: Failure(exitcode=1, timestamp=3), 1: Failure(exitcode=1, timestamp=3)}
+    assert cause(noticed)[0] == 0  # nothing more telling: the earliest, the lowest rank
+
+
 def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
     from forecastr import checkpoint
 
