@@ -10,6 +10,7 @@ for messages."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import zlib
@@ -36,19 +37,23 @@ def series_chunks(source: str | Path | BinaryIO, id_col: str, per_chunk: int,
     Raises:
         DataError: no `id_col` column, or a series whose rows are not together.
     """
+    with _csv_bytes(source) as (name, stream):
+        yield from _chunks(stream, name, id_col, per_chunk, keep)
+
+
+@contextlib.contextmanager
+def _csv_bytes(source: str | Path | BinaryIO) -> Iterator[tuple[str, io.BufferedReader]]:
+    """The name of `source` and a peekable stream of its CSV bytes, gzip or not; damaged
+    gzip data, wherever it is met within, is a one-line error."""
     with opened(source) as (name, stored):
         try:
-            yield from _chunks(_decompressed(stored), name, id_col, per_chunk, keep)
+            raw = io.BufferedReader(stored, FIRST_BLOCK) if not hasattr(stored, "peek") \
+                else stored
+            if raw.peek(2)[:2] == GZIP_MAGIC:
+                raw = io.BufferedReader(gzip.GzipFile(fileobj=raw), FIRST_BLOCK)
+            yield name, raw
         except (EOFError, zlib.error, gzip.BadGzipFile):
             raise gzip_damaged(name) from None
-
-
-def _decompressed(stored: BinaryIO) -> io.BufferedReader:
-    """A peekable stream of the CSV bytes, gzip or not."""
-    raw = io.BufferedReader(stored, FIRST_BLOCK) if not hasattr(stored, "peek") else stored
-    if raw.peek(2)[:2] == GZIP_MAGIC:
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), FIRST_BLOCK)
-    return raw
 
 
 def shard_rows(source: str | Path | BinaryIO, id_col: str, shard: Shard) -> Excerpt:
@@ -59,11 +64,8 @@ def shard_rows(source: str | Path | BinaryIO, id_col: str, shard: Shard) -> Exce
     Raises:
         DataError: no `id_col` column, or no series at all falls to the shard.
     """
-    with opened(source) as (name, stored):
-        try:
-            return _shard_rows(_decompressed(stored), name, id_col, shard)
-        except (EOFError, zlib.error, gzip.BadGzipFile):
-            raise gzip_damaged(name) from None
+    with _csv_bytes(source) as (name, stream):
+        return _shard_rows(stream, name, id_col, shard)
 
 
 def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard) -> Excerpt:

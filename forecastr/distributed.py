@@ -39,6 +39,7 @@ class Group:
     # the training windows of each rank when each holds only its own series
     # (--shard-series); None when every rank holds them all
     held: tuple[int, ...] | None = None
+    val_windows: int = 0  # the validation windows of all ranks, when each holds its own
 
     @property
     def main(self) -> bool:

@@ -166,7 +166,8 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None,
             sharding.said(notes, group)
             whole = sharding.account(split, ready.stats, _series_record(panel), digest,
                                      group, cfg.batch_size, panel.source)
-        group, digest = dataclasses.replace(group, held=whole.held), whole.digest
+        group = dataclasses.replace(group, held=whole.held, val_windows=whole.val_windows)
+        digest = whole.digest
     n_val = len(split.val) if whole is None else whole.val_windows
     if cfg.val_windows and not n_val:
         log.warning("%s: no series is long enough to hold out validation windows; early "

@@ -166,8 +166,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     # again (from the epoch's seed: the same as before it stopped)
     progress = Progress() if resume is None else restore(
         resume, parts, generator, device, group.held[0] if sharded else len(train_windows))
-    n_val = len(val_windows) if not sharded else int(group.total(  # of all ranks
-        torch.tensor(len(val_windows), dtype=torch.int64, device=device)))
+    n_val = group.val_windows if sharded else len(val_windows)  # of all ranks
     if resume is None and n_val and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
         progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
@@ -318,10 +317,8 @@ def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: 
     loss_of = loss_function(cfg, model, device)
     for output, target in free_running(model, data, windows, cfg, device, precision, group):
         total += loss_of(output, target) * len(target)
-    count = len(windows)
     if group is not None:
         total = group.total(total)
-        if group.sharded:  # each rank scored windows of its own
-            count = group.total(torch.tensor(float(count), dtype=torch.float64,
-                                             device=device)).item()
+    # each rank scored windows of its own when sharded, a share of the same ones otherwise
+    count = group.val_windows if group is not None and group.sharded else len(windows)
     return (total / count).item()
