@@ -25,6 +25,7 @@ from forecastr.outputs import extra_outputs
 from forecastr.panel import Panel, has_clock_times, select, time_text
 from forecastr.prediction import NewSeries
 from forecastr.reader import read_panel
+from forecastr.threads import limited, plan
 from forecastr.windows import build
 from forecastr.writer import check_writable
 
@@ -124,7 +125,7 @@ OutputFormat = Literal["csv", "json", "parquet"]
 def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: int = 3,
              step: int | None = None, season: int | None = None, horizon: int | None = None,
              device_spec: str = "auto", plot_path: str | Path | None = None,
-             refit: bool = False) -> dict[str, Any]:
+             refit: bool = False, threads: int | None = None) -> dict[str, Any]:
     """Backtest a model on the tail of DATA with rolling origins, beside naive baselines.
 
     Each origin's forecast uses only the history before it. The model forecasts as it is,
@@ -132,11 +133,12 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     origin first (no forecast then scores data its model was trained on). `folds` origins,
     `step` steps apart (default: the horizon), score `horizon` steps each (default: the
     trained horizon) against seasonal naive at `season` (default: from the frequency).
-    `plot_path` draws a few series to a PNG (needs matplotlib).
+    `plot_path` draws a few series to a PNG (needs matplotlib). `threads`: --threads
+    (None: the policy of forecastr.threads).
     """
     from forecastr import artifact, backtest, device, forecast, model_data, plot
 
-    _at_least_one(folds=folds, step=step, season=season, horizon=horizon)
+    _at_least_one(folds=folds, step=step, season=season, horizon=horizon, threads=threads)
     if plot_path is not None:
         plot.require_matplotlib()
         check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
@@ -155,13 +157,16 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     read = [loaded.dimensions.point, *[output.index for output in extra]]
 
     def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1 + E)
-        net, used = _refitted(loaded, history, device_spec, target_device) if refit \
+        net, used = _refitted(loaded, history, device_spec, target_device, threads) if refit \
             else (model, loaded)
         return forecast.forecast(net, used, history, horizon, target_device,
                                  future=ahead[..., panel.schema.future_from:])[0][..., read]
 
     reach = forecast.future_steps(loaded, horizon) if loaded.dimensions.n_future else horizon
-    with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES):
+    computing = plan(threads)
+    log.info("threads: %s", computing.describe())
+    with out_of_memory(f"backtesting {panel.n_series:,} series", FEWER_SERIES), \
+            limited(computing):
         scored = backtest.run(panel, predict, horizon, folds, step or horizon, season,
                               extra, reach)
     if plot_path is not None:
@@ -174,15 +179,16 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
             **result}
 
 
-def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device: Any
-              ) -> tuple[Any, Artifact]:
+def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device: Any,
+              threads: int | None) -> tuple[Any, Artifact]:
     """A model of `loaded`'s configuration fitted on `history` alone, and its artifact."""
     from forecastr import artifact
 
     last = history.times[history.indptr[1:] - 1].max()
     log.info("evaluate --refit: fitting on %d series up to %s", history.n_series,
              time_text(last, has_clock_times(history.times)))
-    fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec)).artifact
+    fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec,
+                                              threads=threads)).artifact
     return artifact.build_model(fitted).to(target_device), fitted
 
 
@@ -205,7 +211,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             new_series: NewSeries = "forecast", device_spec: str = "auto",
             output: str | Path | None = None, fmt: OutputFormat = "csv",
             future: str | Path | BinaryIO | None = None,
-            shard: str | None = None) -> pd.DataFrame:
+            shard: str | None = None, threads: int | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
     new_series: what to do with series the model never saw: "forecast" (the model is
@@ -214,12 +220,13 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     input. A model fitted with future features reads their values at the forecast steps
     from `future` (a file in DATA's layout) or, by default, from the rows past the end of
     each series in DATA, whose target is empty. `shard` "I/N" forecasts only the series
-    whose id hashes to shard I of N (see forecastr.shards).
+    whose id hashes to shard I of N (see forecastr.shards). `threads`: --threads (None: the
+    policy of forecastr.threads).
     """
     from forecastr import model_data, prediction, writer
 
     predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
-                                          future, device_spec, shard)
+                                          future, device_spec, shard, threads)
     if predictor.artifact.dimensions.n_future and future is None:
         source = _rereadable(source)  # read twice: the history, then the future rows
     clock = Clock()
@@ -244,7 +251,8 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
                    horizon: int | None = None, with_history: bool = False,
                    new_series: NewSeries = "forecast", device_spec: str = "auto",
                    shard: str | None = None, output: str | Path | None = None,
-                   fmt: OutputFormat = "csv") -> Iterator[pd.DataFrame]:
+                   fmt: OutputFormat = "csv", threads: int | None = None
+                   ) -> Iterator[pd.DataFrame]:
     """predict's forecasts of a long DATA, `chunk_series` whole series at a time: one table
     per chunk, so that memory holds one chunk, however many series DATA has. The rows of
     each series must be together in DATA (a series that comes back is a DataError); the
@@ -254,7 +262,7 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
     read as the tables are taken (writer.write_tables)."""
     _at_least_one(chunk_series=chunk_series)
     predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
-                                          None, device_spec, shard)
+                                          None, device_spec, shard, threads)
     schema = predictor.artifact.schema
     if schema.layout != "long":
         raise ConfigError(f"--chunk-series reads a long file (one row per series and time); "
@@ -287,8 +295,8 @@ def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_
 
 def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
                    horizon: int | None = None, with_history: bool = False,
-                   new_series: NewSeries = "forecast", device_spec: str = "auto"
-                   ) -> pd.DataFrame:
+                   new_series: NewSeries = "forecast", device_spec: str = "auto",
+                   threads: int | None = None) -> pd.DataFrame:
     """predict's table for a pandas DataFrame of whole series (the columns of a file the
     model reads), for Dask's map_partitions and Spark's applyInPandas. `model` is a path,
     loaded once per process and reused while the file is unchanged, or a Predictor from
@@ -297,7 +305,7 @@ def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
     from forecastr.source import Excerpt
 
     predictor = model if isinstance(model, prediction.Predictor) \
-        else prediction.cached(model, device_spec)
+        else prediction.cached(model, device_spec, threads)
     if not len(frame):
         return _empty_forecast(predictor, with_history)
     data = Excerpt(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"),
@@ -340,7 +348,8 @@ def _empty_forecast(predictor: Predictor, with_history: bool) -> pd.DataFrame:
 def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
                       horizon: int | None, new_series: str, fmt: str,
                       output: str | Path | None, future: str | Path | BinaryIO | None,
-                      device_spec: str, shard: str | None) -> tuple[Predictor, Shard | None]:
+                      device_spec: str, shard: str | None, threads: int | None
+                      ) -> tuple[Predictor, Shard | None]:
     """The checks made before any data is read, and the model loaded."""
     from forecastr import prediction, shards
 
@@ -350,7 +359,8 @@ def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
     if output is not None:
         check_writable(output, inputs={"MODEL": model_path, "DATA": source,
                                        **({"FUTURE": future} if future is not None else {})})
-    predictor = prediction.load(model_path, device_spec)
+    _at_least_one(threads=threads)
+    predictor = prediction.load(model_path, device_spec, threads)
     loaded = predictor.artifact
     if future is not None and not loaded.dimensions.n_future:
         raise ConfigError(f"--future: {model_path} was fitted without future features, so it "

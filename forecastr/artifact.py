@@ -40,7 +40,8 @@ MODEL = container.Kind(
 #    schema.static_features, dimensions.static_levels and n_static_numbers, the static
 #    entry)
 # 8: segment-wise recurrence (config.segment)
-FORMAT_VERSION = 8
+# 9: the CPU threads asked for (config.threads)
+FORMAT_VERSION = 9
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +94,11 @@ def _from_v7(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "config": _added(payload["config"], segment=1)}
 
 
+def _from_v8(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 8 left the threads to torch."""
+    return {**payload, "config": _added(payload["config"], threads=None)}
+
+
 def _added(entry: Any, **defaults: Any) -> Any:
     """An entry with keys a later format added; what is not a table is left for the
     checks of the loaded file to name."""
@@ -103,7 +109,7 @@ def _added(entry: Any, **defaults: Any) -> Any:
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5, 6: _from_v6,
-    7: _from_v7}
+    7: _from_v7, 8: _from_v8}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal", "static"}

@@ -101,7 +101,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     if output == "-":  # a model file is binary, and a checkpoint needs a place beside it
         raise click.UsageError("-o -: a model file cannot go to stdout; give a file path")
     if nproc > 1:
-        launch(nproc, data)
+        launch(nproc, data, cfg.threads)
         return
     from forecastr import api, ui
 
@@ -117,12 +117,14 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
                    err=True)
 
 
-def launch(nproc: int, data: str) -> None:
+def launch(nproc: int, data: str, threads_asked: int | None) -> None:
     """`fit --nproc N`: this same command on N processes, started by torch's own launcher
     (torch.distributed.run, what torchrun runs) on this machine; exits with the status of
     the rank whose failure ended the run (143 when one was sent SIGTERM)."""
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from forecastr import threads
 
     if os.environ.get("WORLD_SIZE", "1") != "1":
         raise click.UsageError("--nproc inside a distributed launch: torchrun starts the "
@@ -136,8 +138,10 @@ def launch(nproc: int, data: str) -> None:
             skip = argument == "--nproc"
             continue
         rest.append(argument)
-    # the cores shared out, rather than each process taking them all
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    if "OMP_NUM_THREADS" not in os.environ:  # the user's wins; else each process's share of
+        # the CPUs, set before torch starts in the processes (torchrun would set 1 otherwise)
+        share = str(threads.plan(threads_asked, processes=nproc).count)
+        os.environ["OMP_NUM_THREADS"] = os.environ[threads.LAUNCHER_MARK] = share
     # the ranks say what went wrong; the launcher's own log of it would say it again
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     os.environ["FORECASTR_NPROC"] = str(nproc)  # so that rank 0's hint to resume has it
@@ -223,12 +227,12 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 @click.option("--shard", metavar="I/N",
               help="Forecast only the series whose id hashes to shard I of N (1 to N); the N "
                    "outputs together hold every series once.")
-@field_options("device")
+@field_options("device", "threads")
 @output_options
 def predict(model: str, data: str | None, horizon: int | None, output: str | None,
             fmt: str | None, with_history: bool, new_series: str, future: str | None,
-            chunk_series: int | None, shard: str | None, device: str, quiet: bool,
-            verbose: bool, debug: bool) -> None:
+            chunk_series: int | None, shard: str | None, device: str, threads: int | None,
+            quiet: bool, verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
     for stdin) with MODEL, and write them as CSV to stdout."""
     from forecastr import api, reader, ui, writer
@@ -242,7 +246,7 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file: give -o PATH")
     options = dict(horizon=horizon, with_history=with_history, new_series=new_series,
-                   device_spec=device, shard=shard)
+                   device_spec=device, shard=shard, threads=threads)
     if chunk_series is not None:
         if future is not None:
             raise click.UsageError("--chunk-series reads the future features from the rows "
@@ -292,11 +296,11 @@ def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
               help="Fit a model of MODEL's configuration on the history before each origin "
                    "and score its forecasts (slower; no score is then in-sample) instead of "
                    "forecasting with MODEL as it is.")
-@field_options("device")
+@field_options("device", "threads")
 @output_options
 def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int | None,
              season: int | None, as_json: bool, plot: str | None, refit: bool, device: str,
-             quiet: bool, verbose: bool, debug: bool) -> None:
+             threads: int | None, quiet: bool, verbose: bool, debug: bool) -> None:
     """Backtest MODEL on the tail of DATA from rolling origins and compare it with the naive
     and seasonal naive forecasts (MAE, RMSE, MAPE, sMAPE, MASE, bias)."""
     from forecastr import api, ui
@@ -305,7 +309,7 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
     report = api.evaluate(model, data, folds=folds, step=step, season=season, horizon=horizon,
-                          device_spec=device, plot_path=plot, refit=refit)
+                          device_spec=device, plot_path=plot, refit=refit, threads=threads)
     emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
                                                             stdout_is_terminal()))
 

@@ -175,6 +175,11 @@ class FitConfig:
     precision: Precision = option(
         "auto", "Float precision on CUDA: auto (bf16 where supported), 32, bf16 or 16; the CPU "
         "always uses 32.", "system")
+    threads: int | None = option(
+        None, "CPU threads torch computes with in each process (default: 1, the fastest for "
+        "forecastr's small networks and safe beside other work; never more than the CPUs "
+        "the affinity mask and cgroup quota allow, shared out among --nproc processes); "
+        "OMP_NUM_THREADS, when set, wins.", "system")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -215,7 +220,7 @@ def validate(cfg: FitConfig) -> None:
             raise ConfigError(
                 f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
     for name in ("window", "horizon", "stride", "layers", "hidden", "ensemble", "epochs",
-                 "batch_size", "patience", "segment"):
+                 "batch_size", "patience", "segment", "threads"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")

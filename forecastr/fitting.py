@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from forecastr import calendar, scaling, sharding, static
+from forecastr import calendar, scaling, sharding, static, threads
 from forecastr.calendar import rhythm
 from forecastr.clock import Clock
 from forecastr.config import FitConfig
@@ -96,8 +96,12 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     """
     from forecastr import distributed
 
+    cfg = cfg or FitConfig()
     try:
-        result = _fit(source, cfg, output, on_epoch, stop, resume, checkpoint, shard_series)
+        with threads.limited(threads.plan(cfg.threads)) as used:
+            log.info("threads: %s", used.describe())
+            result = _fit(source, cfg, output, on_epoch, stop, resume, checkpoint,
+                          shard_series, used)
     except (PeerFailed, Interrupted):  # of several processes: all stop; a group left to
         distributed.finish()  # the interpreter's exit can abort it (SIGABRT)
         raise
@@ -107,10 +111,10 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     return result
 
 
-def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None,
+def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
          output: str | Path | None, on_epoch: Callable[[dict[str, Any]], None] | None,
          stop: StopRequest | None, resume: bool, checkpoint: str | Path | None,
-         shard_series: bool) -> FitResult:
+         shard_series: bool, used: threads.ThreadPlan) -> FitResult:
     import torch
 
     from forecastr import artifact, container, device, distributed, train
@@ -141,7 +145,6 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None,
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
-    cfg = cfg or FitConfig()
     target_device = device.resolve_device(cfg.device)
     if group is not None:
         target_device = distributed.start(group, target_device)
@@ -239,7 +242,8 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None,
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
     summary = {**dataclasses.asdict(result), "device": str(target_device),
-               "processes": _world(group),
+               "processes": _world(group), "threads": used.count,
+               "threads_reason": used.reason,
                "precision": precision, "train_windows": len(split.train) if whole is None
                else sum(whole.held), "val_windows": n_val,
                "monitored": "validation" if n_val else "training", "parameters": parameters,

@@ -19,6 +19,7 @@ import numpy as np
 from forecastr.errors import DataError, out_of_memory
 from forecastr.outputs import extra_outputs
 from forecastr.panel import Panel, select
+from forecastr.threads import ThreadPlan, limited, plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,27 +40,36 @@ class Predictor:
     artifact: Artifact
     network: Any  # forecastr.model.Ensemble
     device: Any  # torch.device
+    threads: ThreadPlan  # the CPU threads of its forward passes
 
 
-def load(model_path: str | Path, device_spec: str = "auto") -> Predictor:
+def load(model_path: str | Path, device_spec: str = "auto", threads: int | None = None
+         ) -> Predictor:
+    """The model file read and built on `device_spec`; `threads`: --threads (None: the
+    policy of forecastr.threads)."""
     from forecastr import artifact, device
 
     loaded = artifact.load(model_path)
     target = device.resolve_device(device_spec)
     network = artifact.build_model(loaded, str(model_path)).to(target)
-    return Predictor(str(model_path), loaded, network, target)
+    used = plan(threads)
+    log.info("threads: %s", used.describe())
+    return Predictor(str(model_path), loaded, network, target, used)
 
 
-def cached(model_path: str | Path, device_spec: str = "auto") -> Predictor:
+def cached(model_path: str | Path, device_spec: str = "auto", threads: int | None = None
+           ) -> Predictor:
     """`load`, once per process for each model file as it is on disk: a Dask or Spark worker
     forecasting many partitions reads the file once; a file replaced is read again."""
     stat = os.stat(model_path)
-    return _cached(os.path.realpath(model_path), stat.st_mtime_ns, stat.st_size, device_spec)
+    return _cached(os.path.realpath(model_path), stat.st_mtime_ns, stat.st_size, device_spec,
+                   threads)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(path: str, mtime_ns: int, size: int, device_spec: str) -> Predictor:
-    return load(path, device_spec)
+def _cached(path: str, mtime_ns: int, size: int, device_spec: str, threads: int | None
+            ) -> Predictor:
+    return load(path, device_spec, threads)
 
 
 @dataclass
@@ -171,7 +181,8 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
                                    separate=separate)
     inputs = forecast.model_inputs(loaded, panel, predictor.device, horizon, known)
     _lap(clock, "windows")
-    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES):
+    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES), \
+            limited(predictor.threads):
         values, times = forecast.forward(predictor.network, loaded, inputs,
                                          horizon or loaded.horizon, predictor.device)
     broken = ~np.isfinite(values).all(axis=(1, 2, 3))

@@ -183,11 +183,20 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
         monitored=training["monitored"], patience=cfg.patience)
     text = (f"trained {members}{cfg.cell} {cfg.mode} ({training['parameters']:,} parameters) "
             f"for {training['epochs_run']} epochs ({training.get('steps', 0):,} steps) in "
-            f"{training['seconds']:.1f} s on {training['device']} "
+            f"{training['seconds']:.1f} s on {training['device']}{_threads(training)} "
             f"({training['windows_per_second']:,.0f} windows/s), stopped: {reason}; best "
             f"{training['monitored']} loss {training['best_loss']:.4f} at epoch "
             f"{training['best_epoch']}")
     return text + (f"; wrote {output}" if output else "")
+
+
+def _threads(training: dict[str, Any]) -> str:
+    """' with 1 thread' on the CPU (where the count matters); nothing where a file predates
+    the count or the model trained on a GPU."""
+    count = training.get("threads")
+    if count is None or not training["device"].startswith("cpu"):
+        return ""
+    return f" with {count} thread{'s' if count > 1 else ''}"
 
 
 def show_info(report: dict[str, Any], console: Console) -> None:

@@ -81,3 +81,11 @@ def long_csv(tmp_path: Path) -> Path:
     path = tmp_path / "long.csv"
     seasonal_frame().to_csv(path, index=False)
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests that call torch themselves compute with one thread, as forecastr's commands do
+    # by default: a second thread only waits for a busy core on a shared machine.
+    import torch
+
+    torch.set_num_threads(1)
