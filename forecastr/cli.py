@@ -8,12 +8,14 @@ shell completion never load torch or pandas.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shlex
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -159,13 +161,37 @@ def launch(nproc: int, data: str, threads_asked: int | None) -> None:
 
 def cause(failures: dict[int, Any]) -> tuple[int, Any]:
     """The rank whose failure ended a distributed run, and its failure (torch's
-    ProcessFailure: exitcode, timestamp). The others exit 1 (PeerFailed) when they notice,
-    or are stopped by the launcher with SIGTERM, often within the same second (the
-    failures' clock) as the one that failed: a more telling status (2 for bad input, a
-    signal) is the cause; among equals, the earliest, then the lowest rank."""
+    ProcessFailure: exitcode, timestamp, error_file_data). The others exit 1 (PeerFailed)
+    when they notice, or are stopped by the launcher: killed by its SIGTERM, or exiting 143
+    from their own handler of it. A more telling status than 1 or -SIGTERM (2 for bad
+    input, a signal) is the cause; among those, the one that ended first (a 143 that the
+    launcher's stopping gave ends after the failure that made it stop), then the lowest
+    rank."""
     following = (1, -signal.SIGTERM)
     telling = {r: f for r, f in failures.items() if f.exitcode not in following} or failures
-    return min(telling.items(), key=lambda item: (item[1].timestamp, item[0]))
+    return min(telling.items(), key=lambda item: (_ended(item[1]), item[0]))
+
+
+def _ended(failure: Any) -> float:
+    """When a failed rank ended: as it reported itself (_report_status), else when torch's
+    launcher saw it, in whole seconds rounded down. That clock alone puts a rank that the
+    launcher stopped (143) in the same second as the one whose end made it stop it, and the
+    lower rank won the tie; the reports keep their order, since one reports before it
+    exits and the launcher stops the others only after it sees that exit."""
+    reported = (getattr(failure, "error_file_data", None) or {}).get("timestamp")
+    return float(reported) if isinstance(reported, (int, float)) else failure.timestamp
+
+
+def _report_status(code: int) -> None:
+    """Leave this process's exit status, and the time it ends, in the reply file that
+    torch's launcher gives each process it starts (TORCHELASTIC_ERROR_FILE), for `cause`;
+    in torch's own format for a message without a traceback, so that torchrun shows it."""
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if path:
+        report = {"message": f"forecastr exited with status {code}; its own message is on "
+                             f"its stderr", "timestamp": time.time()}
+        with contextlib.suppress(OSError):
+            Path(path).write_text(json.dumps(report))
 
 
 def _resume_command(args: list[str]) -> str:
@@ -322,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     _ARGUMENTS[:] = args  # fit --nproc starts the same command on each process
     # from the raw arguments: an error in parsing them must show its traceback too
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
+    several = os.environ.get("WORLD_SIZE", "1") not in ("", "1")  # one of several processes
     stop = StopRequest()
     try:
         with handle_signals(stop):
@@ -337,8 +364,15 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"forecastr: error: {message}", err=True)
         code = exc.exit_code
     except (click.Abort, KeyboardInterrupt, SignalInterrupt):
-        click.echo("forecastr: interrupted" if stop.signal in (None, signal.SIGINT)
-                   else "forecastr: terminated", err=True)
+        if several:  # most often the launcher, stopping it when another one failed: one
+            # line like that one's, and not one that looks like the end of the whole run
+            click.echo(f"forecastr: error: rank {os.environ.get('RANK', '0')}: stopped by "
+                       f"{signal.Signals(stop.signal or signal.SIGINT).name}, as the "
+                       f"launcher stops every process when one fails or when it is stopped "
+                       f"itself", err=True)
+        else:
+            click.echo("forecastr: interrupted" if stop.signal in (None, signal.SIGINT)
+                       else "forecastr: terminated", err=True)
         code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
     except Interrupted as exc:
         hint = f"; to continue: {_resume_command(args)}" if exc.checkpoint else ""
@@ -371,11 +405,13 @@ def main(argv: list[str] | None = None) -> None:
                    f"(run again with --debug for a traceback)", err=True)
         code = 1
     code = code if isinstance(code, int) else 0
-    if os.environ.get("WORLD_SIZE", "1") not in ("", "1"):  # one of several processes: its
-        # output flushed, it ends without C++'s exit-time destructors, where gloo's threads
-        # abort the process now and then on a busy machine (std::terminate, SIGABRT)
+    if several:  # its output flushed, it ends without C++'s exit-time destructors, where
+        # gloo's threads abort the process now and then on a busy machine (std::terminate,
+        # SIGABRT)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
+        if code:  # for the launcher, which cannot tell the order of its processes' ends
+            _report_status(code)
         os._exit(code)
     sys.exit(code)

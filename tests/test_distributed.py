@@ -199,6 +199,33 @@ def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed(
     assert cause(stopped)[0] == 1  # alike: the earliest
     noticed = {0: Failure(exitcode=1, timestamp=3), 1: Failure(exitcode=1, timestamp=3)}
     assert cause(noticed)[0] == 0  # nothing more telling: the earliest, the lowest rank
+    # rank 0 still reading when the launcher stopped it: its handler of SIGTERM exits 143,
+    # in the same second of torch's clock as rank 1's bad input; their own reports say
+    # which ended first
+    reported = {0: Failure(exitcode=143, timestamp=7, error_file_data={"timestamp": 7.61}),
+                1: Failure(exitcode=2, timestamp=7, error_file_data={"timestamp": 7.52})}
+    assert cause(reported)[0] == 1
+    crashed = {0: Failure(exitcode=143, timestamp=7, error_file_data={"timestamp": 7.2}),
+               1: Failure(exitcode=-9, timestamp=7, error_file_data={"message": ""})}
+    assert cause(crashed)[0] == 1  # no report: torch's second, rounded down, came first
+
+
+def test_each_process_reports_its_status_and_end_to_the_launcher(tmp_path, monkeypatch):
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    from forecastr.cli import _report_status, cause
+
+    failures = {}
+    for rank, code in [(1, 2), (0, 143)]:  # rank 1 ends first, then rank 0 is stopped
+        reply = tmp_path / f"{rank}.json"  # the file torch's launcher gives each process
+        monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(reply))
+        _report_status(code)
+        failures[rank] = ProcessFailure(local_rank=rank, pid=1, exitcode=code,
+                                        error_file=str(reply))  # read as torch reads it
+    assert cause(failures)[0] == 1
+    assert "forecastr exited with status 2" in failures[1].message
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", "")  # torch's launcher logging nowhere
+    _report_status(2)
 
 
 def test_resuming_with_another_number_of_processes_is_refused(tmp_path):

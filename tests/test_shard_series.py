@@ -246,6 +246,7 @@ def test_a_bad_row_in_one_processs_series_ends_the_run_with_one_line_errors(tmp_
     assert failed.returncode == 2
     assert f"forecastr: error: [rank 1] {tmp_path / 'd.csv'}, line {number + 1}: column 'y' " \
            f"holds 'oops'" in failed.stderr
-    # rank 0, waiting for rank 1, says so in one line too, unless the launcher stops it first
+    # rank 0 says in one line too that rank 1 failed, or, when still reading, that the
+    # launcher stopped it (exiting 143 in torch's same second: cli.cause)
     assert all(line.startswith("forecastr: error: ") for line in failed.stderr.splitlines())
     assert not (tmp_path / "m.fcst").exists()
