@@ -2,7 +2,8 @@
 
 Makes its own seeded data under bench/out/ (nothing is downloaded), measures training
 throughput against a bare PyTorch loop, end-to-end fit, batch predict against pandas.read_csv,
-start-up, memory scaling and (when a GPU is there) CUDA throughput, and writes
+reading a CSV against pandas.read_csv's C and pyarrow engines, start-up, memory scaling and
+(when a GPU is there) CUDA throughput, and writes
 bench/results/benchmarks.md and benchmarks.json. Figures are medians of several runs, and
 every comparison is a ratio measured in the same run.
 """

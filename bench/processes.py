@@ -37,15 +37,16 @@ runpy.run_module(sys.argv[0], run_name="__main__") if sys.argv[0] == "forecastr"
 """
 
 
-def run(args: list[str], forecastr: bool = True) -> Run:
+def run(args: list[str], forecastr: bool = True, env: dict[str, str] | None = None) -> Run:
     """`python -m forecastr ARGS` (or `python -c CODE`): wall time, and the child's own
     peak resident memory as it reports it at exit; for a distributed fit (`--nproc`), each
-    rank's peak too."""
+    rank's peak too. `env`: the child's environment (default: this process's)."""
     command = [sys.executable, "-c", WRAPPER, *(["forecastr"] if forecastr else []), *args]
     rank_peaks: dict[int, float] = {}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        pid = os.posix_spawn(sys.executable, command, os.environ, file_actions=[
+        pid = os.posix_spawn(sys.executable, command, os.environ if env is None else env,
+                             file_actions=[
             (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
         if "--nproc" in args:  # the ranks are the launcher's children: watch their peaks
             while not (done := os.waitpid(pid, os.WNOHANG))[0]:

@@ -8,6 +8,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from bench.reading import render_section as render_reading
+from bench.threads import render_section as render_threads
+
 
 def save(out: Path, stem: str, results: Any, lines: list[str]) -> None:
     """A study's results as out/STEM.json and its table as out/STEM.md, shown on stdout."""
@@ -175,7 +178,7 @@ def _cuda(s: dict) -> list[str]:
 
 RENDER = {"training": _training, "subdaily": _subdaily, "fit": _fit,
           "default_fit": _default_fit,
-          "predict": _predict, "startup": _startup,
+          "predict": _predict, "reading": render_reading, "startup": _startup,
           "memory": _memory, "streaming": _streaming, "processes": _processes,
-          "shard_series": _shard_series,
+          "shard_series": _shard_series, "threads": render_threads,
           "cuda": _cuda}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bench.data import write_long_csv, write_many_series_csv, write_single_csv
 from bench.processes import Run, run
+from bench.reading import section as reading_section
+from bench.threads import section as threads_section
 
 TRAINING_CASES = [(cell, window, hidden) for cell in ("lstm", "gru", "rnn")
                   for window in (48, 168) for hidden in (64, 128)]
@@ -302,6 +304,6 @@ def cuda(context: Context) -> dict:
 ALL: dict[str, Callable[[Context], dict]] = {
     "startup": startup, "training": training, "subdaily": subdaily, "fit": fit,
     "default_fit": default_fit,
-    "predict": predict,
+    "predict": predict, "reading": reading_section,
     "memory": memory, "streaming": streaming, "processes": processes,
-    "shard_series": shard_series, "cuda": cuda}
+    "shard_series": shard_series, "threads": threads_section, "cuda": cuda}

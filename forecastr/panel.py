@@ -96,6 +96,13 @@ def row_offsets(lengths: np.ndarray) -> np.ndarray:
                                                                 lengths)
 
 
+def run_starts(values) -> np.ndarray:
+    """(R,) int64: the rows where a run of equal values begins, row 0 the first (none when
+    there are no rows). Compared side by side, not by np.diff: no array of differences."""
+    changes = np.asarray(values[1:] != values[:-1], dtype=bool)
+    return np.flatnonzero(np.r_[len(values) > 0, changes])
+
+
 def row_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenated row ranges starts[i] : starts[i] + lengths[i], without a Python loop."""
     return np.repeat(starts, lengths) + row_offsets(lengths)

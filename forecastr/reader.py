@@ -16,9 +16,10 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from forecastr.arrow_csv import arrow_frame
 from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
-from forecastr.panel import Layout, Panel, Schema, row_owners
+from forecastr.panel import Layout, Panel, Schema, row_owners, run_starts
 from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import Source, open_source
 from forecastr.timegrid import regularise
@@ -92,7 +93,7 @@ def read_frame(source: str | Path | BinaryIO, cfg: FitConfig, shard: Shard | Non
     with out_of_memory(f"reading {text.name} ({text.size:,} bytes of CSV)",
                        "give a smaller file (fewer or shorter series), or run where there is "
                        "more memory"):
-        frame, lines = parse_csv(text, text_columns=ids)
+        frame, lines = parse_csv(text, text_columns=ids, cfg=cfg)
     return frame, lines, text.name
 
 
@@ -189,11 +190,12 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
             raise DataError(f"{name}, line {lines[ids_raw.isna().to_numpy().argmax()]}: "
                             f"empty series id in column {columns.id_col!r}; fill it in or "
                             f"drop the row")
-        codes, uniques = pd.factorize(ids_raw.astype(str), sort=False)
-        ids = [str(u) for u in uniques]
+        codes, ids = series_codes(ids_raw)
         static = {c: _per_series(frame[c], codes, ids, name, c, lines)
                   for c in cfg.static_features}
-        values = np.column_stack([numbers[c] for c in columns.targets + columns.inputs])
+        arrays = [numbers[c] for c in columns.targets + columns.inputs]
+        # one column is a view: a copy of every value costs its time (regularise copies)
+        values = arrays[0][:, None] if len(arrays) == 1 else np.column_stack(arrays)
         row_lines = lines
     else:  # each target column is a series; features are repeated beside every one of them
         static = {}
@@ -211,11 +213,28 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
     return _to_panel(grid, ids, columns, times, channels, name, cfg.fill, static)
 
 
-def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
+def series_codes(ids: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's series number and the series ids, in the order they first appear (as
+    pd.factorize gives them); a series' rows usually come together, so only the first row
+    of each run of one id is looked up."""
+    text = ids.astype(str).array
+    firsts = run_starts(text)
+    # the first rows picked by a mask, which pyarrow applies chunk by chunk (taking them by
+    # number would join the chunks of the whole column first)
+    heads = np.zeros(len(text), dtype=bool)
+    heads[firsts] = True
+    codes, uniques = pd.factorize(text[heads], sort=False)
+    lengths = np.diff(np.r_[firsts, len(text)])
+    return np.repeat(codes, lengths), [str(u) for u in uniques.tolist()]
+
+
+def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig | None = None
               ) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse CSV text with a sniffed delimiter; return the data rows (blank lines dropped) and
     the line of the file each row starts on (the header is line 1 after any blank lines).
-    `text_columns` (series ids) are read as written: 007 is no number and NA no gap."""
+    `text_columns` (series ids) are read as written: 007 is no number and NA no gap. With
+    the data options `cfg`, the time column may come as datetime64 (parse_times reads it
+    the same), where pyarrow reads it as plain ISO 8601 (arrow_csv)."""
     name = source.name
     if source.blank:
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data rows")
@@ -235,10 +254,14 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
     options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip,
                    encoding="utf-8")
     ids = [c.lstrip() for c in header if c.strip() in text_columns]  # as pandas names them
+    # pyarrow, where installed, reads a plain file on every core into the same table
+    frame = arrow_frame(source, skip, sample, sep, text_columns, _time_column(
+        cfg, [c.strip() for c in header])) if decimal == "." else None
     try:
-        # bytes, streamed: pandas' C tokenizer reads them twice as fast as text
-        frame = pd.read_csv(source.open(), decimal=decimal, low_memory=False,
-                            dtype=dict.fromkeys(ids, "str"), **options)
+        if frame is None:  # bytes, streamed: pandas' C tokenizer reads them twice as fast as text
+            with source.open() as stream:
+                frame = pd.read_csv(stream, decimal=decimal, low_memory=False,
+                                    dtype=dict.fromkeys(ids, "str"), **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
                         f"rows") from None
@@ -254,23 +277,33 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = ()
                         f"the missing column name or drop the trailing delimiter")
     for column in frame.columns.intersection(ids):  # ids such as NA or None are names, not gaps
         if frame[column].isna().any():
-            frame[column] = pd.read_csv(source.open(), usecols=[column], dtype="str",
-                                        keep_default_na=False, na_values=[""], **options)[column]
+            with source.open() as stream:
+                frame[column] = pd.read_csv(stream, usecols=[column], dtype="str",
+                                            keep_default_na=False, na_values=[""],
+                                            **options)[column]
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in frame.columns.difference([c.strip() for c in ids]):
-        if not pd.api.types.is_numeric_dtype(frame[column]):
+        if frame[column].dtype.kind not in "biufcmM":  # text (times read by pyarrow are not)
             grouped = _grouped_numbers(frame[column], decimal)
             if grouped is not None:
                 frame[column] = grouped
     numeric = frame.select_dtypes("number")  # a row with a number is no blank line; checking
     # those first spares the slow isna of text columns in the usual case
-    if numeric.shape[1] and numeric.notna().any(axis=1).all():
-        keep = np.ones(len(frame), dtype=bool)
-    else:
-        keep = frame.notna().any(axis=1).to_numpy()
+    if numeric.shape[1] and numeric.notna().to_numpy().any(axis=1).all():
+        return frame, lines
+    keep = frame.notna().any(axis=1).to_numpy()
     if not keep.any():
         raise DataError(f"{name}: has a header but no data rows; add the data below it")
     return (frame, lines) if keep.all() else (frame[keep], lines[keep])
+
+
+def _time_column(cfg: FitConfig | None, names: list[str]) -> str | None:
+    """The column detect_columns is sure to take as the time column (the one named, or ds
+    in a long file), when parse_times would read it as ISO 8601 first (no --date-format)."""
+    if cfg is None or cfg.date_format is not None:
+        return None
+    long = cfg.id_col is not None or LONG_ID in names
+    return cfg.time_col or (LONG_TIME if long and LONG_TIME in names else None)
 
 
 # numbers written with thousands separators, strictly in groups of three digits: 2,710.349
@@ -305,13 +338,13 @@ def _grouped_numbers(column: pd.Series, decimal: str) -> pd.Series | None:
 def _record_lines(source: Source, sep: str) -> np.ndarray | None:
     """The line each CSV record starts on, where quoted fields may hold line breaks (read as
     a stream); None when the csv module cannot read the file (pandas then reports it)."""
-    text = io.TextIOWrapper(source.open(), encoding="utf-8", newline="")
-    reader, starts = csv.reader(text, delimiter=sep), [1]
-    try:
-        for _ in reader:
-            starts.append(reader.line_num + 1)
-    except csv.Error:  # a file pandas reads anyway; keep the plain count
-        return None
+    with io.TextIOWrapper(source.open(), encoding="utf-8", newline="") as text:
+        reader, starts = csv.reader(text, delimiter=sep), [1]
+        try:
+            for _ in reader:
+                starts.append(reader.line_num + 1)
+        except csv.Error:  # a file pandas reads anyway; keep the plain count
+            return None
     return np.asarray(starts[:-1])
 
 
@@ -467,7 +500,8 @@ def to_numbers(column: pd.Series, name: str, col: str, lines: np.ndarray) -> np.
             i = int(bad.argmax())
             raise DataError(f"{name}, line {lines[i]}: column {col!r} holds {text.iloc[i]!r}, "
                             f"not a number; fix the cell, or empty it to fill it as a gap")
-    infinite = np.isinf(numbers) | (np.abs(numbers) > np.finfo(np.float32).max)
+    limit = np.finfo(np.float32).max
+    infinite = (numbers > limit) | (numbers < -limit)  # infinities too
     if infinite.any():
         i = int(infinite.argmax())
         raise DataError(f"{name}, line {lines[i]}: column {col!r} holds an infinite or "
@@ -512,7 +546,8 @@ def _per_series(column: pd.Series, codes: np.ndarray, ids: list[str], name: str,
 def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
               channels: tuple[str, ...], name: str, fill: str,
               static: dict[str, np.ndarray]) -> Panel:
-    present = np.unique(grid.codes)  # series left after trimming empty ones
+    firsts = grid.starts  # of the series left after trimming empty ones
+    present = grid.codes[firsts]
     empty = [ids[c] for c in np.setdiff1d(np.arange(len(ids)), present)]
     if empty and len(empty) == len(ids):
         raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)} "
@@ -520,7 +555,7 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
     for series in empty:
         log.warning("%s: series %r has no values and is left out", name, series)
     filled = grid.filled[present]
-    counts = np.bincount(np.searchsorted(present, grid.codes), minlength=len(present))
+    counts = np.diff(np.r_[firsts, len(grid.codes)])
     if filled.sum():
         share = filled.sum() / max(counts.sum(), 1)
         # most of a series made up is rarely what the file meant: say the likely causes
@@ -534,7 +569,7 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
         tz=times.tz, id_col=columns.id_col, targets=columns.targets, features=columns.features,
         channels=channels + columns.inputs, future_features=columns.future_features,
         static_features=tuple(static))
-    return Panel(values=grid.values.astype(np.float64), times=grid.times,
+    return Panel(values=grid.values.astype(np.float64, copy=False), times=grid.times,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,
                  filled=filled.astype(np.int64), source=name, empty=tuple(empty),

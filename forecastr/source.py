@@ -1,7 +1,8 @@
 """Where CSV bytes come from: a path, stdin or a file object, plain or gzip-compressed. The
 bytes are scanned once as a stream (binary data refused on the first block, UTF-8 checked
 throughout) and opened again for each later pass, so compressed input is never held
-decompressed: a small .gz of zeros is refused after one block, not after gigabytes."""
+decompressed (a small .gz of zeros is refused after one block, not after gigabytes) and a
+plain file on disk is not held at all."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import codecs
 import contextlib
 import gzip
 import io
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -31,7 +34,7 @@ class Source:
     """A CSV input, scanned: what parsing needs to know before it reads the whole."""
 
     name: str  # the path, "<stdin>" or the stream's name, for messages
-    open: Callable[[], BinaryIO]  # a new stream of the CSV's bytes, without a BOM
+    open: Callable[[], BinaryIO]  # a new stream of the CSV's bytes, without a BOM; close it
     sample: str  # the text of the first block
     quoted: bool  # a double quote occurs somewhere (a record may then span lines)
     blank: bool  # nothing but white space
@@ -55,20 +58,27 @@ def open_source(source: str | Path | BinaryIO) -> Source:
         DataError: unreadable, binary, corrupt gzip, or not UTF-8 (naming the line).
     """
     name, raw = _stored_bytes(source)
-    compressed = raw[:2] == GZIP_MAGIC
+    compressed = raw is not None and raw[:2] == GZIP_MAGIC
 
     def reopen() -> BinaryIO:
-        stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if compressed else io.BytesIO(raw)
+        if raw is None:
+            try:
+                stream = open(source, "rb")  # noqa: SIM115 - each reader closes its pass
+            except OSError as exc:
+                raise _unreadable(name, exc) from None
+        else:
+            stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if compressed else io.BytesIO(raw)
         if stream.read(len(BOM)) != BOM:
             stream.seek(0)
         return stream
 
-    with out_of_memory(f"reading {name} ({len(raw):,} bytes{' of gzip' if compressed else ''})",
+    stored = os.path.getsize(source) if raw is None else len(raw)
+    with out_of_memory(f"reading {name} ({stored:,} bytes{' of gzip' if compressed else ''})",
                        "give a smaller file, or run where there is more memory"):
         try:
-            sample, quoted, blank, size = _scan(reopen(), name)
-        except (EOFError, OSError, zlib.error):  # gzip's ways of saying it is damaged
-            raise gzip_damaged(name) from None
+            sample, quoted, blank, size = _scan(reopen, name)
+        except (EOFError, OSError, zlib.error) as exc:  # gzip's ways of saying it is damaged
+            raise (gzip_damaged(name) if compressed else _unreadable(name, exc)) from None
     return Source(name, reopen, sample, quoted, blank, size, getattr(source, "lines", None))
 
 
@@ -77,10 +87,15 @@ def gzip_damaged(name: str) -> DataError:
                      f"tests a .gz file)")
 
 
-def _stored_bytes(source: str | Path | BinaryIO) -> tuple[str, bytes]:
-    """The bytes as stored (compressed or not) and the name to give in messages."""
+def _stored_bytes(source: str | Path | BinaryIO) -> tuple[str, bytes | None]:
+    """The bytes as stored (compressed or not) and the name to give in messages; None for a
+    plain file on disk, which each pass opens again: holding it would cost a copy of the
+    whole file, and reading it the time of a second pass."""
     with opened(source) as (name, stream):
         try:
+            if isinstance(source, (str, Path)) and str(source) != "-" and stat.S_ISREG(
+                    os.fstat(stream.fileno()).st_mode) and stream.peek(2)[:2] != GZIP_MAGIC:
+                return name, None  # (a pipe such as <(zcat data.gz) reads once: held)
             return name, stream.read()
         except OSError as exc:
             raise _unreadable(name, exc) from None
@@ -114,30 +129,43 @@ def _unreadable(name: str, exc: OSError) -> DataError:
                      f"its permissions")
 
 
-def _scan(stream: BinaryIO, name: str) -> tuple[str, bool, bool, int]:
+def _scan(reopen: Callable[[], BinaryIO], name: str) -> tuple[str, bool, bool, int]:
     """One pass over the bytes: (first block's text, any quote, all blank, size)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
-    sample, quoted, blank, size, lines = None, False, True, 0, 0
-    while chunk := stream.read(FIRST_BLOCK if sample is None else BLOCK):
-        if sample is None and b"\x00" in chunk:
-            raise DataError(f"{name}: binary data, not CSV text; give a CSV file, plain or "
-                            f"gzipped")
-        pending = len(decoder.getstate()[0])  # a character cut by the previous block
-        try:  # ASCII is UTF-8: most blocks of most files need no decoding
-            text = "" if sample is not None and not pending and chunk.isascii() \
-                else decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            at = max(exc.start - pending, 0)
-            line = lines + chunk[:at].count(b"\n") + 1
-            raise DataError(f"{name}, line {line}: not UTF-8 text (byte 0x{chunk[at]:02x}); "
-                            f"convert it, e.g. iconv -f latin1 -t utf-8") from None
-        sample = text if sample is None else sample
-        quoted = quoted or b'"' in chunk
-        blank = blank and not chunk.strip()
-        size, lines = size + len(chunk), lines + chunk.count(b"\n")
+    sample, quoted, blank, size = None, False, True, 0
+    with reopen() as stream:
+        while chunk := stream.read(FIRST_BLOCK if sample is None else BLOCK):
+            if sample is None and b"\x00" in chunk:
+                raise DataError(f"{name}: binary data, not CSV text; give a CSV file, plain "
+                                f"or gzipped")
+            pending = len(decoder.getstate()[0])  # a character cut by the previous block
+            try:  # ASCII is UTF-8: most blocks of most files need no decoding
+                text = "" if sample is not None and not pending and chunk.isascii() \
+                    else decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                at = max(exc.start - pending, 0)
+                line = _line_at(reopen(), size + at)
+                raise DataError(f"{name}, line {line}: not UTF-8 text (byte "
+                                f"0x{chunk[at]:02x}); convert it, e.g. iconv -f latin1 -t "
+                                f"utf-8") from None
+            sample = text if sample is None else sample
+            quoted = quoted or b'"' in chunk
+            blank = blank and not chunk.strip()
+            size += len(chunk)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise DataError(f"{name}, line {lines + 1}: not UTF-8 text (the file ends inside a "
-                        f"character); convert it, e.g. iconv -f latin1 -t utf-8") from None
+        raise DataError(f"{name}, line {_line_at(reopen(), size)}: not UTF-8 text (the file "
+                        f"ends inside a character); convert it, e.g. iconv -f latin1 -t "
+                        f"utf-8") from None
     return sample or "", quoted, blank, size
+
+
+def _line_at(stream: BinaryIO, offset: int) -> int:
+    """The line of the byte at `offset`: counted only for a message, since counting the
+    lines of every block would slow the scan of every file."""
+    lines = 0
+    with stream:
+        while offset > 0 and (chunk := stream.read(min(BLOCK, offset))):
+            lines, offset = lines + chunk.count(b"\n"), offset - len(chunk)
+    return lines + 1

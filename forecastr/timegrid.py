@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError, UnknownFrequency
-from forecastr.panel import row_offsets, row_owners
+from forecastr.panel import row_offsets, row_owners, run_starts
 from forecastr.times import DATE_RANGE, Parsed
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Grid:
     filled: np.ndarray  # (S,) int64 rows filled per series code
     freq: str | None
     step: int
+    starts: np.ndarray  # (S_left,) int64: the row where each series left begins
 
 
 def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.ndarray,
@@ -43,15 +45,19 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
                         f"or row order", fit_option="--freq")
     try:
         stamps = times.values if freq is None else floor_to(times.values, freq, where)
-        if not _sorted(codes, stamps):  # files are usually in order; sorting costs more
-            order = np.lexsort((stamps, codes))  # stable: duplicates keep their file order
+        firsts = run_starts(codes)
+        if not _sorted(codes, stamps, firsts):  # files are usually in order; sorting costs
+            order = np.lexsort((stamps, codes))  # more (stable: duplicates keep their order)
             codes, stamps, values, lines = (codes[order], stamps[order], values[order],
                                             lines[order])
-        codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids, where,
-                                                    duplicates, long)
-        firsts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
-        if times.kind == "datetime":
-            freq = freq or _infer_freq(codes, stamps, firsts, ids, where)
+            # (rows in order, each later than the one before, have no duplicates)
+            codes, stamps, values = _resolve_duplicates(codes, stamps, values, lines, ids,
+                                                        where, duplicates, long)
+            firsts = run_starts(codes)
+        if times.kind == "datetime" and freq is None:  # inferring puts the rows on its grid
+            freq, positions = _infer_freq(codes, stamps, firsts, ids, where)
+            step = 1
+        elif times.kind == "datetime":
             positions, step = _grid_positions(stamps, firsts, codes, freq, ids, where), 1
         else:
             step = _integer_step(stamps, codes)
@@ -64,10 +70,15 @@ def regularise(codes: np.ndarray, times: Parsed, values: np.ndarray, lines: np.n
                         f"the time column") from None
 
 
-def _sorted(codes: np.ndarray, stamps: np.ndarray) -> bool:
-    """True when rows are ordered by series, then strictly by time (no duplicates either)."""
-    step = np.diff(codes)
-    return bool(((step > 0) | ((step == 0) & (stamps[1:] > stamps[:-1]))).all())
+def _sorted(codes: np.ndarray, stamps: np.ndarray, firsts: np.ndarray) -> bool:
+    """True when rows are ordered by series, then strictly by time (no duplicates either):
+    each series one run of rows (`firsts`: where the runs of one code begin), the runs in
+    ascending order, the times of each run increasing."""
+    if (np.diff(codes[firsts]) <= 0).any():
+        return False
+    later = stamps[1:] > stamps[:-1]
+    later[firsts[1:] - 1] = True  # a series' first row may be earlier than the last one's
+    return bool(later.all())
 
 
 def fixed_step(offset: pd.DateOffset) -> int | None:
@@ -135,35 +146,52 @@ def _pandas_freq(index: pd.DatetimeIndex) -> str | None:
     return getattr(found, "freqstr", found)
 
 
-def _infer_freq(codes, stamps, firsts, ids, where) -> str:
-    """Vote over per-series pandas.infer_freq, then keep the first candidate that fits all."""
+def _infer_freq(codes, stamps, firsts, ids, where) -> tuple[str, np.ndarray | None]:
+    """Vote over per-series pandas.infer_freq, then keep the first candidate that fits all;
+    return it with the rows' positions on its grid (_grid_positions)."""
     bounds = np.r_[firsts, len(codes)]
     votes: Counter[str] = Counter()
+    cast: dict[bytes, Counter[str]] = {}  # series with the same times vote alike: ask once
     for s in range(min(len(firsts), 200)):
-        run = pd.DatetimeIndex(stamps[bounds[s]:bounds[s + 1]])
-        found = _pandas_freq(run)
-        if found:
-            votes[found] += 10  # a whole series agreeing beats short runs
-            continue
-        # runs of three (the fewest pandas needs) find the step between the gaps of a series
-        for lo in np.linspace(0, max(len(run) - 3, 0), num=min(12, len(run)), dtype=int):
-            found = _pandas_freq(run[lo:lo + 3])
-            if found:
-                votes[found] += 1
+        run = stamps[bounds[s]:bounds[s + 1]]
+        if (key := run.tobytes()) not in cast:
+            cast[key] = _votes(pd.DatetimeIndex(run))
+        votes.update(cast[key])
     voted = [candidate for candidate, _ in votes.most_common()]
-    for rank, candidate in enumerate(voted + _fallback_freqs(codes, stamps)):
+    for rank, candidate in enumerate(_candidates(voted, codes, stamps)):
         try:
             positions = _grid_positions(stamps, firsts, codes, candidate, ids, where)
         except DataError:
             continue
-        spans = positions[bounds[1:] - 1] - positions[firsts] + 1
+        spans = np.diff(bounds) if positions is None else (
+            positions[bounds[1:] - 1] - positions[firsts] + 1)
         if rank < len(voted) or spans.sum() <= 2 * len(stamps):  # guesses: at most half filled
-            return candidate
+            return candidate, positions
     longest = int(np.argmax(np.diff(bounds)))
     raise UnknownFrequency(f"{where}: cannot infer a regular frequency from the timestamps "
                            f"(series {ids[codes[bounds[longest]]]!r} has "
                            f"{np.diff(bounds)[longest]} points); pass --freq, e.g. --freq D",
                            fit_option="--freq")
+
+
+def _votes(run: pd.DatetimeIndex) -> Counter[str]:
+    """One series' votes: 10 for the frequency pandas finds in the whole of it, else 1 for
+    each found in runs of three (the fewest pandas needs), which find the step between
+    its gaps."""
+    found = _pandas_freq(run)
+    if found:
+        return Counter({found: 10})
+    votes: Counter[str] = Counter()
+    for lo in np.linspace(0, max(len(run) - 3, 0), num=min(12, len(run)), dtype=int):
+        found = _pandas_freq(run[lo:lo + 3])
+        if found:
+            votes[found] += 1
+    return votes
+
+
+def _candidates(voted: list[str], codes: np.ndarray, stamps: np.ndarray) -> Iterator[str]:
+    yield from voted
+    yield from _fallback_freqs(codes, stamps)  # worked out only when no voted one fits
 
 
 def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
@@ -183,17 +211,24 @@ def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
     return [*calendar, "D" if step.days == 1 else f"{step.days}D"]
 
 
-def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray:
-    """Integer position of every timestamp on the grid of `freq`; off-grid is an error."""
+def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray | None:
+    """Integer position of every timestamp on the grid of `freq` (from its series' first),
+    or None when every series is complete on it (a series' row i at position i, as in most
+    files: then no position is worked out); off-grid is an error."""
     offset = _offset(freq, where)
     if (step := fixed_step(offset)) is not None:
-        delta = np.timedelta64(step, "ns")
-        since = stamps - stamps[firsts][_owners(firsts, len(stamps))]
-        if (since < np.timedelta64(0, "ns")).any():
+        # in int64 nanoseconds: numpy's divmod of timedelta64 is several times slower
+        nanos = stamps.astype("datetime64[ns]", copy=False).view(np.int64)
+        following = np.diff(nanos) == step
+        following[firsts[1:] - 1] = True  # a series' first row follows another series
+        if following.all():
+            return None
+        since = np.repeat(nanos[firsts], np.diff(np.r_[firsts, len(stamps)]))
+        np.subtract(nanos, since, out=since)  # in place: each array of these is 8 bytes a row
+        if since.min(initial=0) < 0:
             raise OverflowError("int64 nanoseconds wrapped: rows centuries apart")
-        positions, rest = np.divmod(since, delta)
-        positions = positions.astype(np.int64)
-        off = rest != np.timedelta64(0, "ns")
+        positions, rest = np.divmod(since, step, out=(None, since))
+        off = rest != 0
     else:
         positions = _anchored_grid(stamps, offset).get_indexer(
             pd.DatetimeIndex(stamps)).astype(np.int64)
@@ -227,9 +262,9 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
                      fill) -> Grid:
     """Scatter rows onto each series' full grid, trim NaN edges, then fill interior gaps."""
     bounds = np.r_[firsts, len(codes)]
-    start_pos = positions[firsts]
-    spans = positions[bounds[1:] - 1] - start_pos + 1  # (S_present,)
     rows = np.diff(bounds)
+    # (S_present,) grid steps each series spans; positions None: every series complete
+    spans = rows if positions is None else positions[bounds[1:] - 1] - positions[firsts] + 1
     sparse = spans > 100 * rows + 100_000  # a grid this empty is a wrong time column, not gaps
     if sparse.any():
         s = int(np.argmax(sparse))
@@ -243,17 +278,20 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     else:
         full, new_codes, new_times = _scatter(codes, stamps, values, positions, bounds, spans,
                                               indptr, offset, step)
-    keep = np.ones(len(full), dtype=bool)
     filled = np.zeros(len(ids), dtype=np.int64)
-    missing_rows = np.isnan(full).any(axis=1)
-    for s in np.flatnonzero(np.add.reduceat(missing_rows, indptr[:-1])):
+    gappy = np.logical_or.reduceat(np.isnan(full).any(axis=1), indptr[:-1])  # (S_present,)
+    if not gappy.any():  # the usual file: nothing to fill or trim
+        return Grid(new_codes, new_times, full, filled, freq, step, indptr[:-1])
+    keep = np.ones(len(full), dtype=bool)
+    for s in np.flatnonzero(gappy):
         lo, hi = indptr[s], indptr[s + 1]
         keep[lo:hi], count = _fill_series(full[lo:hi], fill, ids[codes[firsts[s]]], where,
                                           new_times[lo:hi])
         filled[codes[firsts[s]]] = count
     if keep.all():
-        return Grid(new_codes, new_times, full, filled, freq, step)
-    return Grid(new_codes[keep], new_times[keep], full[keep], filled, freq, step)
+        return Grid(new_codes, new_times, full, filled, freq, step, indptr[:-1])
+    kept = new_codes[keep]  # a series may be left out whole
+    return Grid(kept, new_times[keep], full[keep], filled, freq, step, run_starts(kept))
 
 
 def _scatter(codes, stamps, values, positions, bounds, spans, indptr, offset, step):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,26 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
             raise DataError(f"{where}, line {lines[bad]}: time step {numbers[bad]} is neither a "
                             f"date nor a whole number of at most 18 digits")
         return Parsed(numbers.astype(np.int64), "integer", None)
-    stamps = _to_datetime(raw, where, lines, utc, dayfirst, date_format)
+    if raw.dtype.kind == "M" or isinstance(raw.dtype, pd.DatetimeTZDtype):  # times already
+        codes, texts = None, raw  # (pyarrow's reading of ISO 8601, Parquet)
+
+        def line(row: int) -> int:
+            return int(lines[row])
+    else:
+        # each distinct text is parsed once: a long file repeats every time once per series,
+        # and pandas' own cache of to_datetime skips columns whose first 500 values are all
+        # distinct. The texts keep the order they first appear in, and a message names a
+        # text's first line, so every message names the value and line that parsing every
+        # row would.
+        codes, texts = pd.factorize(raw)
+        texts = pd.Series(texts)
+
+        def line(text: int) -> int:
+            return int(lines[np.argmax(codes == text)])
+
+    # times already parsed are what to_datetime would give back (but for a copy), in UTC
+    stamps = texts if codes is None and not utc else _to_datetime(texts, where, line, utc,
+                                                                   dayfirst, date_format)
     if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
         raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC",
                         fit_option="--utc")
@@ -53,18 +73,20 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
     if tz is not None:
         stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
     try:  # astype checks the range; numpy's to_numpy(dtype=...) would wrap silently
-        return Parsed(stamps.astype("datetime64[ns]").to_numpy(), "datetime", tz)
+        stamps_ns = stamps.astype("datetime64[ns]").to_numpy()
+        return Parsed(stamps_ns if codes is None else stamps_ns[codes], "datetime", tz)
     except pd.errors.OutOfBoundsDatetime:
         bad = int(np.argmax((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max)))
-        raise DataError(f"{where}, line {lines[bad]}: {raw.iloc[bad]!r} is outside the dates "
-                        f"pandas supports {DATE_RANGE}") from None
+        raise DataError(f"{where}, line {line(bad)}: {texts.iloc[bad]!r} is outside the "
+                        f"dates pandas supports {DATE_RANGE}") from None
 
 
-def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
+def _to_datetime(raw: pd.Series, where: str, line: Callable[[int], int], utc: bool,
                  dayfirst: bool | None, date_format: str | None) -> pd.Series:
-    """The given format; else ISO 8601 first (pandas' fastest parser, and it reads columns
-    that mix ISO forms such as 2020-01-01 beside 2020-01-01 12:00), then pandas' format
-    inferred from the first value, day first or month first as decided (_day_first)."""
+    """`raw` parsed in the given format; else ISO 8601 first (pandas' fastest parser, and it
+    reads columns that mix ISO forms such as 2020-01-01 beside 2020-01-01 12:00), then
+    pandas' format inferred from the first value, day first or month first as decided
+    (_day_first). `line(i)`: the line of value i, for messages."""
     errors = []
     # the day order is decided only when ISO 8601 fails: it reads the whole column again
     attempts = [lambda: {"format": date_format}] if date_format is not None else [
@@ -88,8 +110,8 @@ def _to_datetime(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
                         fit_option="--date-format")
     if bad.any():
         i = int(bad.argmax())
-        like = f" in the format of line {lines[0]} ({raw.iloc[0]!r})" if i else ""
-        raise DataError(f"{where}, line {lines[i]}: cannot parse {raw.iloc[i]!r} as a date or "
+        like = f" in the format of line {line(0)} ({raw.iloc[0]!r})" if i else ""
+        raise DataError(f"{where}, line {line(i)}: cannot parse {raw.iloc[i]!r} as a date or "
                         f"time{like}; fix the cell, or write every time in one format")
     raise DataError(f"{where}: cannot parse the time column ({errors[0]}); write every time "
                     f"in one format, e.g. 2020-01-31 or 2020-01-31 13:00")

@@ -105,3 +105,51 @@ def test_the_training_section_runs_forecastr_and_the_bare_loop_on_the_library_as
     assert throughput.forecastr_rate(cfg, model, data, windows, empty, 1, cpu, "32") > 0
     assert throughput.bare_rate(cfg, model, case, 1, cpu, "32") > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_the_threads_section_and_study_render_their_verdicts():
+    from bench.threads import render_section, render_study
+
+    figure = {"seconds": 4.0, "forward_seconds": 0.1, "training_seconds": 3.0,
+              "threads": "1 thread (default)", "runs": 3}
+    figures = {f"{command}/{condition}/{variant}": figure
+               for command in ("fit", "predict") for condition in ("idle", "busy")
+               for variant in ("default", "per_core")}
+    figures.update({"fit/one_cpu_mask/default": figure, "predict/one_cpu_mask/default": figure})
+    figures["fit/busy/per_core"] = {**figure, "seconds": 20.0, "threads": "2 threads"}
+    text = "\n".join(render_section({
+        "figures": figures, "per_core": 2, "fit_busy_vs_idle": 1.05,
+        "fit_target": "busy <= 1.3 x idle", "fit_met": True,
+        "mask_threads": "1 thread (default)", "mask_met": True}))
+    assert "| fit | busy | 4.00 (training 3.00) | 20.00 (training 3.00) | 1 thread (default) |" \
+        in text
+    assert "| predict | one cpu mask | 4.00 (forward 0.10) | - |" in text
+    assert "1.05x its idle time (target busy <= 1.3 x idle): **met**" in text
+    row = {"cell": "gru", "window": 36, "hidden": 64, "batch": 256,
+           "windows_per_s": {"1": 3000, "2": 2500}, "one_vs_per_core": 1.2}
+    study = "\n".join(render_study({
+        "per_core": 2, "idle": [row], "busy": [{**row, "one_vs_per_core": 5.0}],
+        "idle_worst_one_vs_per_core": 1.2, "idle_best_one_vs_per_core": 1.2,
+        "busy_worst_one_vs_per_core": 5.0}))
+    assert "| gru | 36 | 64 | 256 | 3,000 | 2,500 | 1.20 |" in study
+    assert "Idle, one thread ran at 1.20x to 1.20x" in study
+
+
+def test_the_reading_section_times_every_reader_and_renders_its_verdict():
+    from bench.reading import medians, render_section
+    from bench.sections import ALL
+
+    assert "reading" in ALL
+    calls = []
+    seconds = medians({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3)
+    assert calls == ["a", "b"] * 4 and set(seconds) == {"a", "b"}  # one round uncounted
+    text = "\n".join(render_section({
+        "series": 2000, "length": 500, "csv_mb": 36.8, "runs": 3, "load": [2.5, 3.0],
+        "cores": 2, "ratio": 1.2, "met": True, "target": "read_panel <= 1.5 x pyarrow",
+        "seconds": {"forecastr": 0.6, "forecastr_without_pyarrow": 1.5, "pandas_c": 0.3,
+                    "pandas_c_to_datetime": 1.0, "pandas_pyarrow": 0.5}}))
+    assert "2,000 hourly series x 500 points in long format (37 MB)" in text
+    assert "| forecastr read_panel | 0.60 | 1.20 |" in text
+    assert '| pandas.read_csv(engine="pyarrow") | 0.50 | 1.00 |' in text
+    assert "load average 2.50 before, 3.00 after, on 2 cores" in text
+    assert "(target read_panel <= 1.5 x pyarrow): **met**" in text

@@ -12,10 +12,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "forecastr"
 LAYERS = {
     "errors": 0, "config": 0, "config_values": 0, "outputs": 0, "clock": 0, "panel": 0,
     "metrics": 0, "stopping": 0, "conformal": 0, "shards": 0,
-    "source": 1, "reader": 1, "times": 1, "timegrid": 1, "writer": 1, "calendar": 1,
+    "source": 1, "arrow_csv": 1, "reader": 1, "times": 1, "timegrid": 1, "writer": 1, "calendar": 1,
     "scaling": 1, "future": 1, "table": 1, "static": 1, "chunks": 1, "future_values": 2,
     "windows": 2, "model": 2, "device": 2, "distributed": 2, "container": 2, "inputs": 2,
-    "sampling": 2,
+    "sampling": 2, "threads": 2,
     "train": 3, "resume": 3, "artifact": 3, "integrity": 3, "checkpoint": 3, "forecast": 3,
     "model_data": 3, "sharding": 3, "backtest": 3, "plot": 3, "prediction": 3,
     "api": 4, "fitting": 4,

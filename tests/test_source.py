@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import threading
 import tracemalloc
 
 import pandas as pd
@@ -83,6 +85,29 @@ def test_reading_gzip_gives_the_same_panel_as_plain_text(tmp_path):
 
     a, b = read_panel(plain), read_panel(SAMPLE_DATA / "employment.csv.gz")
     assert a.ids == b.ids and (a.values == b.values).all() and (a.times == b.times).all()
+
+
+def test_a_plain_file_on_disk_is_read_again_for_each_pass_not_held(tmp_path):
+    data = tmp_path / "plain.csv"
+    data.write_bytes(b"\xef\xbb\xbft,y\n" + b"".join(b"%d,%d.5\n" % (t, t % 97)
+                                                   for t in range(600_000)))
+    # before: the whole file (7 MB) was held for the passes after the scan
+    assert peak_bytes(lambda: open_source(data)) < 3 * 2**20
+    scanned = open_source(data)
+    with scanned.open() as first, scanned.open() as second:
+        assert first.read() == second.read() == data.read_bytes()[3:]  # without the BOM
+
+
+def test_a_pipe_named_by_its_path_is_read_once_and_held(tmp_path):
+    pipe = tmp_path / "pipe.csv"  # as `forecastr predict m.fcst <(zcat data.csv.gz)` gives
+    os.mkfifo(pipe)
+    text = b"t,y\n1,2.5\n2,3.5\n"
+    writer = threading.Thread(target=pipe.write_bytes, args=(text,))
+    writer.start()
+    scanned = open_source(pipe)
+    writer.join()
+    with scanned.open() as first, scanned.open() as second:
+        assert first.read() == second.read() == text
 
 
 def test_out_of_memory_says_while_doing_what():
