@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# One thread per process. The networks forecastr trains are small: a step's matrices are
-# too small for a second thread to pay for its lock-step waits, and a thread that another
-# process's work descheduled stalls every step (bench/results/threads.md: beside one busy
-# process, two threads trained 3-10x slower than one; idle, two were never faster than one
-# by more than the noise). More cores are used by more processes (fit --nproc).
+# One thread per process. Torch's threads run in lock step, and one that another process's
+# work descheduled stalls every step: on two cores beside one busy process, one thread
+# trained 1.2x-4.7x as fast as two at every size of bench/results/threads.md (median 2.3x).
+# Idle, two threads were faster at most sizes (one ran at 0.53x-1.14x their speed; 0.89x-
+# 0.92x for the default GRU): that is the price of a default that is safe on shared
+# machines, and --threads 2 buys it back on a machine known to be idle.
 DEFAULT_THREADS = 1
 
 
