@@ -176,10 +176,11 @@ class FitConfig:
         "auto", "Float precision on CUDA: auto (bf16 where supported), 32, bf16 or 16; the CPU "
         "always uses 32.", "system")
     threads: int | None = option(
-        None, "CPU threads torch computes with in each process (default: 1, the fastest for "
-        "forecastr's small networks and safe beside other work; never more than the CPUs "
-        "the affinity mask and cgroup quota allow, shared out among --nproc processes); "
-        "OMP_NUM_THREADS, when set, wins.", "system")
+        None, "CPU threads torch computes with in each process (default: 1, which keeps a "
+        "fit fast beside other work; on a machine known to be idle, 2 or more can train "
+        "larger models faster; never more than the CPUs the affinity mask and cgroup quota "
+        "allow, shared out among --nproc processes); OMP_NUM_THREADS, when set, wins.",
+        "system")
 
     def __post_init__(self) -> None:
         validate(self)

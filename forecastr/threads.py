@@ -17,6 +17,8 @@ from pathlib import Path
 # 0.92x for the default GRU): that is the price of a default that is safe on shared
 # machines, and --threads 2 buys it back on a machine known to be idle.
 DEFAULT_THREADS = 1
+# set by fit --nproc beside the OMP_NUM_THREADS it gives its processes
+LAUNCHER_MARK = "FORECASTR_LAUNCHER_THREADS"
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,6 @@ def plan(requested: int | None = None, processes: int | None = None,
         return ThreadPlan(share, f"{reason}, capped at {limit}")
     return ThreadPlan(wanted, reason)
 
-
-# set by fit --nproc beside the OMP_NUM_THREADS it gives its processes
-LAUNCHER_MARK = "FORECASTR_LAUNCHER_THREADS"
 
 
 @contextlib.contextmanager
