@@ -200,6 +200,58 @@ def render_study(results: dict) -> list[str]:
     return lines
 
 
+def invariance(quick: bool = False) -> dict:
+    """Whether the thread count changes what training computes: the gradients of one batch
+    through a recurrent layer and a head, with 1, 2 and 4 threads, compared bit for bit, at
+    every size of the grid. Where any differ, a thread count chosen by timing would make a
+    seeded fit depend on the machine's load."""
+    import itertools
+
+    import torch
+
+    cells, hiddens = (("gru", "lstm"), (32, 64)) if quick else (("gru", "lstm", "rnn"),
+                                                                (32, 64, 128, 256))
+    rows = []
+    for cell, hidden, batch, window, layers in itertools.product(
+            cells, hiddens, (64, 256, 1024), (36, 168), (1, 2)):
+        if batch * window * hidden > 1024 * 168 * 64:  # the largest the study trains
+            continue
+        generator = torch.Generator().manual_seed(1)
+        recurrent = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[cell](
+            3, hidden, num_layers=layers, batch_first=True)
+        head = torch.nn.Linear(hidden, 12)
+        x = torch.randn(batch, window, 3, generator=generator)
+        y = torch.randn(batch, 12, generator=generator)
+        parameters = [*recurrent.parameters(), *head.parameters()]
+        computed = []
+        for threads in (1, 2, 4):
+            torch.set_num_threads(threads)
+            for parameter in parameters:
+                parameter.grad = None
+            out, _ = recurrent(x)
+            torch.nn.functional.mse_loss(head(out[:, -1]), y).backward()
+            computed.append([parameter.grad.clone() for parameter in parameters])
+        differs = max(float((a - b).abs().max()) for other in computed[1:]
+                      for a, b in zip(computed[0], other))
+        rows.append({"cell": cell, "hidden": hidden, "batch": batch, "window": window,
+                     "layers": layers, "largest_difference": differs})
+    torch.set_num_threads(1)
+    return {"rows": rows, "differ": sum(r["largest_difference"] > 0 for r in rows)}
+
+
+def render_invariance(results: dict) -> list[str]:
+    differing = [r for r in results["rows"] if r["largest_difference"] > 0]
+    lines = ["# Does the thread count change the results?", "",
+             "`python bench/threads.py --invariance`: the gradients of one batch through a "
+             "recurrent layer and a linear head, with 1, 2 and 4 threads, compared bit for "
+             f"bit. They differed at {results['differ']} of {len(results['rows'])} sizes:", "",
+             "| cell | hidden | batch | window | layers | largest difference |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['cell']} | {r['hidden']} | {r['batch']} | {r['window']} | {r['layers']} "
+              f"| {r['largest_difference']:.2g} |" for r in differing]
+    return lines
+
+
 def main() -> None:
     from bench import report
 
@@ -207,7 +259,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--invariance", action="store_true",
+                        help="whether the thread count changes the gradients, instead")
     args = parser.parse_args()
+    if args.invariance:
+        results = {"machine": report.machine(), **invariance(args.quick)}
+        report.save(args.out, "threads_invariance" + ("_quick" if args.quick else ""),
+                    results, render_invariance(results))
+        return
     results = {"machine": report.machine(), **study(args.quick)}
     report.save(args.out, "threads" if not args.quick else "threads_quick", results,
                 render_study(results))

@@ -87,6 +87,12 @@ def features(times: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """(T, 2 * len(names)) float32: a sine and cosine per cyclic calendar feature."""
     if not names:
         return np.zeros((len(times), 0), np.float32)
+    # the series of a panel mostly share their times: each distinct one computed once
+    codes, distinct = pd.factorize(np.asarray(times))
+    return _features(distinct, names)[codes]
+
+
+def _features(times: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     index = pd.DatetimeIndex(times)
     cycles = {
         "hour": (index.hour + index.minute / 60, 24),

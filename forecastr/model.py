@@ -77,6 +77,16 @@ def embedding_widths(cfg: FitConfig, dims: Dimensions) -> list[int]:
     return [min(16, (n + 1) // 2) for n in levels] + [cfg.id_embedding for _ in ids]
 
 
+def _embedding(levels: int, width: int) -> nn.Embedding:
+    """nn.Embedding(levels, width), initialised as it initialises itself except on the meta
+    device (integrity's shape check), where normal_ would import torch._dynamo: 1.2 s of
+    every predict."""
+    weight = torch.empty(levels, width)
+    if not weight.is_meta:
+        nn.init.normal_(weight)
+    return nn.Embedding(levels, width, _weight=weight)
+
+
 def _recurrent(cfg: FitConfig, n_inputs: int, bidirectional: bool) -> nn.Module:
     extra = {"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}
     return CELLS[cfg.cell](input_size=n_inputs, hidden_size=cfg.hidden, num_layers=cfg.layers,
@@ -95,7 +105,7 @@ class Forecaster(nn.Module):
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
         self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
         widths = embedding_widths(cfg, dims)
-        self.embeddings = nn.ModuleList(nn.Embedding(levels, width) for levels, width
+        self.embeddings = nn.ModuleList(_embedding(levels, width) for levels, width
                                         in zip(dims.static_levels, widths))
         # the static features join the encoder's input at every step
         per_step = dims.n_inputs + sum(widths) + dims.n_static_numbers
@@ -120,8 +130,9 @@ class Forecaster(nn.Module):
         # the window step that seasonal naive repeats at each horizon step (the last value
         # when a season does not fit in the window); None: no baseline
         season = dims.season if dims.season <= window else 1
-        self.register_buffer("repeated", window - season + torch.arange(horizon) % season
-                             if cfg.baseline == "seasonal-naive" else None, persistent=False)
+        self.register_buffer("repeated", torch.tensor(
+            [window - season + step % season for step in range(horizon)])
+            if cfg.baseline == "seasonal-naive" else None, persistent=False)
         if self.repeated is not None:  # start from the baseline itself: learn what it misses
             for layer in (self.head, self.highway):
                 if layer is not None:

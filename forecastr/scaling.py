@@ -44,18 +44,24 @@ def fit(panel: Panel, kind: str, train_ends: np.ndarray | None = None) -> ScaleS
         loc[:, :panel.schema.n_targets], scale[:, :panel.schema.n_targets] = 0.0, 1.0
         return ScaleStats(kind, loc, scale, RELATIVE_SPREAD)
     assert np.all(ends >= 1), "every series needs at least one training row"
-    used = row_offsets(lengths) < np.repeat(ends, lengths)  # (T_total,) rows in the spans
     values = panel.values.astype(np.float64)
     starts = panel.indptr[:-1]
+    # (T_total, 1) the rows in the spans; every row when the spans are whole series
+    used = None if train_ends is None else \
+        (row_offsets(lengths) < np.repeat(ends, lengths))[:, None]
+
+    def spans(rows: np.ndarray, outside: float) -> np.ndarray:
+        return rows if used is None else np.where(used, rows, outside)
+
     if kind == "standard":
         count = ends[:, None].astype(np.float64)
-        mean = np.add.reduceat(np.where(used[:, None], values, 0.0), starts, axis=0) / count
-        centred = np.where(used[:, None], values - np.repeat(mean, lengths, axis=0), 0.0)
+        mean = np.add.reduceat(spans(values, 0.0), starts, axis=0) / count
+        centred = spans(values - np.repeat(mean, lengths, axis=0), 0.0)
         std = np.sqrt(np.add.reduceat(centred**2, starts, axis=0) / count)
         return ScaleStats(kind, mean, np.where(std > MIN_SPREAD, std, 1.0))
     if kind == "minmax":
-        low = np.minimum.reduceat(np.where(used[:, None], values, np.inf), starts, axis=0)
-        high = np.maximum.reduceat(np.where(used[:, None], values, -np.inf), starts, axis=0)
+        low = np.minimum.reduceat(spans(values, np.inf), starts, axis=0)
+        high = np.maximum.reduceat(spans(values, -np.inf), starts, axis=0)
         spread = high - low
         return ScaleStats(kind, low, np.where(spread > MIN_SPREAD, spread, 1.0))
     raise ValueError(f"unknown scaler {kind!r}")

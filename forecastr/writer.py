@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from forecastr.errors import OutputError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -36,12 +37,97 @@ def render(frame: pd.DataFrame, fmt: str, header: bool = True) -> str:
             return ""
         text = frame.to_json(orient="records", lines=True, date_format="iso", date_unit="s")
         return text.rstrip("\n") + "\n"  # pandas versions differ on the final newline
+    fast = _csv_by_columns(frame, header)
+    if fast is not None:
+        return fast
     # the csv module quotes a field holding a line break only when it is the line terminator
     # ("\n" here), so a carriage return in an id would end a row for other readers
     texts = frame.select_dtypes(exclude=["number", "datetime", "datetimetz", "bool"])
     carriage = any(texts[c].astype(str).str.contains("\r", regex=False).any() for c in texts)
     return frame.to_csv(index=False, lineterminator="\n", header=header,
                         quoting=csv.QUOTE_NONNUMERIC if carriage else csv.QUOTE_MINIMAL)
+
+
+def _csv_by_columns(frame: pd.DataFrame, header: bool) -> str | None:
+    """The CSV text pandas' to_csv writes (QUOTE_MINIMAL), built a column at a time: each
+    distinct id and time formatted once, numbers by repr. Two to five times as fast on a
+    forecast's columns; None for a table with a kind of column (or a carriage return in a
+    text) left to pandas."""
+    if frame.shape[1] < 2 or not len(frame):  # a lone empty field is written quoted
+        return None
+    columns = []
+    for name in frame.columns:
+        text = _column_text(frame[name])
+        if text is None:
+            return None
+        columns.append(text)
+    names = [_quoted(str(name)) for name in frame.columns]
+    if any(name is None for name in names):
+        return None
+    rows = "\n".join(map(",".join, zip(*columns))) + "\n"
+    return ",".join(names) + "\n" + rows if header else rows  # type: ignore[arg-type]
+
+
+def _column_text(column: pd.Series) -> list[str] | None:
+    """A column's fields as to_csv writes them ('' for a missing value), or None."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column):  # to_csv writes True, False
+        return None
+    if pd.api.types.is_float_dtype(column) and isinstance(column.dtype, np.dtype):
+        values = column.to_numpy()
+        if values.dtype == np.float64:
+            return _float64_texts(values)
+        text = values.astype(str).tolist()  # float32's own shortest text, as to_csv writes
+        for row in np.flatnonzero(np.isnan(values)).tolist():
+            text[row] = ""
+        return text
+    if pd.api.types.is_integer_dtype(column) and isinstance(column.dtype, np.dtype):
+        return list(map(str, column.to_numpy().tolist()))
+    codes, distinct = pd.factorize(column)  # a missing value's code is -1
+    if pd.api.types.is_datetime64_any_dtype(column):
+        shown = pd.Series(distinct).astype(str).tolist()
+    elif pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+        if not all(isinstance(value, str) for value in distinct):
+            return None
+        shown = [_quoted(value) for value in distinct]  # type: ignore[misc]
+        if any(value is None for value in shown):
+            return None
+    else:
+        return None
+    return np.array([*shown, ""], dtype=object)[codes].tolist()
+
+
+def _float64_texts(values: np.ndarray) -> list[str]:
+    """Each float64 as to_csv writes it: its repr (the shortest text that reads back as the
+    same number), '' for NaN. pyarrow's cast gives the same digits three times as fast, but
+    writes a whole number without '.0' and switches to an exponent at other bounds: those
+    values, and anything outside plain decimals, go through repr."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cast = pc.cast(pa.array(values), pa.string())
+    text = cast.to_numpy(zero_copy_only=False).astype(object)
+    magnitude = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        plain = (magnitude >= 1e-4) & (magnitude < 1e15) & (values != np.floor(values))
+    plain &= ~pc.match_substring(cast, "e").to_numpy(zero_copy_only=False)
+    for row in np.flatnonzero(~plain).tolist():
+        value = float(values[row])
+        text[row] = "" if value != value else repr(value)  # NaN is not equal to itself
+    return text.tolist()
+
+
+def _quoted(text: str) -> str | None:
+    """A field quoted as the csv module quotes it (QUOTE_MINIMAL, "\n" ending rows); None for
+    one holding a carriage return, which render quotes its own way."""
+    if "\r" in text:
+        return None
+    if "," in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def render_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

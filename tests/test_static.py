@@ -4,6 +4,9 @@ in the model file, and unseen levels or series read as unknown."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,3 +191,17 @@ def test_a_resumed_fit_hides_the_same_levels_as_an_uninterrupted_one(shop_model,
         api.fit(folder / "data.csv", cfg, tmp_path / "m.fcst", stop=StopAfter(5))
     resumed = api.fit(folder / "data.csv", cfg, tmp_path / "m.fcst", resume=True).artifact
     assert_same_run(resumed, expected)
+
+
+def test_loading_a_model_imports_no_compiler(shop_model):
+    # its shapes are checked on the meta device, where initialising an embedding or indexing
+    # the seasonal baseline imported torch._dynamo: 1.2 s of every predict
+    folder, _, fitted = shop_model
+    assert fitted.dimensions.static_levels and fitted.config.baseline == "seasonal-naive"
+    code = ("import sys\nfrom forecastr import artifact\n"
+            f"artifact.load({str(folder / 'm.fcst')!r})\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('torch._dynamo', "
+            "'torch._inductor'))))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120)
+    assert (shown.returncode, shown.stdout) == (0, "[]\n"), shown.stderr
