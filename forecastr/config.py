@@ -26,7 +26,7 @@ Nonlinearity = Literal["tanh", "relu"]
 Loss = Literal["mse", "mae", "huber"]
 Precision = Literal["auto", "32", "bf16", "16"]
 IntervalMethod = Literal["conformal", "quantile"]
-Baseline = Literal["seasonal-naive", "none"]
+Baseline = Literal["seasonal-naive", "theta", "none"]
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 # The most steps a window or horizon may have. Far past what a recurrent network can learn
 # from, yet it bounds what a model file can make predict allocate (series x window).
@@ -138,10 +138,12 @@ class FitConfig:
         1, "Networks in the ensemble: trained side by side from different random starts on "
         "the same batches; the forecast is their median.", "model")
     baseline: Baseline = option(
-        "seasonal-naive", "What the network's output is added to: seasonal-naive (each "
-        "horizon step repeats the window's value one season earlier; the last value for "
-        "non-seasonal data), so that the network learns what that forecast misses and starts "
-        "from it; or none.", "model")
+        "seasonal-naive", "What the network's output is added to, so that the network "
+        "learns what that forecast misses and starts from it: seasonal-naive (each horizon "
+        "step repeats the window's value one season earlier; the last value for "
+        "non-seasonal data), theta (the Theta method's forecast of each window: exponential "
+        "smoothing with half the linear trend's slope, the season removed where it is "
+        "significant), or none.", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from forecastr import theta
 from forecastr.config import FitConfig
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -103,6 +104,7 @@ class Forecaster(nn.Module):
         assert cfg.window is not None and cfg.horizon is not None, "settle the config first"
         window, horizon = cfg.window, cfg.horizon
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
+        self.baseline = cfg.baseline
         self.layers, self.directions = cfg.layers, 2 if cfg.bidirectional else 1
         widths = embedding_widths(cfg, dims)
         self.embeddings = nn.ModuleList(_embedding(levels, width) for levels, width
@@ -133,7 +135,7 @@ class Forecaster(nn.Module):
         self.register_buffer("repeated", torch.tensor(
             [window - season + step % season for step in range(horizon)])
             if cfg.baseline == "seasonal-naive" else None, persistent=False)
-        if self.repeated is not None:  # start from the baseline itself: learn what it misses
+        if cfg.baseline != "none":  # start from the baseline itself: learn what it misses
             for layer in (self.head, self.highway):
                 if layer is not None:
                     nn.init.zeros_(layer.weight)
@@ -207,6 +209,9 @@ class Forecaster(nn.Module):
         """What is added to the network's output, (B, H, K, 1): the highway's linear forecast
         from the window's targets, and the seasonal-naive baseline; 0 for what is off."""
         shortcut = x.new_zeros(1, self.horizon, 1, 1)  # broadcasts like (B, H, K, 1)
+        if self.baseline == "theta":  # the mask is the encoder input's last channel
+            shortcut = shortcut + theta.forecast(x[..., :self.dims.n_targets], x[..., -1],
+                                                 self.horizon, self.dims.season).unsqueeze(-1)
         if self.repeated is not None:
             shortcut = shortcut + x[:, self.repeated, :self.dims.n_targets].unsqueeze(-1)
         if self.highway is None:
