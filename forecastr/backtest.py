@@ -1,5 +1,6 @@
 """Rolling-origin backtests: forecasts from several origins at the tail of every series, each
-made from the history before it only, scored beside the naive and seasonal naive baselines."""
+made from the history before it only, scored beside the naive and seasonal naive baselines
+and the Theta method's forecast (a statistical reference computed here, nothing installed)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from forecastr import metrics, outputs
 from forecastr.outputs import Output
 from forecastr.panel import Panel, select, truncate
 
-METHODS = ("model", "naive", "seasonal_naive")
+METHODS = ("model", "naive", "seasonal_naive", "theta")
+# the Theta reference reads at most this many of the last steps of each history: several
+# seasons at every frequency forecastr suggests a season for, and a bound on its work
+THETA_REACH = 1_000
 # (history panel, ahead (S, reach, C) the rows after each origin, for the values known in
 # advance) -> (S, H, K, 1 + E): the point forecast, then E extra outputs (quantiles and
 # interval bounds, described by the `extra` argument of run)
@@ -45,7 +49,26 @@ def baselines(history: Panel, horizon: int, season: int) -> dict[str, np.ndarray
     back = ends[:, None] - m + steps[None, :] % m  # (S, H): row one season before each step
     usable = (history.lengths >= m)[:, None]
     seasonal = np.where(usable[..., None], history.values[np.maximum(back, 0), :k], naive)
-    return {"naive": naive, "seasonal_naive": seasonal}
+    return {"naive": naive, "seasonal_naive": seasonal,
+            "theta": theta_reference(history, horizon, season)}
+
+
+def theta_reference(history: Panel, horizon: int, season: int) -> np.ndarray:
+    """(S, H, K) the Theta method's forecast from each series' history (its last
+    THETA_REACH steps), all series at once: the statistical reference beside the naive
+    ones, the same forecast `--baseline theta` starts a network from."""
+    import torch
+
+    from forecastr import theta
+
+    k = history.schema.n_targets
+    lengths = np.minimum(history.lengths, THETA_REACH)
+    width = int(lengths.max())
+    rows = history.indptr[1:, None] - width + np.arange(width)[None, :]  # (S, width)
+    observed = np.arange(width)[None, :] >= width - lengths[:, None]  # right-aligned
+    values = np.where(observed[..., None], history.values[np.maximum(rows, 0), :k], 0.0)
+    return theta.forecast(torch.from_numpy(values.astype(np.float64)),
+                          torch.from_numpy(observed), horizon, season).numpy()
 
 
 def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, step: int,
@@ -115,7 +138,8 @@ def report(scored: Scored, ids: tuple[str, ...], time_text: Callable[[Any], Any]
 
     everything = np.ones(len(scored.series), dtype=bool)
     overall = block(everything)
-    for name, key in (("seasonal_naive", "relative_mase"), ("naive", "relative_mase_naive")):
+    for name, key in (("seasonal_naive", "relative_mase"), ("naive", "relative_mase_naive"),
+                      ("theta", "relative_mase_theta")):
         baseline = overall[name]["mase"]  # relative_mase: to seasonal naive, as M4 reports
         overall[key] = (overall["model"]["mase"] / baseline
                         if np.isfinite(baseline) and baseline > 0 else float("nan"))

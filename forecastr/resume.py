@@ -25,6 +25,8 @@ class Progress:
     train_seconds: float = 0.0
     best_loss: float = math.inf
     best_epoch: int = 0
+    # the starting point's (the baseline forecast's) validation loss, the first to beat
+    baseline_loss: float | None = None
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float | None]] = field(default_factory=list)
     steps: int = 0  # optimizer steps so far, over all epochs
@@ -95,6 +97,7 @@ def _check_progress(progress: Progress, model: Ensemble, n_windows: int) -> None
         raise UnfitState("its epoch, batch or step counts are not counts")
     if not all(isinstance(x, float) and not math.isnan(x)
                for x in (progress.train_seconds, progress.best_loss)) \
+            or not (progress.baseline_loss is None or isinstance(progress.baseline_loss, float)) \
             or not isinstance(progress.history, list):
         raise UnfitState("its losses or times are not numbers")
     if progress.best_state is not None:

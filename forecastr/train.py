@@ -116,6 +116,9 @@ class TrainResult:
     windows_per_second: float
     history: list[dict[str, float | None]] = field(default_factory=list)
     steps: int = 0  # optimizer steps taken
+    # the starting point's validation loss (None: no baseline, or no validation windows);
+    # best_epoch 0 with one means training never beat it, and the baseline was kept
+    baseline_loss: float | None = None
 
 
 class Paused(Exception):
@@ -171,6 +174,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
         # point, the baseline forecast, competes too: training must beat it on validation
         progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
                                              group)
+        progress.baseline_loss = progress.best_loss
         progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
     forward = model.members if group is None else group.wrap(Members(model), device)
@@ -277,7 +281,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     return TrainResult(progress.best_epoch, progress.best_loss, len(progress.history), stopped,
                        time.perf_counter() - started,
                        progress.windows / max(progress.train_seconds, 1e-9),
-                       progress.history, progress.steps)
+                       progress.history, progress.steps, progress.baseline_loss)
 
 
 def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,

@@ -186,8 +186,22 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
             f"{training['seconds']:.1f} s on {training['device']}{_threads(training)} "
             f"({training['windows_per_second']:,.0f} windows/s), stopped: {reason}; best "
             f"{training['monitored']} loss {training['best_loss']:.4f} at epoch "
-            f"{training['best_epoch']}")
+            f"{training['best_epoch']}{kept(training, cfg.baseline)}")
     return text + (f"; wrote {output}" if output else "")
+
+
+def kept(training: dict[str, Any], baseline: str) -> str:
+    """What the model forecasts with, against its starting point: ' (the theta starting
+    point's: 0.0102, 11% higher)', or, when no epoch beat it, that the model is that
+    starting point; nothing for a model without one (or a file that predates the record)."""
+    start = training.get("baseline_loss")
+    if start is None:
+        return ""
+    if training["best_epoch"] == 0:
+        return (f": no epoch beat the {baseline} starting point, so the model forecasts "
+                f"{baseline} alone")
+    better = 1 - training["best_loss"] / start if start > 0 else 0.0
+    return f" (the {baseline} starting point's: {start:.4f}; {better:.0%} lower)"
 
 
 def _threads(training: dict[str, Any]) -> str:
@@ -221,16 +235,16 @@ METRICS = ("mae", "rmse", "mape", "smape", "mase", "bias")
 LABELS = {"smape": "sMAPE %", "mape": "MAPE %"}  # percentages; the others are in data units
 
 
-def verdict(to_seasonal: float, to_naive: float) -> str:
-    """The model's MASE beside both baselines', judged against the better of them."""
-    ratios = {"seasonal naive": to_seasonal, "naive": to_naive}
+def verdict(to_seasonal: float, to_naive: float, to_theta: float = float("nan")) -> str:
+    """The model's MASE beside the references', judged against the best of them."""
+    ratios = {"seasonal naive": to_seasonal, "naive": to_naive, "theta": to_theta}
     known = {name: r for name, r in ratios.items() if r == r}
     if not known:
         return "MASE relative to the baselines: undefined (see below)"
     shown = ", ".join(f"{r:.3f} to {name}" for name, r in known.items())
-    best = max(known, key=known.get)  # the better baseline has the larger ratio against it
+    best = max(known, key=known.get)  # the best reference has the largest ratio against it
     word = "better than" if known[best] < 1 else "no better than"
-    return (f"MASE relative to the baselines: {shown} (the model is {word} the better of "
+    return (f"MASE relative to the references: {shown} (the model is {word} the best of "
             f"them, {best})" if len(known) > 1 else
             f"MASE relative to {best}: {known[best]:.3f} (the model is {word} {best})")
 
@@ -244,16 +258,18 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
                   f"{'; refitted on the history before each origin' if report['refit'] else ''}")
     table = Table()
     table.add_column("metric")
-    for name in ("model", "naive", "seasonal naive"):
+    for name in ("model", "naive", "seasonal naive", "theta"):
         table.add_column(name, justify="right")
     for metric in METRICS:
-        cells = [overall[m][metric] for m in ("model", "naive", "seasonal_naive")]
+        cells = [overall[m][metric] for m in ("model", "naive", "seasonal_naive", "theta")
+                 if m in overall]  # a report of an older forecastr has no theta
         best = min((abs(c) for c in cells if c == c), default=None)
         table.add_row(LABELS.get(metric, metric.upper()),
                       *[_metric_text(c, best) for c in cells])
     console.print(table)
     relative = overall["relative_mase"]
-    console.print(verdict(relative, overall["relative_mase_naive"]))
+    console.print(verdict(relative, overall["relative_mase_naive"],
+                          overall.get("relative_mase_theta", float("nan"))))
     if inside := report.get("in_sample_forecasts"):
         console.print(f"{inside} of {report['forecasts']} forecasts start inside the data the "
                       f"model was trained on: their scores are in-sample and flatter it; "

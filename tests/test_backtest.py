@@ -19,6 +19,29 @@ def test_baselines_golden():
     assert result["seasonal_naive"][0, :, 0].tolist() == [1003, 1004, 1005, 1006, 1003]
     # a history shorter than a season falls back to the naive forecast
     assert result["seasonal_naive"][1, :, 0].tolist() == [2002] * 5
+    # the series rise one a step: Theta goes on at half that slope from the last value
+    assert result["theta"][:, :, 0].tolist() == [[1006.5, 1007, 1007.5, 1008, 1008.5],
+                                                 [2002.5, 2003, 2003.5, 2004, 2004.5]]
+
+
+def test_the_theta_reference_is_each_series_alone_over_its_last_steps(monkeypatch):
+    import torch
+
+    from forecastr import theta
+
+    rng = np.random.default_rng(0)
+    history = make_panel([30, 12, 50])
+    history.values[:, 0] += rng.normal(0, 5, len(history.values)).cumsum()
+    together = backtest.baselines(history, horizon=4, season=6)["theta"]
+    for s in range(3):
+        alone = theta.forecast(torch.tensor(history.series(s)[0][None, :, :1]),
+                               torch.ones(1, history.lengths[s]), 4, 6)
+        np.testing.assert_allclose(together[s], alone[0].numpy(), rtol=1e-12)
+    monkeypatch.setattr(backtest, "THETA_REACH", 20)  # only the last 20 steps are read
+    cut = backtest.baselines(history, horizon=4, season=6)["theta"][2]
+    last = theta.forecast(torch.tensor(history.series(2)[0][None, -20:, :1]),
+                          torch.ones(1, 20), 4, 6)
+    np.testing.assert_allclose(cut, last[0].numpy(), rtol=1e-12)
 
 
 def test_origins_and_no_look_past_them():

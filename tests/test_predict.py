@@ -159,7 +159,8 @@ def test_evaluate_table_json_and_golden_structure(cli, models):
     assert table.exit_code == 0, table.stderr
     shown = " ".join(table.stdout.split())
     assert "sMAPE %" in shown and "MAPE %" in shown  # percentages, labelled so
-    assert "MASE relative to the baselines: " in shown and "the better of them" in shown
+    assert "MASE relative to the references: " in shown and "the best of them" in shown
+    assert "theta" in shown
     report = json.loads(cli(["evaluate", models["long"], SAMPLE_DATA / "long.csv", "--json",
                              "--folds", "2", "--step", "3"]).stdout)
     assert (report["horizon"], report["folds"], report["step"], report["season"]) == (6, 2, 3, 12)
@@ -171,17 +172,23 @@ def test_evaluate_table_json_and_golden_structure(cli, models):
     assert report["overall"]["relative_mase"] == pytest.approx(ratio)
     naive = report["overall"]["model"]["mase"] / report["overall"]["naive"]["mase"]
     assert report["overall"]["relative_mase_naive"] == pytest.approx(naive)
+    theta = report["overall"]["model"]["mase"] / report["overall"]["theta"]["mase"]
+    assert report["overall"]["relative_mase_theta"] == pytest.approx(theta)
+    assert len(report["per_step_mae"]["theta"]) == 6
 
 
-def test_the_verdict_judges_against_the_better_baseline():
+def test_the_verdict_judges_against_the_best_reference():
     from forecastr.ui import verdict
 
     # worse than naive, better than seasonal naive: it was "better than seasonal naive"
-    assert verdict(0.9, 1.2) == ("MASE relative to the baselines: 0.900 to seasonal naive, "
-                                 "1.200 to naive (the model is no better than the better of "
+    assert verdict(0.9, 1.2) == ("MASE relative to the references: 0.900 to seasonal naive, "
+                                 "1.200 to naive (the model is no better than the best of "
                                  "them, naive)")
-    assert verdict(0.8, 0.7).endswith("(the model is better than the better of them, "
+    assert verdict(0.8, 0.7).endswith("(the model is better than the best of them, "
                                       "seasonal naive)")
+    assert verdict(0.8, 0.7, 1.05) == ("MASE relative to the references: 0.800 to seasonal "
+                                       "naive, 0.700 to naive, 1.050 to theta (the model is "
+                                       "no better than the best of them, theta)")
     nan = float("nan")
     assert verdict(nan, 0.5) == "MASE relative to naive: 0.500 (the model is better than naive)"
     assert verdict(nan, nan) == "MASE relative to the baselines: undefined (see below)"

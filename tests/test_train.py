@@ -18,7 +18,7 @@ from forecastr.config import FitConfig
 from forecastr.forecast import forecast
 from forecastr.reader import read_panel
 from forecastr.train import TrainingError
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA, run_cli
 
 # epoch_size 0: an epoch is one pass over the windows, so that epochs are easy to count
 TINY = {"hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32, "window": 12, "horizon": 4,
@@ -169,3 +169,26 @@ def test_an_ensemble_trains_distinct_members_and_forecasts_their_median(long_csv
     # a member of an ensemble learns exactly what it would learn alone (same seed, batches)
     again = api.fit(long_csv, cfg).artifact
     assert all(torch.equal(fitted.state_dict[k], again.state_dict[k]) for k in fitted.state_dict)
+
+
+def test_a_model_that_never_beat_its_starting_point_says_it_forecasts_that(tmp_path):
+    # a season repeated exactly: seasonal naive's validation loss is 0, which no epoch beats
+    times = pd.date_range("2000-01-01", periods=96, freq="MS")
+    pd.DataFrame({"month": times, "y": np.tile(np.arange(12.0) ** 1.5, 8)}).to_csv(
+        tmp_path / "d.csv", index=False)
+    result = run_cli(["fit", tmp_path / "d.csv", "-o", tmp_path / "m.fcst", "--max-steps",
+                      "5", "--hidden", "4"])
+    assert result.exit_code == 0, result.stderr
+    assert ("at epoch 0: no epoch beat the seasonal-naive starting point, so the model "
+            "forecasts seasonal-naive alone; wrote") in " ".join(result.stderr.split())
+    training = api.info(tmp_path / "m.fcst")["training"]
+    assert training["best_epoch"] == 0 and training["baseline_loss"] == 0.0
+
+
+def test_the_summary_says_how_far_training_beat_the_starting_point():
+    from forecastr.ui import kept
+
+    assert kept({"baseline_loss": 0.0200, "best_loss": 0.0150, "best_epoch": 4}, "theta") == \
+        " (the theta starting point's: 0.0200; 25% lower)"
+    assert kept({"baseline_loss": None, "best_loss": 0.01, "best_epoch": 4}, "none") == ""
+    assert kept({"best_loss": 0.01, "best_epoch": 4}, "theta") == ""  # an older file
