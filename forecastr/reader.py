@@ -223,7 +223,8 @@ def series_codes(ids: pd.Series) -> tuple[np.ndarray, list[str]]:
     # number would join the chunks of the whole column first)
     heads = np.zeros(len(text), dtype=bool)
     heads[firsts] = True
-    codes, uniques = pd.factorize(text[heads], sort=False)
+    # in an Index: pandas 2 warns of factorizing its numpy-backed arrays bare
+    codes, uniques = pd.factorize(pd.Index(text[heads]), sort=False)
     lengths = np.diff(np.r_[firsts, len(text)])
     return np.repeat(codes, lengths), [str(u) for u in uniques.tolist()]
 
