@@ -94,18 +94,21 @@ def _significant(explained: torch.Tensor, unexplained: torch.Tensor, between: in
 def _smoothed(values: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Simple exponential smoothing of every window with every weight of ALPHAS, started at
     its first observed value: the final level and the weight (B, 1, K) of the least sum of
-    squared one-step errors."""
+    squared one-step errors. The observed steps must be the window's last ones (a window
+    padded before its series starts), as windows and histories are built: the padding takes
+    the first observed value, so that smoothing from the window's first step stays at that
+    value, with no error, until the series starts."""
+    seen = weight[..., 0] > 0  # (B, L)
+    start = seen.to(torch.int64).argmax(dim=1)  # the first observed step
+    first = values.gather(1, start[:, None, None].expand(-1, 1, values.shape[2]))
+    values = torch.where(seen[..., None], values, first)
     alphas = values.new_tensor(ALPHAS)  # (A,)
-    shape = (*values.shape[::2], len(alphas))  # (B, K, A)
-    level, errors = values.new_zeros(shape), values.new_zeros(shape)
-    started = torch.zeros(values.shape[0], 1, 1, dtype=torch.bool, device=values.device)
-    for step in range(values.shape[1]):
-        value = values[:, step, :, None]  # (B, K, 1)
-        seen = weight[:, step, :, None] > 0  # (B, 1, 1)
-        error = torch.where(seen & started, value - level, torch.zeros_like(level))
-        errors += error**2
-        level = torch.where(seen & ~started, value.expand_as(level), level + alphas * error)
-        started = started | seen
+    level = values[:, 0, :, None].expand(-1, -1, len(alphas)).clone()  # (B, K, A)
+    errors = torch.zeros_like(level)
+    for step in range(1, values.shape[1]):
+        error = values[:, step, :, None] - level
+        errors.addcmul_(error, error)
+        level.addcmul_(error, alphas)
     best = errors.argmin(dim=-1, keepdim=True)  # (B, K, 1): the first of equal errors
     return (level.gather(-1, best).transpose(1, 2),  # (B, 1, K)
             alphas[best].transpose(1, 2))
