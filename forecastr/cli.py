@@ -115,7 +115,8 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
         result = api.fit(data, cfg, output, on_epoch, stop=ctx.find_object(StopRequest),
                          resume=resume, shard_series=shard_series)
     if not quiet:
-        click.echo("forecastr: " + ui.fit_summary(result.artifact.training, cfg, output),
+        click.echo("forecastr: " + ui.fit_summary(result.artifact.training,
+                                                  result.artifact.config, output),
                    err=True)
 
 

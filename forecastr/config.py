@@ -137,13 +137,14 @@ class FitConfig:
     ensemble: int = option(
         1, "Networks in the ensemble: trained side by side from different random starts on "
         "the same batches; the forecast is their median.", "model")
-    baseline: Baseline = option(
-        "seasonal-naive", "What the network's output is added to, so that the network "
-        "learns what that forecast misses and starts from it: seasonal-naive (each horizon "
-        "step repeats the window's value one season earlier; the last value for "
-        "non-seasonal data), theta (the Theta method's forecast of each window: exponential "
-        "smoothing with half the linear trend's slope, the season removed where it is "
-        "significant), or none.", "model")
+    baseline: Baseline | None = option(
+        None, "What the network's output is added to, so that the network learns what that "
+        "forecast misses and starts from it: seasonal-naive (each horizon step repeats the "
+        "window's value one season earlier; the last value for non-seasonal data), theta "
+        "(the Theta method's forecast of each window: exponential smoothing with half the "
+        "linear trend's slope, the season removed where it is significant), or none "
+        "(default: theta for yearly and rarer data, integer steps and data finer than daily; "
+        "seasonal-naive otherwise).", "model")
     highway: bool | None = option(
         None, "Add a linear map from the window's scaled targets straight to the horizon, an "
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "
@@ -201,7 +202,11 @@ def field_types() -> dict[str, Any]:
 
 
 def choices(annotation: Any) -> tuple[str, ...] | None:
-    """The allowed values of a Literal annotation, or None for any other type."""
+    """The allowed values of a Literal annotation (or of `Literal[...] | None`), or None for
+    any other type."""
+    literals = [a for a in (typing.get_args(annotation) or ()) if typing.get_origin(a) is Literal]
+    if typing.get_origin(annotation) is not Literal and len(literals) == 1:
+        return typing.get_args(literals[0])
     return typing.get_args(annotation) if typing.get_origin(annotation) is Literal else None
 
 
@@ -219,7 +224,8 @@ def validate(cfg: FitConfig) -> None:
     for f in dataclasses.fields(cfg):
         allowed = choices(types[f.name])
         value = getattr(cfg, f.name)
-        if allowed is not None and value not in allowed:
+        optional = type(None) in typing.get_args(types[f.name])
+        if allowed is not None and value not in allowed and not (optional and value is None):
             raise ConfigError(
                 f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
     for name in ("window", "horizon", "stride", "layers", "hidden", "ensemble", "epochs",

@@ -128,6 +128,8 @@ def check(loaded: Artifact) -> None:
     cfg, schema = loaded.config, loaded.schema
     if cfg.window is None or cfg.horizon is None:
         raise ValueError("config.window and config.horizon are not both set")
+    if cfg.baseline is None:
+        raise ValueError("config.baseline is not set")
     _check_schema(loaded)
     _check_dimensions(loaded)
     _check_scaling(loaded)

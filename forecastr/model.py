@@ -101,7 +101,8 @@ class Forecaster(nn.Module):
 
     def __init__(self, cfg: FitConfig, dims: Dimensions) -> None:
         super().__init__()
-        assert cfg.window is not None and cfg.horizon is not None, "settle the config first"
+        assert cfg.window is not None and cfg.horizon is not None and \
+            cfg.baseline is not None, "settle the config first"
         window, horizon = cfg.window, cfg.horizon
         self.mode, self.cell, self.horizon, self.dims = cfg.mode, cfg.cell, horizon, dims
         self.baseline = cfg.baseline

@@ -24,15 +24,16 @@ CLOCK = ("hour", "weekday")
     ("2D", Rhythm(1, 56, 14, DAY, True)),
     ("B", Rhythm(5, 40, 10, DAY, True)),
     ("C", Rhythm(5, 40, 10, DAY, True)),
-    ("h", Rhythm(24, 168, 48, CLOCK, True)),
-    ("30min", Rhythm(48, 336, 96, CLOCK, True, 48)),  # segments of a day from half-hourly on
-    ("15min", Rhythm(96, 672, 192, CLOCK, True, 96)),
-    ("7min", Rhythm(1, 7, 2, CLOCK, True)),  # no whole number of steps per day
+    ("h", Rhythm(24, 168, 48, CLOCK, True, baseline="theta")),
+    # segments of a day from half-hourly on
+    ("30min", Rhythm(48, 336, 96, CLOCK, True, 48, "theta")),
+    ("15min", Rhythm(96, 672, 192, CLOCK, True, 96, "theta")),
+    ("7min", Rhythm(1, 7, 2, CLOCK, True, baseline="theta")),  # no whole number of steps per day
     ("W-SUN", Rhythm(52, 52, 13, ("week",))),
     ("MS", Rhythm(12, 36, 18, ("month",))),
     ("QS-JAN", Rhythm(4, 16, 8, ("quarter",))),
-    ("YS-JAN", Rhythm(1, 12, 6, ())),
-    (None, Rhythm(1, 24, 12, ())),
+    ("YS-JAN", Rhythm(1, 12, 6, (), baseline="theta")),
+    (None, Rhythm(1, 24, 12, (), baseline="theta")),
 ])
 def test_rhythm_of_each_frequency(freq, expected):
     assert rhythm(freq) == expected
@@ -96,3 +97,12 @@ def test_calendar_features_are_sines_and_cosines_of_the_cycle():
     out = calendar.features(times, ("weekday",))
     angle = 2 * np.pi * np.arange(3) / 7
     np.testing.assert_allclose(out, np.column_stack([np.sin(angle), np.cos(angle)]), atol=1e-6)
+
+
+@pytest.mark.parametrize(("freq", "settled"), [
+    ("YS", "theta"), (None, "theta"), ("h", "theta"), ("30min", "theta"),
+    ("MS", "seasonal-naive"), ("QS", "seasonal-naive"), ("W-SUN", "seasonal-naive"),
+    ("D", "seasonal-naive")])
+def test_the_baseline_is_settled_by_frequency_unless_given(freq, settled):
+    assert calendar.settle(FitConfig(), freq).baseline == settled
+    assert calendar.settle(FitConfig(baseline="none"), freq).baseline == "none"

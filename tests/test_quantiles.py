@@ -39,7 +39,8 @@ def test_quantiles_from_flags_and_yaml():
 def test_pinball_loss_by_hand():
     cfg = FitConfig(quantiles=(0.1, 0.9))  # levels 0.1, 0.5, 0.9
     dims = Dimensions(n_inputs=2, n_targets=1, n_calendar=0, n_quantiles=3, point=1)
-    model = Forecaster(dataclasses.replace(cfg, horizon=1, window=4), dims)
+    model = Forecaster(dataclasses.replace(cfg, horizon=1, window=4, baseline="seasonal-naive"),
+                       dims)
     loss = train.loss_function(cfg, model, torch.device("cpu"))
     output = torch.tensor([[[[8.0, 10.0, 13.0]]]])  # (B, H, K, Q) for an actual of 10
     # under by 2 at 0.1 -> 0.1 * 2 = 0.2; exact at 0.5 -> 0; over by 3 at 0.9 -> 0.1 * 3 = 0.3
@@ -51,7 +52,8 @@ def test_quantiles_never_cross(mode):
     torch.manual_seed(0)
     cfg = FitConfig(quantiles=(0.05, 0.25, 0.75, 0.95), mode=mode, hidden=8, layers=1)
     dims = Dimensions(n_inputs=3, n_targets=2, n_calendar=0, n_quantiles=5, point=2)
-    out = Forecaster(dataclasses.replace(cfg, horizon=4, window=6), dims)(
+    out = Forecaster(dataclasses.replace(cfg, horizon=4, window=6, baseline="seasonal-naive"),
+                     dims)(
         torch.randn(64, 6, 3) * 5)
     assert out.shape == (64, 4, 2, 5)
     assert (out.diff(dim=-1) >= 0).all()
