@@ -189,7 +189,8 @@ def render_study(results: dict) -> list[str]:
              "model and batches, interleaved; idle, then beside one busy process.", ""]
     for key in ("idle", "busy"):
         lines += [f"## {key}", "", "| cell | window | hidden | batch | 1 thread | "
-                  f"{results['per_core']} threads | 1 / per core |", "|---|---|---|---|---|---|---|"]
+                  f"{results['per_core']} threads | 1 / per core |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['cell']} | {r['window']} | {r['hidden']} | {r['batch']} | "
                   f"{r['windows_per_s']['1']:,} | {r['windows_per_s'][str(results['per_core'])]:,}"
                   f" | {r['one_vs_per_core']:.2f} |" for r in results[key]]

@@ -33,8 +33,9 @@ class Rhythm:
     segment: int = 1  # steps per encoder step; bench/segments.py found a day of steps both
     # faster and more accurate than step by step on half-hourly data, and less accurate hourly
     # the network's starting point: on the accuracy benchmark's development half, starting
-    # from Theta scored 0.85x seasonal naive's start on the yearly sets and 0.69x on the
-    # sub-daily ones, and 1.10x-1.27x on quarterly and monthly (bench/results/accuracy_halves)
+    # from Theta scored 0.90x seasonal naive's start on the yearly sets and 0.85x on the
+    # sub-daily ones (two seeds), 1.10x and 1.27x on quarterly and monthly (one seed;
+    # bench/results/accuracy_halves)
     baseline: str = "seasonal-naive"
 
 
@@ -65,8 +66,8 @@ def rhythm(freq: str | None) -> Rhythm:
 
 def settle(cfg: FitConfig, freq: str | None) -> FitConfig:
     """The config with every choice left to the data made for its frequency (None: integer
-    steps): window, horizon, calendar inputs, the highway, the segment and the baseline. Fit makes them
-    once, before anything is built, and the model file records them."""
+    steps): window, horizon, calendar inputs, the highway, the segment and the baseline. Fit
+    makes them once, before anything is built, and the model file records them."""
     suggested = rhythm(freq)
     wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
     if cfg.calendar and not suggested.calendar:

@@ -6,11 +6,12 @@ Theta (Assimakopoulos & Nikolopoulos, 2000) in the form Hyndman & Billah (2003) 
 be: simple exponential smoothing with a drift of half the slope of the least-squares line,
 on seasonally adjusted data when the season is significant in the window (a 90% F test of
 the seasonal means of the detrended window: the M3 method's autocorrelation test has little
-power in windows of two or three seasons). The season is removed additively: windows arrive standardised
-(scaling.window_normalise), and every step here commutes with such an affine map, so the
-forecast of a standardised window is the standardised forecast of the raw one. The smoothing
-weight is chosen per window and target from ALPHAS by the in-window one-step squared error.
-Steps outside the mask (a window that starts before its series) are skipped throughout.
+power in windows of two or three seasons). The season is removed additively: windows arrive
+standardised (scaling.window_normalise), and every step here commutes with such an affine
+map, so the forecast of a standardised window is the standardised forecast of the raw one.
+The smoothing weight is chosen per window and target from ALPHAS by the in-window one-step
+squared error. Steps outside the mask (a window that starts before its series) are left out
+throughout; the observed steps must be the window's last ones.
 """
 
 from __future__ import annotations
