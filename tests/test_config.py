@@ -105,3 +105,13 @@ def test_every_field_has_help_a_group_and_a_flag(cli):
         assert f.metadata["group"] in {"data", "windows", "model", "training", "system"}
         if f.metadata["group"] in {"data", "windows"}:
             assert f"--{flag_name(f)}" in help_text, f.name
+
+
+def test_a_choice_left_to_the_data_takes_null_or_one_of_its_values():
+    # --baseline is settled by frequency unless given (calendar.settle)
+    assert from_mapping({"baseline": None}, "f.yaml") == {"baseline": None}
+    assert from_mapping({"baseline": "theta"}, "f.yaml") == {"baseline": "theta"}
+    with pytest.raises(ConfigError, match="f.yaml: 'baseline' must be one of seasonal-naive, "
+                                          "theta, none; got 'naive'"):
+        from_mapping({"baseline": "naive"}, "f.yaml")
+    assert FitConfig().baseline is None and FitConfig(baseline="none").baseline == "none"
