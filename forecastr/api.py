@@ -176,6 +176,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     return {"model": str(model_path), "data": panel.source, "horizon": horizon,
             "folds": folds, "step": step or horizon, "season": season, "refit": refit,
             "in_sample_forecasts": 0 if refit else _in_sample(loaded, panel, scored),
+            "starting_point": _starting_point(loaded),
             **result}
 
 
@@ -190,6 +191,18 @@ def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device:
     fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec,
                                               threads=threads)).artifact
     return artifact.build_model(fitted).to(target_device), fitted
+
+
+def _starting_point(loaded: Artifact) -> dict[str, Any]:
+    """The model's baseline and whether training beat it on validation (`kept`: "network",
+    "baseline", or None where the file does not say: no baseline, no validation windows, or
+    a file older than the record)."""
+    training, baseline = loaded.training, loaded.config.baseline
+    start = training.get("baseline_loss")
+    kept = None if start is None else "baseline" if training.get("best_epoch") == 0 \
+        else "network"
+    return {"baseline": baseline, "kept": kept, "baseline_loss": start,
+            "best_loss": training.get("best_loss")}
 
 
 def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:

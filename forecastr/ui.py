@@ -270,6 +270,10 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     relative = overall["relative_mase"]
     console.print(verdict(relative, overall["relative_mase_naive"],
                           overall.get("relative_mase_theta", float("nan"))))
+    start = report.get("starting_point") or {}
+    if start.get("kept") == "baseline":
+        console.print(f"the model forecasts its {start['baseline']} starting point alone: no "
+                      f"epoch of its training beat it on validation")
     if inside := report.get("in_sample_forecasts"):
         console.print(f"{inside} of {report['forecasts']} forecasts start inside the data the "
                       f"model was trained on: their scores are in-sample and flatter it; "

@@ -192,3 +192,18 @@ def test_the_summary_says_how_far_training_beat_the_starting_point():
         " (the theta starting point's: 0.0200; 25% lower)"
     assert kept({"baseline_loss": None, "best_loss": 0.01, "best_epoch": 4}, "none") == ""
     assert kept({"best_loss": 0.01, "best_epoch": 4}, "theta") == ""  # an older file
+
+
+def test_evaluate_says_when_the_model_is_its_starting_point(tmp_path):
+    times = pd.date_range("2000-01-01", periods=96, freq="MS")
+    pd.DataFrame({"month": times, "y": np.tile(np.arange(12.0) ** 1.5, 8)}).to_csv(
+        tmp_path / "d.csv", index=False)
+    assert run_cli(["fit", tmp_path / "d.csv", "-o", tmp_path / "m.fcst", "--max-steps", "5",
+                    "--hidden", "4"]).exit_code == 0
+    shown = run_cli(["evaluate", tmp_path / "m.fcst", tmp_path / "d.csv"])
+    assert shown.exit_code == 0, shown.stderr
+    assert ("the model forecasts its seasonal-naive starting point alone: no epoch of its "
+            "training beat it on validation") in " ".join(shown.stdout.split())
+    report = api.evaluate(tmp_path / "m.fcst", tmp_path / "d.csv", device_spec="cpu")
+    assert report["starting_point"] == {"baseline": "seasonal-naive", "kept": "baseline",
+                                        "baseline_loss": 0.0, "best_loss": 0.0}
