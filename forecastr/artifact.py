@@ -41,7 +41,9 @@ MODEL = container.Kind(
 #    entry)
 # 8: segment-wise recurrence (config.segment)
 # 9: the CPU threads asked for (config.threads)
-FORMAT_VERSION = 9
+# 10: the Theta baseline (config.baseline "theta"), and the starting point's validation loss
+#     (training.baseline_loss)
+FORMAT_VERSION = 10
 
 
 def _from_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +101,12 @@ def _from_v8(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "config": _added(payload["config"], threads=None)}
 
 
+def _from_v9(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 9 had no Theta baseline and did not record its starting point's loss: nothing
+    to add (the training summary reads a missing loss as not recorded)."""
+    return payload
+
+
 def _added(entry: Any, **defaults: Any) -> Any:
     """An entry with keys a later format added; what is not a table is left for the
     checks of the loaded file to name."""
@@ -109,7 +117,7 @@ def _added(entry: Any, **defaults: Any) -> Any:
 # written by older releases keep loading; a file older than the chain reaches is refused
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     1: _from_v1, 2: _from_v2, 3: _from_v3, 4: _from_v4, 5: _from_v5, 6: _from_v6,
-    7: _from_v7, 8: _from_v8}
+    7: _from_v7, 8: _from_v8, 9: _from_v9}
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal", "static"}
