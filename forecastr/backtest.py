@@ -60,15 +60,15 @@ def theta_reference(history: Panel, horizon: int, season: int) -> np.ndarray:
     import torch
 
     from forecastr import theta
+    from forecastr.windows import input_rows
 
-    k = history.schema.n_targets
-    lengths = np.minimum(history.lengths, THETA_REACH)
-    width = int(lengths.max())
-    rows = history.indptr[1:, None] - width + np.arange(width)[None, :]  # (S, width)
-    observed = np.arange(width)[None, :] >= width - lengths[:, None]  # right-aligned
-    values = np.where(observed[..., None], history.values[np.maximum(rows, 0), :k], 0.0)
-    return theta.forecast(torch.from_numpy(values.astype(np.float64)),
-                          torch.from_numpy(observed), horizon, season).numpy()
+    targets = np.ascontiguousarray(history.values[:, :history.schema.n_targets], np.float64)
+    indptr = torch.from_numpy(history.indptr)
+    # each series' last steps as the window that ends at its end, padded before it starts
+    window, observed = input_rows(torch.from_numpy(targets), indptr, indptr[1:],
+                                  torch.arange(history.n_series),
+                                  int(min(THETA_REACH, history.lengths.max())))
+    return theta.forecast(window, observed, horizon, season).numpy()
 
 
 def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, step: int,

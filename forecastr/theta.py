@@ -33,8 +33,9 @@ def forecast(y: torch.Tensor, mask: torch.Tensor, horizon: int, season: int) -> 
         values, weight = y.double(), mask.unsqueeze(-1).double()  # (B, L, K), (B, L, 1)
         steps = torch.arange(y.shape[1], device=y.device, dtype=torch.float64)[None, :, None]
         count = weight.sum(dim=1, keepdim=True)  # (B, 1, 1)
-        slope, _ = _line(values, weight, steps, count)
-        seasonal = _seasonal(values, weight, steps, count, season, horizon)
+        slope, intercept = _line(values, weight, steps, count)
+        detrended = (values - intercept - slope * steps) * weight  # 0 off the mask
+        seasonal = _seasonal(detrended, weight, count, season, horizon)
         level, alpha = _smoothed(values - seasonal[:, :y.shape[1]], weight)  # (B, 1, K) each
         ahead = torch.arange(1, horizon + 1, device=y.device, dtype=torch.float64)
         # Hyndman & Billah's drift of the theta = 0 line, halved, as seen from step n
@@ -56,19 +57,18 @@ def _line(values: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor,
     return slope, mean - slope * mean_step
 
 
-def _seasonal(values: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor,
-              count: torch.Tensor, season: int, horizon: int) -> torch.Tensor:
+def _seasonal(residual: torch.Tensor, weight: torch.Tensor, count: torch.Tensor, season: int,
+              horizon: int) -> torch.Tensor:
     """(B, L + H, K): each step's seasonal component, in the window and the horizon after it
-    (it repeats): the mean detrended value at each position of the season, where an F test
-    says those means explain the detrended window (SEASON_TEST_LEVEL); 0 (as (B, L + H, 1))
-    elsewhere and when the window holds fewer than two seasons."""
-    length = values.shape[1]
+    (it repeats): the mean detrended value (`residual`, 0 off the mask) at each position of
+    the season, where an F test says those means explain the detrended window
+    (SEASON_TEST_Z); 0 (as (B, L + H, 1)) elsewhere and when the window holds fewer than two
+    seasons."""
+    length = residual.shape[1]
     if season < 2 or length < 2 * season:
-        return values.new_zeros(values.shape[0], length + horizon, 1)
-    slope, intercept = _line(values, weight, steps, count)
-    residual = (values - intercept - slope * steps) * weight  # 0 off the mask
-    phase = torch.arange(length, device=values.device) % season
-    sums = values.new_zeros(values.shape[0], season, values.shape[2]).index_add_(
+        return residual.new_zeros(residual.shape[0], length + horizon, 1)
+    phase = torch.arange(length, device=residual.device) % season
+    sums = residual.new_zeros(residual.shape[0], season, residual.shape[2]).index_add_(
         1, phase, residual)
     seen = weight.new_zeros(weight.shape[0], season, 1).index_add_(1, phase, weight)
     index = sums / seen.clamp(min=1)  # (B, season, K)
@@ -76,13 +76,13 @@ def _seasonal(values: torch.Tensor, weight: torch.Tensor, steps: torch.Tensor,
     explained = ((index[:, phase] * weight) ** 2).sum(dim=1, keepdim=True)
     unexplained = ((residual - index[:, phase] * weight) ** 2).sum(dim=1, keepdim=True)
     index = index * _significant(explained, unexplained, season - 1, count - season - 1)
-    return index[:, torch.arange(length + horizon, device=values.device) % season]
+    return index[:, torch.arange(length + horizon, device=residual.device) % season]
 
 
 def _significant(explained: torch.Tensor, unexplained: torch.Tensor, between: int,
                  within: torch.Tensor) -> torch.Tensor:
     """1.0 where F = (explained / between) / (unexplained / within) passes the one-sided
-    test at SEASON_TEST_LEVEL, by Paulson's normal approximation of the F distribution's
+    test at SEASON_TEST_Z's level, by Paulson's normal approximation of the F distribution's
     quantile (vectorised, no table), else 0.0."""
     within = within.clamp(min=1)
     ratio = (explained / between) / (unexplained / within).clamp(min=1e-300)

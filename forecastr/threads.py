@@ -58,7 +58,6 @@ def plan(requested: int | None = None, processes: int | None = None,
     return ThreadPlan(wanted, reason)
 
 
-
 @contextlib.contextmanager
 def limited(chosen: ThreadPlan) -> Iterator[ThreadPlan]:
     """torch's intra-op threads set to the plan while the body runs, then restored (a

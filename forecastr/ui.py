@@ -192,7 +192,7 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
 
 def kept(training: dict[str, Any], baseline: str) -> str:
     """What the model forecasts with, against its starting point: ' (the theta starting
-    point's: 0.0102, 11% higher)', or, when no epoch beat it, that the model is that
+    point's: 0.0102; 11% lower)', or, when no epoch beat it, that the model is that
     starting point; nothing for a model without one (or a file that predates the record)."""
     start = training.get("baseline_loss")
     if start is None:
