@@ -95,7 +95,8 @@ class FitConfig:
     stride: int = option(1, "Steps between the starts of consecutive windows.", "windows")
     val_windows: int = option(
         12, "Validation windows cut from the tail of each series (0 = no validation); early "
-        "stopping and the choice of the best epoch watch their loss.", "windows")
+        "stopping and the choice of the best epoch watch their loss (where they outnumber "
+        "--epoch-size, an evenly spread sample of that many).", "windows")
     scaler: ScalerKind = option(
         "window", "Scaling: per series (standard, minmax) fitted on the training span, "
         "per input window (window), or none.", "windows")

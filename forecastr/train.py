@@ -67,6 +67,25 @@ class Windows:
     def __len__(self) -> int:
         return len(self.origins)
 
+    def spread_sample(self, step: int) -> Windows:
+        """About one window in `step`, spread over series and origins: the k-th taken is
+        window k * step + k % step, so that series of the same number of windows do not all
+        give the same origin."""
+        if step <= 1:
+            return self
+        k = torch.arange(-(-len(self) // step), device=self.origins.device)
+        taken = k * step + k % step
+        taken = taken[taken < len(self)]
+        return Windows(self.origins[taken], self.series[taken])
+
+
+def validation_step(cfg: FitConfig, n_val: int) -> int:
+    """Every how many validation windows one is scored after each epoch: all of them (1)
+    unless they outnumber the windows an epoch trains on (--epoch-size), where scoring them
+    all would cost more than the epoch's training (forward and backward) itself; a large
+    panel's validation is then an evenly spread sample of that size."""
+    return -(-n_val // cfg.epoch_size) if cfg.epoch_size and n_val > cfg.epoch_size else 1
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -170,6 +189,8 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     progress = Progress() if resume is None else restore(
         resume, parts, generator, device, group.held[0] if sharded else len(train_windows))
     n_val = group.val_windows if sharded else len(val_windows)  # of all ranks
+    # every rank takes the same step through its windows; when sharded, each its own
+    val_windows = val_windows.spread_sample(validation_step(cfg, n_val))
     if resume is None and n_val and cfg.baseline != "none":  # the starting
         # point, the baseline forecast, competes too: training must beat it on validation
         progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
@@ -321,8 +342,11 @@ def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: 
     loss_of = loss_function(cfg, model, device)
     for output, target in free_running(model, data, windows, cfg, device, precision, group):
         total += loss_of(output, target) * len(target)
+    count = len(windows)
     if group is not None:
         total = group.total(total)
-    # each rank scored windows of its own when sharded, a share of the same ones otherwise
-    count = group.val_windows if group is not None and group.sharded else len(windows)
+        if group.sharded:  # each rank scored windows of its own, a share of the same ones
+            # otherwise
+            count = int(group.total(torch.tensor(count, dtype=torch.float64, device=device)
+                                    ).item())
     return (total / count).item()

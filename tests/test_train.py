@@ -11,13 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecastr import api
 from forecastr.artifact import build_model
 from forecastr.config import FitConfig
 from forecastr.forecast import forecast
 from forecastr.reader import read_panel
-from forecastr.train import TrainingError
+from forecastr import train as train_module
+from forecastr.train import TrainingError, Windows, validation_step
 from tests.conftest import SAMPLE_DATA, run_cli
 
 # epoch_size 0: an epoch is one pass over the windows, so that epochs are easy to count
@@ -207,3 +210,45 @@ def test_evaluate_says_when_the_model_is_its_starting_point(tmp_path):
     report = api.evaluate(tmp_path / "m.fcst", tmp_path / "d.csv", device_spec="cpu")
     assert report["starting_point"] == {"baseline": "seasonal-naive", "kept": "baseline",
                                         "baseline_loss": 0.0, "best_loss": 0.0}
+
+
+def test_a_spread_sample_takes_one_window_in_step_rotating_the_origin():
+    # 3 series of 4 validation windows each, in series order
+    windows = Windows(torch.arange(12) % 4 + 100, torch.arange(12) // 4)
+    sample = windows.spread_sample(4)
+    assert sample.series.tolist() == [0, 1, 2]  # one window of every series
+    assert sample.origins.tolist() == [100, 101, 102]  # not all the oldest origin
+    assert windows.spread_sample(1) is windows
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 500), st.integers(1, 60))
+def test_a_spread_sample_is_distinct_ordered_windows_about_one_in_step(n, step):
+    taken = Windows(torch.arange(n), torch.zeros(n, dtype=torch.int64)).spread_sample(step)
+    order = taken.origins.tolist()
+    assert order == sorted(set(order)) and all(0 <= i < n for i in order)
+    assert -(-n // step) - 1 <= len(order) <= -(-n // step)
+
+
+def test_validation_scores_at_most_an_epochs_worth_of_windows():
+    assert validation_step(FitConfig(epoch_size=4096), 12_000) == 3
+    assert validation_step(FitConfig(epoch_size=4096), 4096) == 1
+    assert validation_step(FitConfig(epoch_size=0), 12_000) == 1  # an epoch is every window
+
+
+def test_a_fit_validates_on_a_sample_of_many_windows(long_csv, monkeypatch):
+    scored = []
+    original = train_module.validation_loss
+
+    def counted(model, data, windows, *args, **kwargs):
+        scored.append((len(windows), len(set(windows.series.tolist()))))
+        return original(model, data, windows, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "validation_loss", counted)
+    result = api.fit(long_csv, tiny(epochs=2, val_windows=6, epoch_size=10))
+    n_series = len(result.artifact.series["ids"])
+    assert result.artifact.training["val_windows"] == 6 * n_series > 10
+    # every epoch (and the starting point) scored the same sample: about ten windows, from
+    # more than one series
+    assert len(scored) == 3 and len(set(scored)) == 1
+    assert scored[0][0] <= 10 and scored[0][1] > 1
