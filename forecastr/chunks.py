@@ -72,7 +72,7 @@ def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard)
     held: dict[str, bool] = {}  # id -> whether it falls to the shard, hashed once per id
     excerpt, lines = Excerpt(b"", name, np.zeros(0, np.int64)), []
     for rows, sep in _row_reads(stream, name):
-        ids = rows[_id_column(rows, name, id_col, BY_ID)]
+        ids = _reader_ids(rows[_id_column(rows, name, id_col, BY_ID)])
         for series_id in ids.unique():
             if series_id not in held:  # an empty id too: its process's reader names its line
                 held[series_id] = shard.holds(series_id)
@@ -114,6 +114,13 @@ def _row_reads(stream: io.BufferedReader, name: str) -> Iterator[tuple[pd.DataFr
         raise parser_error(exc, name, None) from None
 
 
+def _reader_ids(column: pd.Series) -> pd.Series:
+    """The ids as the reader reads them (skipinitialspace: leading spaces dropped), so that
+    rows `s1,...` and ` s1,...` are one series in a chunk or a shard as in the whole file;
+    the rows themselves are passed on as written, for the reader to read."""
+    return column.str.lstrip(" ")
+
+
 def _id_column(rows: pd.DataFrame, name: str, id_col: str, why: str) -> str:
     """The id column as pandas named it (a header may pad names with spaces)."""
     names = [c for c in rows.columns if c.strip() == id_col]
@@ -146,8 +153,9 @@ class _Grouping:
 
     def add(self, rows: pd.DataFrame, sep: str) -> Iterator[Excerpt]:
         self.sep = sep
-        ids = rows[_id_column(rows, self.name, self.id_col, "give DATA in the long layout "
-                              "the model was fitted on")].to_numpy(dtype=object)
+        ids = _reader_ids(rows[_id_column(rows, self.name, self.id_col, "give DATA in the long "
+                                          "layout the model was fitted on")]
+                          ).to_numpy(dtype=object)
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
         bounds = [*starts, len(ids)]
         for a, b in zip(bounds[:-1], bounds[1:]):

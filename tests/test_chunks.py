@@ -139,6 +139,34 @@ def test_chunks_need_a_long_file_and_the_future_rows_in_it(cli, data, tmp_path):
     assert result.exit_code == 2 and "put them there instead of in --future" in result.stderr
 
 
+def test_an_id_padded_with_leading_spaces_is_one_series_in_chunks_as_in_the_whole_file(
+        cli, data, tmp_path):
+    frame, _, model = data
+    padded = frame.copy()
+    first = padded["unique_id"].iloc[0]
+    rows = np.flatnonzero(padded["unique_id"] == first)
+    padded.loc[rows[len(rows) // 2:], "unique_id"] = " " + first  # its second half
+    csv = tmp_path / "padded.csv"
+    padded.to_csv(csv, index=False)
+    whole = cli(["predict", model, csv])
+    assert whole.exit_code == 0
+    assert_same_forecast(whole.stdout, cli(["predict", model, data[1]]).stdout)
+    for options in (["--chunk-series", "1"], ["--chunk-series", "5"]):
+        chunked = cli(["predict", model, csv, *options])
+        assert chunked.exit_code == 0, chunked.stderr
+        assert_same_forecast(chunked.stdout, whole.stdout)
+    # and a shard holds the whole series, as the reader names it
+    held = [cli(["predict", model, csv, "--shard", f"{i}/2", "--chunk-series", "3"])
+            for i in (1, 2)]
+    assert all(part.exit_code == 0 for part in held)
+    assert sum(pd.read_csv(io.StringIO(part.stdout))["unique_id"].eq(first).sum()
+               for part in held) == model_horizon(model)
+
+
+def model_horizon(model) -> int:
+    return artifact.load(model).config.horizon
+
+
 def test_shards_split_the_forecast_into_parts_that_make_it_whole(cli, data):
     _, csv, model = data
     whole = pd.read_csv(io.StringIO(cli(["predict", model, csv]).stdout))
