@@ -421,6 +421,12 @@ def detect_columns(frame: pd.DataFrame, cfg: FitConfig, name: str,
     if long and len(targets) > 1 and not cfg.targets:
         raise DataError(f"{name}: several value columns ({', '.join(targets)}); choose the one "
                         f"to forecast with --target", fit_option="--target")
+    unused = [c for c in names if c not in taken and c not in targets]
+    if long and unused and model is None:  # a forgotten --future-features costs accuracy
+        log.warning("%s: %d column(s) not used: %s; to use them, name them with --features "
+                    "(known up to each time), --future-features (known ahead too) or "
+                    "--static-features (one value per series)", name, len(unused),
+                    ", ".join(unused))
     layout: Layout = "long" if long else ("single" if len(targets) == 1 else "wide")
     if cfg.static_features and layout != "long":
         raise DataError(f"{name}: --static-features need a long file (unique_id, ds, y and "

@@ -858,3 +858,27 @@ def test_parquet_in_and_out(tmp_path, cli, monkeypatch):
     assert missing.exit_code == 2 and missing.stderr == (
         f"forecastr: error: {data}: reading Parquet needs pyarrow: pip install pyarrow (or, "
         f"from a checkout of forecastr, pip install -e '.[parquet]')\n")
+
+
+def test_a_long_files_unused_columns_are_named_with_how_to_use_them(cli, tmp_path, caplog):
+    data = tmp_path / "promo.csv"
+    rows = [f"{s},2020-01-{d:02d},{d + 3 * (s == 'b')},{d % 2},{'big' if s == 'a' else 'small'}"
+            for s in ("a", "b") for d in range(1, 29)]
+    data.write_text("unique_id,ds,y,promo,store_type\n" + "\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="forecastr"):
+        read_panel(data)
+    assert "2 column(s) not used: promo, store_type; to use them, name them with --features " \
+           "(known up to each time), --future-features (known ahead too) or " \
+           "--static-features (one value per series)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecastr"):
+        read_panel(data, FitConfig(future_features=("promo",), static_features=("store_type",)))
+    assert "not used" not in caplog.text
+    shown = cli(["inspect", data])  # inspect says so too
+    assert shown.exit_code == 0 and "not used: promo, store_type" in shown.stderr
+    # predict reads only the columns its model was fitted on: no word about the rest
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", data, "-o", model, "--horizon", "2", "--window", "4", "--max-steps",
+                "2", "--hidden", "4"]).exit_code == 0
+    predicted = cli(["predict", model, data])
+    assert predicted.exit_code == 0 and "not used" not in predicted.stderr
