@@ -10,8 +10,9 @@ import pandas as pd
 from forecastr.outputs import Output
 from forecastr.panel import Panel, row_owners
 
-# significant digits of a forecast as written: float32's 24-bit mantissa holds 7 to 8
-FORECAST_DIGITS = 8
+# significant digits of a forecast as written: float32's 24-bit mantissa holds 7.2 decimal
+# digits, so an eighth is noise (139.35001 for 139.35, 0.99999996 for 1)
+FORECAST_DIGITS = 7
 
 
 def to_frame(panel: Panel, values: np.ndarray, times: np.ndarray, with_history: bool = False,

@@ -98,3 +98,12 @@ def test_numbers_of_every_magnitude_are_written_as_pandas_writes_them():
                              np.round(rng.normal(0, 1e6, 3000))])
     frame = pd.DataFrame({"y": values, "rounded": significant(values, FORECAST_DIGITS)})
     assert render(frame, "csv") == frame.to_csv(index=False, lineterminator="\n")
+
+
+def test_forecasts_are_written_to_the_seven_digits_float32_holds():
+    # float32 noise as predict wrote it before (8 digits), and what is written now
+    noisy = np.array([139.35001, 154.11999, 0.99999996, 2.0, 1234567.875, -0.000123456789])
+    rounded = significant(noisy, FORECAST_DIGITS)
+    assert rounded.tolist() == [139.35, 154.12, 1.0, 2.0, 1234568.0, -0.0001234568]
+    assert render(pd.DataFrame({"y": rounded}), "csv").split() == [
+        "y", "139.35", "154.12", "1.0", "2.0", "1234568.0", "-0.0001234568"]
