@@ -28,7 +28,8 @@ def read(source: str | Path | BinaryIO, cfg: FitConfig, panel: Panel, steps: int
                         f"series' ends; DATA has none, so give the future rows in DATA itself")
     rows = read_rows(source, cfg, names, model)
     times = future_times(panel, steps)  # (S, steps)
-    stamps = rows.times.values
+    stamps = _in_zone(rows, panel.schema.tz) if rows.times.tz != panel.schema.tz \
+        else rows.times.values
     if panel.schema.freq is not None and rows.times.kind == "datetime":
         stamps = floor_to(stamps, panel.schema.freq, rows.name)  # as the history was read
     table = _one_row_per_time(rows, stamps, cfg.duplicates)
@@ -49,6 +50,20 @@ def read(source: str | Path | BinaryIO, cfg: FitConfig, panel: Panel, steps: int
             f"{f'; {lacking} series lack some' if lacking > 1 else ''}); the model reads its "
             f"future features for {steps} steps: give them {where}")
     return found
+
+
+def _in_zone(rows: Rows, zone: str | None) -> np.ndarray:
+    """The rows' times as wall-clock times of `zone`, DATA's (and the model's) time zone, so
+    that a --future file in another zone is matched by the instant, not by the clock; times
+    with a zone and times without one name no common instant and are refused."""
+    if rows.times.tz is None or zone is None:
+        raise DataError(f"{rows.name}: times are "
+                        f"{f'in time zone {rows.times.tz}' if rows.times.tz else 'without a zone'}"
+                        f" but DATA's are {f'in time zone {zone}' if zone else 'without one'}, "
+                        f"as the model's; give the future rows' times as DATA gives them")
+    local = pd.DatetimeIndex(rows.times.values).tz_localize(
+        rows.times.tz, ambiguous="NaT", nonexistent="NaT")  # a clock time that is not one
+    return local.tz_convert(zone).tz_localize(None).as_unit("ns").to_numpy()
 
 
 def _one_row_per_time(rows: Rows, stamps: np.ndarray, policy: str) -> pd.DataFrame:

@@ -189,3 +189,26 @@ def test_evaluate_leaves_room_for_the_future_values_the_direct_head_reads(promo_
     # the head reads 5 steps of promotions: the origin is 5 steps before the end, not 2
     assert report["forecasts"] == 3
     assert report["per_fold"][0]["origin"] == "2020-02-25"
+
+
+def test_a_future_file_in_another_time_zone_is_matched_by_the_instant(tmp_path):
+    frame = promo_panel(tmp_path / "plain.csv", series=2, days=60)
+    zoned = frame.assign(ds=frame.ds.dt.tz_localize("UTC+05:00"))
+    zoned.to_csv(tmp_path / "data.csv", index=False)
+    cfg = FitConfig(window=14, horizon=5, max_steps=5, future_features=("promo",),
+                    device="cpu")
+    api.fit(tmp_path / "data.csv", cfg, tmp_path / "m.fcst")
+    ahead = future_rows(frame, 5).assign(ds=lambda f: f.ds.dt.tz_localize("UTC+05:00"))
+    ahead.to_csv(tmp_path / "own.csv", index=False)
+    # the same instants in UTC: 19:00 the day before, by the clock
+    ahead.assign(ds=ahead.ds.dt.tz_convert("UTC")).to_csv(tmp_path / "utc.csv", index=False)
+    own, utc = (run_cli(["predict", tmp_path / "m.fcst", tmp_path / "data.csv", "--future",
+                         tmp_path / name]) for name in ("own.csv", "utc.csv"))
+    assert own.exit_code == utc.exit_code == 0, utc.stderr
+    assert own.stdout == utc.stdout and "+05:00" in own.stdout.splitlines()[1]
+    # times without a zone name no instant: refused in one line
+    future_rows(frame, 5).to_csv(tmp_path / "naive.csv", index=False)
+    naive = run_cli(["predict", tmp_path / "m.fcst", tmp_path / "data.csv", "--future",
+                     tmp_path / "naive.csv"])
+    assert naive.exit_code == 2 and len(naive.stderr.strip().splitlines()) == 1
+    assert "times are without a zone but DATA's are in time zone UTC+05:00" in naive.stderr
