@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecastr.config import FitConfig
+from forecastr.config import MAX_STEPS, FitConfig
 from forecastr.timegrid import fixed_step
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,11 @@ def rhythm(freq: str | None) -> Rhythm:
     step = fixed_step(offset)
     if step is not None and step < DAY_NS:
         per_day = DAY_NS // step if DAY_NS % step == 0 else 1
-        return Rhythm(per_day, min(7 * per_day, 1024), min(2 * per_day, 512),
-                      ("hour", "weekday"), True, per_day if per_day >= 48 else 1, "theta")
+        # a day of steps longer than any window (250 ms data: 345,600) is no season a model
+        # file could hold
+        season = per_day if per_day <= MAX_STEPS else 1
+        return Rhythm(season, min(7 * per_day, 1024), min(2 * per_day, 512),
+                      ("hour", "weekday"), True, season if season >= 48 else 1, "theta")
     if step is not None:  # daily or a multiple of days
         return Rhythm(7 if step == DAY_NS else 1, 56, 14, ("weekday", "month"), True)
     if name in ("B", "C"):

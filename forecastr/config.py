@@ -277,6 +277,10 @@ def validate(cfg: FitConfig) -> None:
         raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
     roles = {"--target": cfg.targets, "--features": cfg.features,
              "--future-features": cfg.future_features, "--static-features": cfg.static_features}
+    for flag, names in roles.items():  # a model of a column read twice is one no command
+        # can load (its schema would name the column twice)
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ConfigError(f"{flag} names column {twice[0]!r} twice: {','.join(names)}")
     for a, b in itertools.combinations(roles, 2):
         if overlap := set(roles[a]) & set(roles[b]):
             raise ConfigError(f"column {sorted(overlap)[0]!r} is given both as {a} and as {b}")

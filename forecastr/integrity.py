@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -108,8 +109,11 @@ def static_stats(raw: Any) -> StaticStats:
     numeric = {name: list(value(tuple[float, ...], pair, f"static.numeric.{name}"))
                for name, pair in mapping(raw["numeric"], "static.numeric").items()}
     for name, pair in numeric.items():
-        if len(pair) != 2 or not all(map(math.isfinite, pair)) or pair[1] <= 0:
-            raise ValueError(f"static.numeric.{name} is not a finite mean and spread above 0")
+        # a spread below float64's smallest normal number makes every input infinite
+        if len(pair) != 2 or not all(map(math.isfinite, pair)) or \
+                pair[1] < sys.float_info.min:
+            raise ValueError(f"static.numeric.{name} is not a finite mean and a spread of at "
+                             f"least {sys.float_info.min:.3g}")
     for name, known in levels.items():
         if len(set(known)) < len(known):
             raise ValueError(f"static.levels.{name} repeats a level")

@@ -30,6 +30,10 @@ def fit(panel: Panel) -> StaticStats:
     return fit_values(panel.static, panel.schema.static_features)
 
 
+# magnitude above which a feature's mean and spread are computed on its values scaled down
+LARGE = 1e100
+
+
 def fit_values(static: dict[str, np.ndarray], names: tuple[str, ...]) -> StaticStats:
     """fit for the static features `names` of some series (`static`: Panel.static), such as
     those of every process of a distributed fit put together."""
@@ -38,12 +42,21 @@ def fit_values(static: dict[str, np.ndarray], names: tuple[str, ...]) -> StaticS
         values = static[name]
         numbers = _numbers(values)
         if numbers is not None and not np.isnan(numbers).all():
-            present = numbers[~np.isnan(numbers)]
-            spread = float(present.std())
-            numeric[name] = [float(present.mean()), spread if spread > 0 else 1.0]
+            numeric[name] = _mean_and_spread(numbers[~np.isnan(numbers)])
         else:
             levels[name] = sorted({str(v) for v in values if v is not None})
     return StaticStats(levels, numeric)
+
+
+def _mean_and_spread(values: np.ndarray) -> list[float]:
+    """The mean and standard deviation of a numeric feature's values, on values divided by
+    their largest magnitude when that is large (squares of values near 1e200 overflow, which
+    gave an infinite spread); a spread too small to divide by (0, or below float64's
+    smallest normal number) reads as 1."""
+    largest = float(np.abs(values).max())
+    unit = largest if largest > LARGE else 1.0
+    mean, spread = float((values / unit).mean()) * unit, float((values / unit).std()) * unit
+    return [mean, spread if spread >= np.finfo(np.float64).tiny else 1.0]
 
 
 def embedding_levels(stats: StaticStats | None, n_ids: int | None) -> tuple[int, ...]:
@@ -79,7 +92,13 @@ def encode(panel: Panel, stats: StaticStats | None, id_rows: np.ndarray | None
             s = int(np.argmax(np.isnan(values)))
             raise DataError(f"{panel.source}: series {panel.ids[s]!r} has no value of the "
                             f"numeric static feature {name!r}; give it one in some row")
-        numbers[:, j] = (values - mean) / spread
+        with np.errstate(over="ignore", invalid="ignore"):
+            numbers[:, j] = (values - mean) / spread
+        if not np.isfinite(numbers[:, j]).all():  # only a damaged model file's scale does it
+            s = int(np.argmax(~np.isfinite(numbers[:, j])))
+            raise DataError(f"{panel.source}: static feature {name!r} of series "
+                            f"{panel.ids[s]!r} ({values[s]:g}) is out of reach of the "
+                            f"model's scale for it (mean {mean:g}, spread {spread:g})")
     return codes, numbers
 
 

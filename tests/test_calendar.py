@@ -13,7 +13,7 @@ from forecastr import calendar
 from forecastr.calendar import Rhythm, rhythm
 from forecastr.config import FitConfig
 from forecastr.timegrid import fixed_step
-from tests.conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA, run_cli
 
 DAY = ("weekday", "month")
 CLOCK = ("hour", "weekday")
@@ -29,6 +29,11 @@ CLOCK = ("hour", "weekday")
     ("30min", Rhythm(48, 336, 96, CLOCK, True, 48, "theta")),
     ("15min", Rhythm(96, 672, 192, CLOCK, True, 96, "theta")),
     ("7min", Rhythm(1, 7, 2, CLOCK, True, baseline="theta")),  # no whole number of steps per day
+    ("s", Rhythm(86400, 1024, 512, CLOCK, True, 86400, "theta")),
+    # a day of steps past what a model file holds (100,000): no season, so that fit writes
+    # a model predict can read
+    ("250ms", Rhythm(1, 1024, 512, CLOCK, True, 1, "theta")),
+    ("100us", Rhythm(1, 1024, 512, CLOCK, True, 1, "theta")),
     ("W-SUN", Rhythm(52, 52, 13, ("week",))),
     ("MS", Rhythm(12, 36, 18, ("month",))),
     ("QS-JAN", Rhythm(4, 16, 8, ("quarter",))),
@@ -106,3 +111,16 @@ def test_calendar_features_are_sines_and_cosines_of_the_cycle():
 def test_the_baseline_is_settled_by_frequency_unless_given(freq, settled):
     assert calendar.settle(FitConfig(), freq).baseline == settled
     assert calendar.settle(FitConfig(baseline="none"), freq).baseline == "none"
+
+
+def test_a_fit_of_quarter_second_data_writes_a_model_every_command_reads(tmp_path):
+    times = pd.date_range("2024-01-01", periods=600, freq="250ms")
+    pd.DataFrame({"ds": times, "y": np.sin(np.arange(600) / 5)}).to_csv(tmp_path / "d.csv",
+                                                                      index=False)
+    fitted = run_cli(["fit", tmp_path / "d.csv", "-o", tmp_path / "m.fcst", "--max-steps", "1",
+                      "--window", "32", "--horizon", "8"])
+    assert fitted.exit_code == 0, fitted.stderr
+    for command in (["info", tmp_path / "m.fcst"],
+                    ["predict", tmp_path / "m.fcst", tmp_path / "d.csv"]):
+        result = run_cli(command)
+        assert result.exit_code == 0, result.stderr

@@ -28,6 +28,11 @@ def test_defaults_are_valid_and_round_trip_through_yaml(tmp_path):
     ({"val_windows": -1}, "--val-windows must be 0 or more"),
     ({"fill": "cubic"}, "--fill must be one of linear, ffill, zero, error; got 'cubic'"),
     ({"targets": ("a",), "features": ("a",)}, "'a' is given both as --target and as --features"),
+    # a model of a column read twice was one that predict and info then refused
+    ({"targets": ("s0", "s0")}, "--target names column 's0' twice: s0,s0"),
+    ({"static_features": ("store", "store")},
+     "--static-features names column 'store' twice: store,store"),
+    ({"features": ("p", "q", "p")}, "--features names column 'p' twice: p,q,p"),
     ({"hidden": 0}, "--hidden must be at least 1, got 0"),
     ({"batch_size": 0}, "--batch-size must be at least 1"),
     ({"dropout": 1.5}, "--dropout must be in [0, 1), got 1.5"),

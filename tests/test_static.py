@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -103,6 +104,27 @@ def test_levels_and_scaling_golden(tmp_path):
     assert new_level[0].tolist() == [[0]]
 
 
+def test_numbers_of_any_magnitude_are_scaled_without_overflow(tmp_path):
+    path = write(tmp_path / "d.csv", "unique_id,ds,y,size\n"
+                 "a,2020-01-01,1,1e200\nb,2020-01-01,2,3e200\nc,2020-01-01,3,5e200\n"
+                 "c,2020-01-02,3,5e200\n")
+    panel = read_panel(path, FitConfig(static_features=("size",)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning, before
+        stats = static.fit(panel)
+        _, numbers = static.encode(panel, stats, None)
+    assert stats.numeric["size"] == [pytest.approx(3e200), pytest.approx(np.sqrt(8 / 3) * 1e200)]
+    assert numbers[:, 0] == pytest.approx([-1.2247449, 0.0, 1.2247449])
+    # a damaged model's scale (a mean near float64's largest) is a one-line error, not
+    # infinite inputs
+    far = static.StaticStats({}, {"size": [1e308, 1.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="static feature 'size' of series 'a' \\(1e\\+200\\) "
+                                            "is out of reach of the model's scale"):
+            static.encode(panel, far, None)
+
+
 def test_the_encoder_reads_the_static_features_and_training_hides_some_levels():
     cfg = FitConfig(window=5, horizon=2, hidden=3, id_embedding=2, dropout=0.0,
                     baseline="none")
@@ -172,6 +194,14 @@ def test_a_tampered_static_entry_is_a_corrupt_model_file(shop_model, tmp_path):
     with pytest.raises(Exception, match="corrupt model file \\(static.levels.kind repeats a "
                                         "level\\)"):
         artifact.load(tmp_path / "b.fcst")
+    for mean, spread, why in ((0.0, 1e-320, "static.numeric.size is not a finite mean and a "
+                                            "spread of at least 2.23e-308"),
+                              (float("inf"), 1.0, "static.numeric.size\\[0\\] is inf")):
+        far = artifact.Artifact(**{**fitted.__dict__, "static": static.StaticStats(
+            fitted.static.levels, {"size": [mean, spread]})})
+        artifact.save(tmp_path / "t.fcst", far)
+        with pytest.raises(Exception, match=f"corrupt model file \\({why}"):
+            artifact.load(tmp_path / "t.fcst")
     missing = artifact.Artifact(**{**fitted.__dict__, "static": static.StaticStats(
         {}, fitted.static.numeric)})
     artifact.save(tmp_path / "m.fcst", missing)
