@@ -141,14 +141,16 @@ def training_progress(bar: bool, per_epoch_lines: bool
 
         yield report
         return
-    columns = (TextColumn("step {task.completed}/{task.total}"), BarColumn(),
+    # the step count as text of its own: the bar's total is unknown until an epoch ends
+    columns = (TextColumn("{task.fields[steps]}"), BarColumn(),
                TextColumn("{task.fields[status]}"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task("fit", total=None, status="")
+        task = progress.add_task("fit", total=None, status="", steps="first epoch")
 
         def advance(stats: dict[str, Any]) -> None:
             progress.update(task, completed=stats["step"], total=stats["steps"],
-                            status=_epoch_text(stats))
+                            status=_epoch_text(stats),
+                            steps=f"step {stats['step']:,}/{stats['steps']:,}")
 
         yield advance
         progress.update(task, total=progress.tasks[0].completed)  # stopped early: a full bar
@@ -172,7 +174,12 @@ def _epoch_text(stats: dict[str, Any]) -> str:
 # why training ended, as the summary line says it
 STOP_TEXT = {"epochs": "reached --epochs {epochs}", "max_steps": "reached --max-steps {steps}",
              "max_time": "reached --max-time {max_time:g} s",
-             "patience": "no better {monitored} loss for --patience {patience} epochs"}
+             "patience": "no better {monitored} loss for --patience {patience}"}
+
+
+def counted(n: int, thing: str) -> str:
+    """'1 epoch', '2 epochs', '1,000 steps'."""
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
 
 
 def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
@@ -180,9 +187,10 @@ def fit_summary(training: dict[str, Any], cfg: Any, output: str | None) -> str:
     members = f"ensemble of {cfg.ensemble} " if cfg.ensemble > 1 else ""
     reason = STOP_TEXT.get(training["stopped"], training["stopped"]).format(
         epochs=cfg.epochs, steps=training.get("steps", 0), max_time=cfg.max_time,
-        monitored=training["monitored"], patience=cfg.patience)
+        monitored=training["monitored"], patience=counted(cfg.patience, "epoch"))
     text = (f"trained {members}{cfg.cell} {cfg.mode} ({training['parameters']:,} parameters) "
-            f"for {training['epochs_run']} epochs ({training.get('steps', 0):,} steps) in "
+            f"for {counted(training['epochs_run'], 'epoch')} "
+            f"({counted(training.get('steps', 0), 'step')}) in "
             f"{training['seconds']:.1f} s on {training['device']}{_threads(training)} "
             f"({training['windows_per_second']:,.0f} windows/s), stopped: {reason}; best "
             f"{training['monitored']} loss {training['best_loss']:.4f} at epoch "

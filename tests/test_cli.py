@@ -267,13 +267,32 @@ def test_calendar_and_highway_follow_the_frequency_unless_given(cli, tmp_path, n
                                                                              not highway)
 
 
+def test_counts_in_the_summary_are_singular_for_one():
+    from forecastr.ui import counted
+    assert [counted(1, "epoch"), counted(2, "epoch"), counted(1000, "step")] == [
+        "1 epoch", "2 epochs", "1,000 steps"]
+
+
+def test_the_progress_bar_counts_steps_once_it_knows_them(capsys):
+    from forecastr.ui import training_progress
+    with training_progress(True, False):
+        pass  # before the first epoch ends, the bound is unknown
+    assert "first epoch" in capsys.readouterr().err
+    with training_progress(True, False) as advance:
+        advance({"epoch": 1, "epochs": 100, "step": 16, "steps": 1000, "train_loss": 0.5,
+                 "val_loss": 0.4, "best_epoch": 1, "best_loss": 0.4, "lr": 1e-3,
+                 "windows_per_second": 5000.0, "seconds": 1.0})
+    shown = capsys.readouterr().err
+    assert "step 16/1,000" in shown and "None" not in shown
+
+
 def test_fit_says_why_training_stopped_and_info_shows_the_ensemble(cli, tmp_path):
     model = tmp_path / "m.fcst"
     result = cli(["fit", SAMPLE_DATA / "single.csv", "-o", model, "--hidden", "4",
                   "--ensemble", "2", "--max-steps", "3"])
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("forecastr: trained ensemble of 2 gru many-to-one (")
-    assert "for 1 epochs (3 steps) in " in result.stderr
+    assert "for 1 epoch (3 steps) in " in result.stderr
     assert ", stopped: reached --max-steps 3; best validation loss " in result.stderr
     architecture = json.loads(cli(["info", model, "--json"]).stdout)["architecture"]
     assert (architecture["ensemble"], architecture["baseline"]) == (2, "seasonal-naive")
