@@ -37,10 +37,10 @@ _ARGUMENTS: list[str] = []  # the command line main() runs
                                "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="forecastr")
 def cli() -> None:
-    """Forecast time series from CSV files with recurrent neural networks.
+    """Forecast time series from CSV or Parquet files with recurrent neural networks.
 
-    Series are read from a file, a .gz or stdin (-): one series (time + value), wide (time +
-    one column per series) or long (unique_id, ds, y).
+    Series are read from a CSV file, a .gz, stdin (-) or a Parquet file: one series (time +
+    value), wide (time + one column per series) or long (unique_id, ds, y).
     """
 
 
@@ -89,8 +89,8 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
         debug: bool, **params: Any) -> None:
     """Train a recurrent forecaster on DATA and write it to a model file.
 
-    DATA is a CSV path, a .gz, or - for stdin. Options can come from --config FILE.yaml;
-    flags override the file.
+    DATA is a CSV path, a .gz, a .parquet, or - for stdin. Options can come from
+    --config FILE.yaml; flags override the file.
     """
     cfg = build_config(ctx, params)
     if print_config:
@@ -260,8 +260,8 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
             fmt: str | None, with_history: bool, new_series: str, future: str | None,
             chunk_series: int | None, shard: str | None, device: str, threads: int | None,
             quiet: bool, verbose: bool, debug: bool) -> None:
-    """Forecast the steps after the end of every series in DATA (a path, a .gz, or - / absent
-    for stdin) with MODEL, and write them as CSV to stdout."""
+    """Forecast the steps after the end of every series in DATA (a CSV path, a .gz, a
+    .parquet, or - / absent for stdin) with MODEL, and write them as CSV to stdout."""
     from forecastr import api, reader, ui, writer
 
     ui.setup_logging(quiet, verbose)
@@ -318,7 +318,7 @@ def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
               help="Write the whole report (overall, per series, per fold, per step) as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw history, forecasts and actuals of a few series to this PNG "
-                   "(needs: pip install 'forecastr[plot]').")
+                   "(needs matplotlib: pip install -e '.[plot]' from a checkout).")
 @click.option("--refit", is_flag=True,
               help="Fit a model of MODEL's configuration on the history before each origin "
                    "and score its forecasts (slower; no score is then in-sample) instead of "
