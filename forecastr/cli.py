@@ -268,6 +268,9 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
         raise click.UsageError("Missing argument 'DATA' (or pipe the data to stdin).")
     output = None if output == "-" else output  # the convention: - is stdout
+    if future == "-" and (data or "-") == "-":  # one stream cannot hold both
+        raise click.UsageError("DATA and --future cannot both be stdin: give one of them as "
+                               "a file")
     if fmt is None:
         fmt = "parquet" if output is not None and reader.is_parquet(output) else "csv"
     if fmt == "parquet" and output is None:

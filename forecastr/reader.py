@@ -110,10 +110,16 @@ class Rows:
 
 def read_rows(source: str | Path | BinaryIO, cfg: FitConfig, columns: tuple[str, ...],
               model: str | None = None) -> Rows:
-    """The `columns` of every row, with their series ids and times read as read_panel reads
-    them (the data options of `cfg`); the target columns need not be there."""
+    """The `columns` (a model's future features) of every row, with their series ids and
+    times read as read_panel reads them (the data options of `cfg`); the target columns need
+    not be there."""
     frame, lines, name = read_frame(source, cfg)
     frame = _with_year_periods(frame, cfg.time_col, name)
+    for column in columns:  # named as what they are, not as the targets they stand in for
+        if column not in frame.columns:
+            raise DataError(f"{name}: no column {column!r} (a future feature"
+                            f"{f' of model {model}' if model else ''}); the columns are "
+                            f"{', '.join(map(str, frame.columns))}")
     found = detect_columns(frame, dataclasses.replace(
         cfg, targets=columns, features=(), future_features=(), static_features=()), name,
         model)

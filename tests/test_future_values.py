@@ -212,3 +212,24 @@ def test_a_future_file_in_another_time_zone_is_matched_by_the_instant(tmp_path):
                      tmp_path / "naive.csv"])
     assert naive.exit_code == 2 and len(naive.stderr.strip().splitlines()) == 1
     assert "times are without a zone but DATA's are in time zone UTC+05:00" in naive.stderr
+
+
+def test_data_and_future_cannot_both_be_stdin(promo_model):
+    folder, _ = promo_model
+    for data in (["-"], []):
+        both = run_cli(["predict", folder / "m.fcst", *data, "--future", "-"],
+                       input=(folder / "data.csv").read_bytes())
+        assert both.exit_code == 2
+        assert "DATA and --future cannot both be stdin: give one of them as a file" in \
+            both.stderr
+
+
+def test_a_future_file_without_the_feature_names_it_as_a_future_feature(promo_model):
+    folder, frame = promo_model
+    future_rows(frame, 5).rename(columns={"promo": "offer"}).to_csv(folder / "offer.csv",
+                                                                   index=False)
+    result = run_cli(["predict", folder / "m.fcst", folder / "data.csv", "--future",
+                      folder / "offer.csv"])
+    assert result.exit_code == 2
+    assert f"offer.csv: no column 'promo' (a future feature of model {folder / 'm.fcst'}); " \
+           f"the columns are unique_id, ds, offer" in result.stderr
