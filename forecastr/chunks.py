@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError
-from forecastr.reader import above_header, parser_error, sniff_delimiter
+from forecastr.reader import above_header, decimal_mark, parser_error, sniff_delimiter
 from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
 
@@ -71,7 +71,8 @@ def shard_rows(source: str | Path | BinaryIO, id_col: str, shard: Shard) -> Exce
 def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard) -> Excerpt:
     held: dict[str, bool] = {}  # id -> whether it falls to the shard, hashed once per id
     excerpt, lines = Excerpt(b"", name, np.zeros(0, np.int64)), []
-    for rows, sep in _row_reads(stream, name):
+    for rows, sep, decimal in _row_reads(stream, name):
+        excerpt.decimal = decimal
         ids = _reader_ids(rows[_id_column(rows, name, id_col, BY_ID)])
         for series_id in ids.unique():
             if series_id not in held:  # an empty id too: its process's reader names its line
@@ -88,12 +89,16 @@ def _shard_rows(stream: io.BufferedReader, name: str, id_col: str, shard: Shard)
     return excerpt
 
 
-def _row_reads(stream: io.BufferedReader, name: str) -> Iterator[tuple[pd.DataFrame, str]]:
+def _row_reads(stream: io.BufferedReader, name: str
+               ) -> Iterator[tuple[pd.DataFrame, str, str]]:
     """The file's rows as written, every field text, a read at a time, each row with the
-    file's line (`_line`) and blank lines left out; and the file's delimiter."""
+    file's line (`_line`) and blank lines left out; and the file's delimiter and decimal
+    mark, decided on its first block as a whole file's are (a chunk's own rows could decide
+    otherwise: 2.500 is 2500 in a file of decimal commas)."""
     sample = stream.peek(FIRST_BLOCK).decode("utf-8-sig", errors="replace")
     skip, header = above_header(sample)
     sep = sniff_delimiter(header)
+    decimal = decimal_mark(sep, header)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         # blank lines kept as rows, so that row r is line r + 2 + skip
@@ -103,7 +108,7 @@ def _row_reads(stream: io.BufferedReader, name: str) -> Iterator[tuple[pd.DataFr
         for rows in reads:
             lines = np.arange(next_line, next_line + len(rows))
             next_line += len(rows)
-            yield rows.assign(_line=lines)[(rows != "").any(axis=1).to_numpy()], sep
+            yield rows.assign(_line=lines)[(rows != "").any(axis=1).to_numpy()], sep, decimal
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text; convert it, e.g. iconv -f latin1 -t "
                         f"utf-8") from None
@@ -132,8 +137,8 @@ def _id_column(rows: pd.DataFrame, name: str, id_col: str, why: str) -> str:
 def _chunks(stream: io.BufferedReader, name: str, id_col: str, per_chunk: int,
             keep: Callable[[str], bool] | None) -> Iterator[Excerpt]:
     grouping = _Grouping(name, id_col, per_chunk, keep)
-    for rows, sep in _row_reads(stream, name):
-        yield from grouping.add(rows, sep)
+    for rows, sep, decimal in _row_reads(stream, name):
+        yield from grouping.add(rows, sep, decimal)
     yield from grouping.finish()
 
 
@@ -144,15 +149,15 @@ class _Grouping:
     def __init__(self, name: str, id_col: str, per_chunk: int,
                  keep: Callable[[str], bool] | None) -> None:
         self.name, self.id_col, self.per_chunk, self.keep = name, id_col, per_chunk, keep
-        self.sep = ","
+        self.sep, self.decimal = ",", "."
         self.finished: set[str] = set()
         self.whole: list[pd.DataFrame] = []  # whole series kept, not yet given out
         self.run_id: str | None = None  # the series being read
         self.run_kept = False
         self.run: list[pd.DataFrame] = []  # its rows so far (when kept)
 
-    def add(self, rows: pd.DataFrame, sep: str) -> Iterator[Excerpt]:
-        self.sep = sep
+    def add(self, rows: pd.DataFrame, sep: str, decimal: str) -> Iterator[Excerpt]:
+        self.sep, self.decimal = sep, decimal
         ids = _reader_ids(rows[_id_column(rows, self.name, self.id_col, "give DATA in the long "
                                           "layout the model was fitted on")]
                           ).to_numpy(dtype=object)
@@ -195,4 +200,5 @@ class _Grouping:
         self.whole = []
         data = rows.drop(columns="_line").to_csv(index=False, sep=self.sep,
                                                  lineterminator="\n")
-        return Excerpt(data.encode("utf-8"), self.name, rows["_line"].to_numpy())
+        return Excerpt(data.encode("utf-8"), self.name, rows["_line"].to_numpy(),
+                       self.decimal)

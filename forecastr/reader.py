@@ -235,6 +235,12 @@ def series_codes(ids: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.repeat(codes, lengths), [str(u) for u in uniques.tolist()]
 
 
+def decimal_mark(sep: str, sample: str) -> str:
+    """The decimal mark of a CSV whose text from the header on begins with `sample`: a comma
+    in a semicolon file whose numbers show one, else a point."""
+    return "," if sep == ";" and re.search(r"\d,\d", sample) else "."
+
+
 def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig | None = None
               ) -> tuple[pd.DataFrame, np.ndarray]:
     """Parse CSV text with a sniffed delimiter; return the data rows (blank lines dropped) and
@@ -255,7 +261,7 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig
     if twice := [c for c, count in names.items() if count > 1]:
         raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header; rename "
                         f"one of them")
-    decimal = "," if sep == ";" and re.search(r"\d,\d", sample) else "."
+    decimal = source.decimal or decimal_mark(sep, sample)
     # starts[r]: line of record r (0-based, header included)
     starts = _record_lines(source, sep) if source.quoted else None
     options = dict(sep=sep, skip_blank_lines=False, skipinitialspace=True, skiprows=skip,

@@ -40,15 +40,18 @@ class Source:
     blank: bool  # nothing but white space
     size: int  # bytes of CSV text (decompressed)
     lines: np.ndarray | None = None  # (R,) the line of a larger file each data row was on
+    # the decimal mark of that larger file, decided on its first block as a whole file's is
+    decimal: str | None = None
 
 
 class Excerpt(io.BytesIO):
     """CSV bytes cut from a larger file (a header and some of its rows), which remember the
     line of that file each data row was on, so that messages name the file's lines."""
 
-    def __init__(self, data: bytes, name: str, lines: np.ndarray) -> None:
+    def __init__(self, data: bytes, name: str, lines: np.ndarray, decimal: str | None = None
+                 ) -> None:
         super().__init__(data)
-        self.name, self.lines = name, lines
+        self.name, self.lines, self.decimal = name, lines, decimal
 
 
 def open_source(source: str | Path | BinaryIO) -> Source:
@@ -79,7 +82,8 @@ def open_source(source: str | Path | BinaryIO) -> Source:
             sample, quoted, blank, size = _scan(reopen, name)
         except (EOFError, OSError, zlib.error) as exc:  # gzip's ways of saying it is damaged
             raise (gzip_damaged(name) if compressed else _unreadable(name, exc)) from None
-    return Source(name, reopen, sample, quoted, blank, size, getattr(source, "lines", None))
+    return Source(name, reopen, sample, quoted, blank, size, getattr(source, "lines", None),
+                  getattr(source, "decimal", None))
 
 
 def gzip_damaged(name: str) -> DataError:

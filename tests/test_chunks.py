@@ -254,3 +254,28 @@ def test_a_series_that_comes_back_in_a_frame_is_no_error_without_chunks(data):
     assert forecast["unique_id"].nunique() == 32
     with pytest.raises(DataError, match="<DataFrame>: no values in 'y'"):
         api.forecast_frame(model, frame.assign(y=np.nan))
+
+
+def test_chunks_read_numbers_with_the_whole_files_decimal_mark(cli, tmp_path):
+    # decimal commas, decided on the file's first rows; series b's values, read alone,
+    # would pass for decimals with a point (2.500 = 2.5), where the file means 2500
+    days = pd.date_range("2024-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    rows = [f"a;{d};{10 + i % 7},{i % 10}" for i, d in enumerate(days)] + \
+        [f"b;{d};{2 + (i % 7) // 3}.{500 + i % 7 * 37:03d}" for i, d in enumerate(days)]
+    data = tmp_path / "comma.csv"
+    data.write_text("unique_id;ds;y\n" + "\n".join(rows) + "\n")
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", data, "-o", model, "--max-steps", "2", "--hidden", "4", "--window",
+                "14", "--horizon", "3"]).exit_code == 0
+    whole = cli(["predict", model, data])
+    assert whole.exit_code == 0
+    b = pd.read_csv(io.StringIO(whole.stdout)).query("unique_id == 'b'")["y"]
+    assert (b > 1000).all()  # in thousands, as the file means them
+    for per_chunk in ("1", "2"):
+        chunked = cli(["predict", model, data, "--chunk-series", per_chunk])
+        assert chunked.exit_code == 0, chunked.stderr
+        assert chunked.stdout == whole.stdout
+    sharded = [cli(["predict", model, data, "--shard", f"{i}/2", "--chunk-series", "1"])
+               for i in (1, 2)]
+    assert sorted(line for part in sharded for line in part.stdout.splitlines()[1:]) == \
+        sorted(whole.stdout.splitlines()[1:])
