@@ -60,6 +60,9 @@ class Panel:
     empty: tuple[str, ...] = ()  # series of the file that had no values and were left out
     # static feature -> (S,) object array: each series' value as written, None where empty
     static: dict[str, np.ndarray] = field(default_factory=dict)
+    # the order dates such as 01/02/2020 were read in (times.Parsed.dayfirst), which a model
+    # fitted on the panel records, so that predict reads every file and chunk alike
+    dayfirst: bool | None = None
 
     def __post_init__(self) -> None:
         assert self.values.ndim == 2 and self.values.dtype == np.float64

@@ -212,7 +212,7 @@ def _read(frame: pd.DataFrame, lines: np.ndarray, name: str, cfg: FitConfig,
         row_lines = np.tile(lines, len(ids))
     times = _times(frame, columns, name, lines, cfg.utc, codes, cfg.dayfirst, cfg.date_format)
     if columns.layout != "long":
-        times = Parsed(np.tile(times.values, len(ids)), times.kind, times.tz)
+        times = Parsed(np.tile(times.values, len(ids)), times.kind, times.tz, times.dayfirst)
     where = f"{name}: column {columns.time_col!r}" if columns.time_col else name
     grid = regularise(np.asarray(codes, np.int64), times, values, row_lines, ids, where,
                       cfg.freq, cfg.duplicates, cfg.fill, long=columns.layout == "long")
@@ -592,4 +592,5 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
                  indptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
                  ids=tuple(ids[c] for c in present), schema=schema,
                  filled=filled.astype(np.int64), source=name, empty=tuple(empty),
-                 static={c: values[present] for c, values in static.items()})
+                 static={c: values[present] for c, values in static.items()},
+                 dayfirst=times.dayfirst)

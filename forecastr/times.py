@@ -25,6 +25,9 @@ class Parsed:
     values: np.ndarray  # (n,) datetime64[ns] or int64
     kind: str  # "datetime" | "integer"
     tz: str | None
+    # the order dates such as 01/02/2020 were read in, day first or not (None: no date has
+    # that form, or a --date-format gave it), which predict must read them in again
+    dayfirst: bool | None = None
 
 
 def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
@@ -64,8 +67,8 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
             return int(lines[np.argmax(codes == text)])
 
     # times already parsed are what to_datetime would give back (but for a copy), in UTC
-    stamps = texts if codes is None and not utc else _to_datetime(texts, where, line, utc,
-                                                                   dayfirst, date_format)
+    stamps, order = (texts, None) if codes is None and not utc else _to_datetime(
+        texts, where, line, utc, dayfirst, date_format)
     if not isinstance(stamps.dtype, (pd.DatetimeTZDtype, np.dtype)) or stamps.dtype == object:
         raise DataError(f"{where}: timestamps mix time zones; pass --utc to convert them to UTC",
                         fit_option="--utc")
@@ -74,7 +77,7 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
         stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
     try:  # astype checks the range; numpy's to_numpy(dtype=...) would wrap silently
         stamps_ns = stamps.astype("datetime64[ns]").to_numpy()
-        return Parsed(stamps_ns if codes is None else stamps_ns[codes], "datetime", tz)
+        return Parsed(stamps_ns if codes is None else stamps_ns[codes], "datetime", tz, order)
     except pd.errors.OutOfBoundsDatetime:
         bad = int(np.argmax((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max)))
         raise DataError(f"{where}, line {line(bad)}: {texts.iloc[bad]!r} is outside the "
@@ -82,20 +85,30 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
 
 
 def _to_datetime(raw: pd.Series, where: str, line: Callable[[int], int], utc: bool,
-                 dayfirst: bool | None, date_format: str | None) -> pd.Series:
+                 dayfirst: bool | None, date_format: str | None
+                 ) -> tuple[pd.Series, bool | None]:
     """`raw` parsed in the given format; else ISO 8601 first (pandas' fastest parser, and it
     reads columns that mix ISO forms such as 2020-01-01 beside 2020-01-01 12:00), then
     pandas' format inferred from the first value, day first or month first as decided
-    (_day_first). `line(i)`: the line of value i, for messages."""
+    (_day_first), and that day order (None where ISO 8601 or the format read them, or no
+    date has a day and a month to tell apart). `line(i)`: the line of value i, for
+    messages."""
     errors = []
+    order: bool | None = None
+
+    def day_order() -> dict[str, bool]:
+        nonlocal order
+        order = _day_first(raw, where, dayfirst)
+        return {"dayfirst": bool(order)}
+
     # the day order is decided only when ISO 8601 fails: it reads the whole column again
     attempts = [lambda: {"format": date_format}] if date_format is not None else [
-        lambda: {"format": "ISO8601"}, lambda: {"dayfirst": _day_first(raw, where, dayfirst)}]
+        lambda: {"format": "ISO8601"}, day_order]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format": the result is checked
         for options in attempts:
             try:
-                return pd.to_datetime(raw, utc=utc, **options())
+                return pd.to_datetime(raw, utc=utc, **options()), order
             except (ValueError, TypeError, OverflowError) as exc:
                 errors.append(str(exc).split("\n")[0] or type(exc).__name__)
     if any(word in text.lower() for text in errors for word in ("timezone", "tz-aware", "offset")):
@@ -121,7 +134,7 @@ def _to_datetime(raw: pd.Series, where: str, line: Callable[[int], int], utc: bo
 DAY_MONTH = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b"
 
 
-def _day_first(raw: pd.Series, where: str, dayfirst: bool | None) -> bool:
+def _day_first(raw: pd.Series, where: str, dayfirst: bool | None) -> bool | None:
     """Whether dates such as 01/02/2020 are day first. Given, or decided by the whole
     column: a first field above 12 can only be a day, a second one only a day too. When no
     value decides, the reading whose dates lie the more regularly (_spread) wins, with a
@@ -131,7 +144,7 @@ def _day_first(raw: pd.Series, where: str, dayfirst: bool | None) -> bool:
         return dayfirst
     fields = raw.astype(str).str.extract(DAY_MONTH).dropna()
     if fields.empty:
-        return False
+        return None  # no date of that form: nothing to decide (pandas reads month first)
     first, second = fields[0].astype(int), fields[1].astype(int)
     if (first > 12).any() and (second > 12).any():
         raise DataError(f"{where}: dates have their day first in some rows and second in "

@@ -279,3 +279,31 @@ def test_chunks_read_numbers_with_the_whole_files_decimal_mark(cli, tmp_path):
                for i in (1, 2)]
     assert sorted(line for part in sharded for line in part.stdout.splitlines()[1:]) == \
         sorted(whole.stdout.splitlines()[1:])
+
+
+def test_a_model_reads_dates_in_the_day_order_its_data_decided(cli, tmp_path):
+    # dd/mm/yyyy: series a's days past 12 decide the order; series b's alone (1-11 March)
+    # would read month first, as 3 January to 3 November
+    a = pd.date_range("2024-01-01", periods=40, freq="D")
+    b = pd.date_range("2024-03-01", periods=11, freq="D")
+    rows = [f"a,{d:%d/%m/%Y},{10 + i % 7}" for i, d in enumerate(a)] + \
+        [f"b,{d:%d/%m/%Y},{20 + i % 5}" for i, d in enumerate(b)]
+    data, only_b = tmp_path / "dm.csv", tmp_path / "b.csv"
+    data.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    only_b.write_text("unique_id,ds,y\n" + "\n".join(rows[40:]) + "\n")
+    model = tmp_path / "m.fcst"
+    assert cli(["fit", data, "-o", model, "--max-steps", "2", "--hidden", "4", "--window",
+                "4", "--horizon", "3"]).exit_code == 0
+    assert artifact.load(model).config.dayfirst is True  # recorded, though not given
+    whole = cli(["predict", model, data])
+    assert whole.exit_code == 0
+    assert cli(["predict", model, data, "--chunk-series", "1"]).stdout == whole.stdout
+    alone = cli(["predict", model, only_b])
+    assert alone.exit_code == 0 and alone.stdout.splitlines()[1].startswith("b,2024-03-12,")
+    # ISO dates have no order to decide: nothing is recorded
+    iso = tmp_path / "iso.csv"
+    pd.read_csv(data).assign(ds=lambda f: pd.to_datetime(f.ds, dayfirst=True)).to_csv(
+        iso, index=False)
+    assert cli(["fit", iso, "-o", tmp_path / "iso.fcst", "--max-steps", "1", "--window", "4",
+                "--horizon", "3"]).exit_code == 0
+    assert artifact.load(tmp_path / "iso.fcst").config.dayfirst is None
