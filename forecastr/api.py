@@ -291,6 +291,7 @@ def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_
 
     tally, name = prediction.Tally(), str(source)
     clock = Clock()
+    given = False
     with prediction.warnings_once_per_kind(lambda: name):
         for excerpt in chunks.series_chunks(source, predictor.artifact.schema.id_col,
                                             chunk_series, chosen.holds if chosen else None):
@@ -299,9 +300,13 @@ def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_
             clock.lap("read")
             yield prediction.forecast_panel(predictor, panel, tally, future=excerpt,
                                             clock=clock, **options)
+            given = True
             clock.lap("writing")
     if not tally.series and chosen is None:
         raise DataError(f"{name}: has a header but no data rows; add the data below it")
+    if not given:  # a shard no series falls to: the header (or an empty Parquet table), as
+        # predict without chunks writes, which a recipe that joins the shards reads
+        yield _empty_forecast(predictor, options["with_history"])
     tally.report(name, predictor, options["new_series"])
     log.info("timings: %s", clock)
 

@@ -307,3 +307,20 @@ def test_a_model_reads_dates_in_the_day_order_its_data_decided(cli, tmp_path):
     assert cli(["fit", iso, "-o", tmp_path / "iso.fcst", "--max-steps", "1", "--window", "4",
                 "--horizon", "3"]).exit_code == 0
     assert artifact.load(tmp_path / "iso.fcst").config.dayfirst is None
+
+
+def test_an_empty_shard_writes_the_header_chunked_as_unchunked(cli, data, tmp_path):
+    frame, csv, model = data
+    count = 200  # more shards than the 32 series: some hold none
+    taken = {shards.shard_of(i, count) for i in frame["unique_id"].unique()}
+    empty = next(i for i in range(1, count + 1) if i not in taken)
+    whole = cli(["predict", model, csv, "--shard", f"{empty}/{count}"])
+    chunked = cli(["predict", model, csv, "--shard", f"{empty}/{count}", "--chunk-series", "4"])
+    assert whole.exit_code == chunked.exit_code == 0, chunked.stderr
+    assert chunked.stdout == whole.stdout == "unique_id,ds,y,y-q0.1,y-q0.9\n"
+    for options, path in (([], tmp_path / "w.parquet"), (["--chunk-series", "4"],
+                                                          tmp_path / "c.parquet")):
+        assert cli(["predict", model, csv, "--shard", f"{empty}/{count}", "-o", path,
+                    *options]).exit_code == 0
+    alone, chunks_of = (pd.read_parquet(tmp_path / n) for n in ("w.parquet", "c.parquet"))
+    assert len(chunks_of) == 0 and list(chunks_of.columns) == list(alone.columns)
