@@ -274,6 +274,12 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
     `output` (where the caller will write the tables as `fmt`) are checked at once; DATA is
     read as the tables are taken (writer.write_tables)."""
     _at_least_one(chunk_series=chunk_series)
+    from forecastr.reader import is_parquet
+
+    if is_parquet(source):  # a column store has no rows to stream a few series at a time
+        raise ConfigError(f"{source}: --chunk-series reads a long CSV a few series at a time; "
+                          f"predict a Parquet file without it, or split the work with "
+                          f"--shard I/N")
     predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
                                           None, device_spec, shard, threads)
     schema = predictor.artifact.schema

@@ -324,3 +324,13 @@ def test_an_empty_shard_writes_the_header_chunked_as_unchunked(cli, data, tmp_pa
                     *options]).exit_code == 0
     alone, chunks_of = (pd.read_parquet(tmp_path / n) for n in ("w.parquet", "c.parquet"))
     assert len(chunks_of) == 0 and list(chunks_of.columns) == list(alone.columns)
+
+
+def test_chunks_of_a_parquet_file_are_refused_saying_what_to_do(cli, data, tmp_path):
+    frame, _, model = data
+    frame.to_parquet(tmp_path / "d.parquet")
+    result = cli(["predict", model, tmp_path / "d.parquet", "--chunk-series", "2"])
+    assert result.exit_code == 2 and "not UTF-8" not in result.stderr
+    assert "--chunk-series reads a long CSV a few series at a time; predict a Parquet file " \
+           "without it, or split the work with --shard I/N" in result.stderr
+    assert cli(["predict", model, tmp_path / "d.parquet"]).exit_code == 0
