@@ -328,8 +328,10 @@ def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
     from forecastr import model_data, prediction
     from forecastr.source import Excerpt
 
+    _check_forecast_options(horizon, new_series, threads)  # as predict checks them
     predictor = model if isinstance(model, prediction.Predictor) \
         else prediction.cached(model, device_spec, threads)
+    _check_horizon(predictor, horizon)
     if not len(frame):
         return _empty_forecast(predictor, with_history)
     data = Excerpt(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"),
@@ -377,23 +379,34 @@ def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
     """The checks made before any data is read, and the model loaded."""
     from forecastr import prediction, shards
 
-    _one_of(new_series=(new_series, NewSeries), fmt=(fmt, OutputFormat))
-    _at_least_one(horizon=horizon)
+    _one_of(fmt=(fmt, OutputFormat))
+    _check_forecast_options(horizon, new_series, threads)
     chosen = shards.parse(shard) if shard is not None else None
     if output is not None:
         check_writable(output, inputs={"MODEL": model_path, "DATA": source,
                                        **({"FUTURE": future} if future is not None else {})})
-    _at_least_one(threads=threads)
     predictor = prediction.load(model_path, device_spec, threads)
     loaded = predictor.artifact
     if future is not None and not loaded.dimensions.n_future:
         raise ConfigError(f"--future: {model_path} was fitted without future features, so it "
                           f"reads no future values; leave --future out")
+    _check_horizon(predictor, horizon)
+    return predictor, chosen
+
+
+def _check_forecast_options(horizon: int | None, new_series: str, threads: int | None
+                            ) -> None:
+    """What every entry point that forecasts checks before it loads a model."""
+    _one_of(new_series=(new_series, NewSeries))
+    _at_least_one(horizon=horizon, threads=threads)
+
+
+def _check_horizon(predictor: Predictor, horizon: int | None) -> None:
+    loaded = predictor.artifact
     if horizon is not None and not 1 <= horizon <= loaded.horizon:
         raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
-                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
-                          f"longer --horizon to forecast further)")
-    return predictor, chosen
+                          f"{predictor.path} was fitted for; got {horizon} (fit a model with "
+                          f"a longer --horizon to forecast further)")
 
 
 def _rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:

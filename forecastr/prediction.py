@@ -61,7 +61,10 @@ def cached(model_path: str | Path, device_spec: str = "auto", threads: int | Non
            ) -> Predictor:
     """`load`, once per process for each model file as it is on disk: a Dask or Spark worker
     forecasting many partitions reads the file once; a file replaced is read again."""
-    stat = os.stat(model_path)
+    try:
+        stat = os.stat(model_path)
+    except OSError:  # load names what is wrong with the path, in one line
+        return load(model_path, device_spec, threads)
     return _cached(os.path.realpath(model_path), stat.st_mtime_ns, stat.st_size, device_spec,
                    threads)
 

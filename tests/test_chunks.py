@@ -334,3 +334,21 @@ def test_chunks_of_a_parquet_file_are_refused_saying_what_to_do(cli, data, tmp_p
     assert "--chunk-series reads a long CSV a few series at a time; predict a Parquet file " \
            "without it, or split the work with --shard I/N" in result.stderr
     assert cli(["predict", model, tmp_path / "d.parquet"]).exit_code == 0
+
+
+def test_forecast_frame_checks_its_options_as_predict_does(data, tmp_path):
+    from forecastr.errors import ModelFileError
+
+    frame, _, model = data
+    trained = artifact.load(model).config.horizon
+    for options, message in [({"horizon": trained + 1}, f"--horizon must be between 1 and "
+                                                        f"{trained}"),
+                             ({"horizon": -1}, "--horizon must be a whole number of at least "
+                                               "1, got -1"),
+                             ({"horizon": 0}, "--horizon must be a whole number of at least 1"),
+                             ({"new_series": "bogus"}, "--new-series must be one of forecast, "
+                                                       "skip, error; got 'bogus'")]:
+        with pytest.raises(ConfigError, match=message):
+            api.forecast_frame(model, frame, **options)
+    with pytest.raises(ModelFileError, match="no such model file"):
+        api.forecast_frame(tmp_path / "missing.fcst", frame)
