@@ -300,10 +300,39 @@ def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
         with writer.atomic_write(output) as stream:
             writer.write_tables(frames, fmt, stream)
         return
-    with tempfile.TemporaryFile() as spool:
-        writer.write_tables(frames, fmt, spool)
+    try:
+        spool = tempfile.TemporaryFile()
+    except OSError as exc:
+        raise _spool_error(exc) from None
+    with spool:
+        writer.write_tables(frames, fmt, _Spool(spool))
         spool.seek(0)
         emit_stream(spool)
+
+
+class _Spool:
+    """The temporary file chunked forecasts gather in before stdout: a write it cannot take
+    (a full or read-only $TMPDIR) is a one-line error that names it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as exc:
+            raise _spool_error(exc) from None
+
+    def __getattr__(self, name: str) -> Any:  # tell, seek, flush: Parquet's writer asks
+        return getattr(self.stream, name)
+
+
+def _spool_error(exc: OSError) -> Exception:
+    from forecastr.errors import OutputError
+
+    return OutputError(f"cannot spool the chunked forecasts for stdout in "
+                       f"{tempfile.gettempdir()} ({exc.strerror or exc}); give -o PATH to "
+                       f"write them to a file instead, or point TMPDIR at a folder with room")
 
 
 @cli.command()

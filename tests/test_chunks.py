@@ -352,3 +352,29 @@ def test_forecast_frame_checks_its_options_as_predict_does(data, tmp_path):
             api.forecast_frame(model, frame, **options)
     with pytest.raises(ModelFileError, match="no such model file"):
         api.forecast_frame(tmp_path / "missing.fcst", frame)
+
+
+def test_a_full_spool_for_stdout_is_a_one_line_error_that_suggests_o(cli, data, monkeypatch):
+    import errno
+    import types
+
+    from forecastr import cli as cli_module
+
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def unmade():
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    _, csv, model = data
+    for spool in (Full, unmade):
+        monkeypatch.setattr(cli_module, "tempfile", types.SimpleNamespace(
+            TemporaryFile=spool, gettempdir=lambda: "/tmp/full"))
+        result = cli(["predict", model, csv, "--chunk-series", "5"])
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.strip().splitlines() == [
+            "forecastr: error: cannot spool the chunked forecasts for stdout in /tmp/full ("
+            + ("No space left on device" if spool is Full else "Read-only file system")
+            + "); give -o PATH to write them to a file instead, or point TMPDIR at a folder "
+              "with room"]
