@@ -12,7 +12,7 @@ import numpy as np
 
 from forecastr import metrics, outputs
 from forecastr.outputs import Output
-from forecastr.panel import Panel, select, truncate
+from forecastr.panel import Panel, select, shown_id, truncate
 
 METHODS = ("model", "naive", "seasonal_naive", "theta")
 # the Theta reference reads at most this many of the last steps of each history: several
@@ -108,7 +108,7 @@ def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, st
 
         longest = int(np.argmax(panel.lengths))
         raise DataError(f"{panel.source}: no series is long enough to backtest a horizon of "
-                        f"{horizon}: the longest, {panel.ids[longest]!r}, has "
+                        f"{horizon}: the longest, {shown_id(panel.ids[longest])}, has "
                         f"{int(panel.lengths[longest])} points; at least {reach + 2} are "
                         f"needed (give more history or a smaller --horizon)")
     joined = {name: np.concatenate(values) for name, values in parts.items()}

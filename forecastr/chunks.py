@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError
+from forecastr.panel import shown_id
 from forecastr.reader import above_header, decimal_mark, parser_error, sniff_delimiter
 from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
@@ -187,9 +188,10 @@ class _Grouping:
 
     def _start(self, series_id: str, line: int) -> None:
         if series_id in self.finished:
-            raise DataError(f"{self.name}, line {line}: the rows of series {series_id!r} are "
-                            f"not together (it came before, then other series); chunked "
-                            f"predict reads a file grouped by id: sort it first, keeping "
+            raise DataError(f"{self.name}, line {line}: the rows of series "
+                            f"{shown_id(series_id)} are not together (it came before, then "
+                            f"other series); chunked predict reads a file grouped by id: "
+                            f"sort it first, keeping "
                             f"the header and each series' order, e.g. (head -n 1 FILE; "
                             f"tail -n +2 FILE | sort -t, -k1,1 -s) > sorted.csv")
         self.run_id = series_id

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError
-from forecastr.panel import Panel
+from forecastr.panel import Panel, shown_id
 from forecastr.timegrid import fixed_step
 
 INT64_MAX = np.iinfo(np.int64).max  # also the last nanosecond pandas' times can hold
@@ -57,5 +57,5 @@ def _past_the_end(panel: Panel, s: int, horizon: int, end: str, room: int | None
     shown = pd.Timestamp(times[-1]) if times.dtype.kind == "M" else int(times[-1])
     fewer = ("forecast fewer steps (--horizon)" if room is None else
              f"pass --horizon {room} or less" if room else "no step after it can be forecast")
-    raise DataError(f"{panel.source}: series {panel.ids[s]!r} ends at {shown}, and {horizon} "
-                    f"steps after it pass {end}; {fewer}")
+    raise DataError(f"{panel.source}: series {shown_id(panel.ids[s])} ends at {shown}, and "
+                    f"{horizon} steps after it pass {end}; {fewer}")

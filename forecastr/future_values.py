@@ -13,7 +13,7 @@ import pandas as pd
 from forecastr.config import FitConfig
 from forecastr.errors import DataError
 from forecastr.future import future_times
-from forecastr.panel import Panel, has_clock_times, time_text
+from forecastr.panel import Panel, has_clock_times, shown_id, time_text
 from forecastr.reader import Rows, read_rows
 from forecastr.timegrid import floor_to
 
@@ -45,7 +45,7 @@ def read(source: str | Path | BinaryIO, cfg: FitConfig, panel: Panel, steps: int
             f"in {rows.name} (rows after the series' last value, with an empty target)")
         lacking = int(missing.any(axis=1).sum())
         raise DataError(
-            f"{rows.name}: series {panel.ids[s]!r} has no future value of {column!r} at "
+            f"{rows.name}: series {shown_id(panel.ids[s])} has no future value of {column!r} at "
             f"{_shown(times[s, h], times)} ({h} of the {steps} steps after its end are there"
             f"{f'; {lacking} series lack some' if lacking > 1 else ''}); the model reads its "
             f"future features for {steps} steps: give them {where}")
@@ -76,7 +76,7 @@ def _one_row_per_time(rows: Rows, stamps: np.ndarray, policy: str) -> pd.DataFra
         return table
     if policy == "error":
         i = int(np.argmax(table.index.duplicated()))
-        series = f"series {rows.ids[i]!r} " if rows.ids is not None else ""
+        series = f"series {shown_id(rows.ids[i])} " if rows.ids is not None else ""
         raise DataError(f"{rows.name}, line {rows.lines[i]}: {series}has a second row at "
                         f"{_shown(stamps[i], stamps)}; give one row per time")
     grouped = table.groupby(level=list(range(index.nlevels)), sort=False)

@@ -16,6 +16,15 @@ Layout = Literal["single", "wide", "long"]
 TimeKind = Literal["datetime", "integer", "none"]
 
 
+# characters of a series id a message shows: an id may be a whole line of text (1 MB, once)
+ID_SHOWN = 40
+
+
+def shown_id(series_id: object) -> str:
+    """A series id as a message shows it: its repr, cut short past ID_SHOWN characters."""
+    text = repr(series_id)
+    return text if len(text) <= ID_SHOWN else f"{text[:ID_SHOWN - 3]}...'"
+
 @dataclass(frozen=True)
 class Schema:
     """What a CSV looked like, so that forecasts can be written back in the same shape."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from forecastr.errors import DataError, out_of_memory
 from forecastr.outputs import extra_outputs
-from forecastr.panel import Panel, select
+from forecastr.panel import Panel, select, shown_id
 from forecastr.threads import ThreadPlan, limited, plan
 
 if TYPE_CHECKING:
@@ -94,9 +94,9 @@ class Tally:
         if self.skipped:
             log.warning("%s: skipped %d series unseen in training", source, self.skipped)
         elif self.unseen:  # the model is global, but the user should know which it never saw
-            log.warning("%s: forecast %d series unseen in training (e.g. %r), scaled on their "
+            log.warning("%s: forecast %d series unseen in training (e.g. %s), scaled on their "
                         "own history; --new-series skip or error says otherwise", source,
-                        self.unseen, self.first_unseen)
+                        self.unseen, shown_id(self.first_unseen))
         if self.short:
             log.warning("%s: left-padded %d series with less history than the window (%d)",
                         source, self.short, predictor.artifact.window)
@@ -153,15 +153,15 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
 
     loaded = predictor.artifact
     if panel.empty:  # a series the user expects a forecast for cannot get one
-        raise DataError(f"{panel.source}: series {panel.empty[0]!r} has no usable history "
+        raise DataError(f"{panel.source}: series {shown_id(panel.empty[0])} has no usable history "
                         f"(every value is empty); {len(panel.empty)} such series; give it "
                         f"values or drop it")
     tally.series += panel.n_series
     trained = set(loaded.series["ids"])
     unseen = [i for i in panel.ids if i not in trained]
     if unseen and new_series == "error":
-        raise DataError(f"{panel.source}: series {unseen[0]!r} was not in the training data "
-                        f"({len(unseen)} such series); pass --new-series forecast or skip")
+        raise DataError(f"{panel.source}: series {shown_id(unseen[0])} was not in the training "
+                        f"data ({len(unseen)} such series); pass --new-series forecast or skip")
     tally.unseen += len(unseen)
     tally.first_unseen = tally.first_unseen or (unseen[0] if unseen else None)
     if unseen and new_series == "skip":
@@ -192,7 +192,7 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
     if broken.any():  # never a forecast of inf or NaN with exit 0
         s = int(np.argmax(broken))
         largest = float(np.nanmax(np.abs(panel.series(s)[0][:, :loaded.dimensions.n_targets])))
-        raise DataError(f"{panel.source}: the forecast of series {panel.ids[s]!r} is not a "
+        raise DataError(f"{panel.source}: the forecast of series {shown_id(panel.ids[s])} is not a "
                         f"finite number ({int(broken.sum())} such series); its values reach "
                         f"{largest:.3g}; scale the data (e.g. to thousands or millions) "
                         f"and refit")

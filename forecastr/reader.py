@@ -19,7 +19,7 @@ import pandas as pd
 from forecastr.arrow_csv import arrow_frame
 from forecastr.config import FitConfig
 from forecastr.errors import DataError, out_of_memory
-from forecastr.panel import Layout, Panel, Schema, row_owners, run_starts
+from forecastr.panel import Layout, Panel, Schema, row_owners, run_starts, shown_id
 from forecastr.shards import BY_ID, Shard, nothing_held
 from forecastr.source import Source, open_source
 from forecastr.timegrid import regularise
@@ -555,7 +555,7 @@ def _per_series(column: pd.Series, codes: np.ndarray, ids: list[str], name: str,
         first = firsts[firsts["code"] == code].iloc[0]["value"]
         row = np.flatnonzero(present)[second]
         raise DataError(f"{name}, line {lines[row]}: static column {col!r} holds "
-                        f"{firsts.loc[second, 'value']!r} for series {ids[code]!r}, which "
+                        f"{firsts.loc[second, 'value']!r} for series {shown_id(ids[code])}, which "
                         f"holds {first!r} elsewhere; a static feature has one value per series")
     values = np.full(len(ids), None, dtype=object)
     values[firsts["code"].to_numpy()] = firsts["value"].to_numpy()
@@ -572,7 +572,7 @@ def _to_panel(grid, ids: list[str], columns: Columns, times: Parsed,
         raise DataError(f"{name}: no values in {', '.join(repr(c) for c in columns.targets)} "
                         f"(every cell is empty); check the file")
     for series in empty:
-        log.warning("%s: series %r has no values and is left out", name, series)
+        log.warning("%s: series %s has no values and is left out", name, shown_id(series))
     filled = grid.filled[present]
     counts = np.diff(np.r_[firsts, len(grid.codes)])
     if filled.sum():

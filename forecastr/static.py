@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecastr.errors import DataError
-from forecastr.panel import Panel
+from forecastr.panel import Panel, shown_id
 
 UNKNOWN = 0  # the level of a category (or series) not seen in training
 
@@ -86,18 +86,18 @@ def encode(panel: Panel, stats: StaticStats | None, id_rows: np.ndarray | None
         if values is None:
             s = next(s for s, v in enumerate(panel.static[name]) if _numbers([v]) is None)
             raise DataError(f"{panel.source}: static feature {name!r} of series "
-                            f"{panel.ids[s]!r} is {panel.static[name][s]!r}, not a number "
+                            f"{shown_id(panel.ids[s])} is {panel.static[name][s]!r}, not a number "
                             f"as in the data the model was fitted on")
         if np.isnan(values).any():
             s = int(np.argmax(np.isnan(values)))
-            raise DataError(f"{panel.source}: series {panel.ids[s]!r} has no value of the "
+            raise DataError(f"{panel.source}: series {shown_id(panel.ids[s])} has no value of the "
                             f"numeric static feature {name!r}; give it one in some row")
         with np.errstate(over="ignore", invalid="ignore"):
             numbers[:, j] = (values - mean) / spread
         if not np.isfinite(numbers[:, j]).all():  # only a damaged model file's scale does it
             s = int(np.argmax(~np.isfinite(numbers[:, j])))
             raise DataError(f"{panel.source}: static feature {name!r} of series "
-                            f"{panel.ids[s]!r} ({values[s]:g}) is out of reach of the "
+                            f"{shown_id(panel.ids[s])} ({values[s]:g}) is out of reach of the "
                             f"model's scale for it (mean {mean:g}, spread {spread:g})")
     return codes, numbers
 

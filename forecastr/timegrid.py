@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecastr.errors import DataError, UnknownFrequency
-from forecastr.panel import row_offsets, row_owners, run_starts
+from forecastr.panel import row_offsets, row_owners, run_starts, shown_id
 from forecastr.times import DATE_RANGE, Parsed
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,9 @@ def _resolve_duplicates(codes, stamps, values, lines, ids, where, policy, long):
         i = int(np.argmax(same))
         when = pd.Timestamp(stamps[i]) if stamps.dtype.kind == "M" else stamps[i]
         hint = "" if len(ids) > 1 or long else " (a long file? name its id column with --id-col)"
-        raise DataError(f"{where}, lines {lines[i]} and {lines[i + 1]}: series {ids[codes[i]]!r} "
-                        f"has two rows at {when}; pass --duplicates first|last|mean|sum{hint}",
+        raise DataError(f"{where}, lines {lines[i]} and {lines[i + 1]}: series "
+                        f"{shown_id(ids[codes[i]])} has two rows at {when}; pass "
+                        f"--duplicates first|last|mean|sum{hint}",
                         fit_option="--duplicates")
     frame = pd.DataFrame(values)
     frame["code"], frame["time"] = codes, stamps
@@ -169,7 +170,7 @@ def _infer_freq(codes, stamps, firsts, ids, where) -> tuple[str, np.ndarray | No
             return candidate, positions
     longest = int(np.argmax(np.diff(bounds)))
     raise UnknownFrequency(f"{where}: cannot infer a regular frequency from the timestamps "
-                           f"(series {ids[codes[bounds[longest]]]!r} has "
+                           f"(series {shown_id(ids[codes[bounds[longest]]])} has "
                            f"{np.diff(bounds)[longest]} points); pass --freq, e.g. --freq D",
                            fit_option="--freq")
 
@@ -235,7 +236,7 @@ def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray | Non
         off = positions < 0
     if off.any():
         i = int(np.argmax(off))
-        raise DataError(f"{where}: series {ids[codes[i]]!r} has a timestamp "
+        raise DataError(f"{where}: series {shown_id(ids[codes[i]])} has a timestamp "
                         f"({pd.Timestamp(stamps[i])}) off the {freq} grid; pass --freq to "
                         f"floor timestamps onto a grid", fit_option="--freq")
     return positions
@@ -268,8 +269,8 @@ def _expand_and_fill(codes, stamps, values, positions, firsts, freq, step, ids, 
     sparse = spans > 100 * rows + 100_000  # a grid this empty is a wrong time column, not gaps
     if sparse.any():
         s = int(np.argmax(sparse))
-        raise DataError(f"{where}: series {ids[codes[firsts[s]]]!r} has {rows[s]} rows spread "
-                        f"over {spans[s]} steps of {freq or step}; check the time column")
+        raise DataError(f"{where}: series {shown_id(ids[codes[firsts[s]]])} has {rows[s]} rows "
+                        f"spread over {spans[s]} steps of {freq or step}; check the time column")
     indptr = np.r_[0, np.cumsum(spans)]
     offset = pd.tseries.frequencies.to_offset(freq) if freq else None
     if (spans == rows).all():  # no missing rows: every row is on the grid already
@@ -329,8 +330,9 @@ def _fill_series(block: np.ndarray, fill: str, series: str, where: str,
     if fill == "error":
         at = times[first + int(np.argmax(~observed[first:last + 1]))]
         when = pd.Timestamp(at) if np.asarray(at).dtype.kind == "M" else at
-        raise DataError(f"{where}: series {series!r} has {gaps} missing point(s), the first at "
-                        f"{when}; choose --fill linear, ffill or zero", fit_option="--fill")
+        raise DataError(f"{where}: series {shown_id(series)} has {gaps} missing point(s), the "
+                        f"first at {when}; choose --fill linear, ffill or zero",
+                        fit_option="--fill")
     steps = np.arange(len(inner))
     for c in range(inner.shape[1]):
         column = inner[:, c]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from forecastr.errors import DataError
-from forecastr.panel import Panel, row_offsets, row_owners
+from forecastr.panel import Panel, row_offsets, row_owners, shown_id
 
 if TYPE_CHECKING:
     import torch
@@ -57,7 +57,7 @@ def build(panel: Panel, window: int, horizon: int, stride: int = 1,
         longest = int(np.argmax(lengths))
         raise DataError(
             f"{panel.source}: no series is long enough for a window of horizon {horizon}: the "
-            f"longest, {panel.ids[longest]!r}, has {lengths[longest]} points; at least "
+            f"longest, {shown_id(panel.ids[longest])}, has {lengths[longest]} points; at least "
             f"{horizon + 1} are needed ({window + horizon} for an unpadded window + horizon); "
             f"give a smaller --horizon (and --window) or longer series")
     last = lengths - horizon  # relative origin of each series' latest window
@@ -90,7 +90,7 @@ def _index(indptr: np.ndarray, first: np.ndarray, count: np.ndarray, stride: int
 
 
 def _names(ids: tuple[str, ...], limit: int = 5) -> str:
-    shown = ", ".join(repr(i) for i in ids[:limit])
+    shown = ", ".join(shown_id(i) for i in ids[:limit])
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 

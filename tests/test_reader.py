@@ -882,3 +882,18 @@ def test_a_long_files_unused_columns_are_named_with_how_to_use_them(cli, tmp_pat
                 "2", "--hidden", "4"]).exit_code == 0
     predicted = cli(["predict", model, data])
     assert predicted.exit_code == 0 and "not used" not in predicted.stderr
+
+
+def test_a_long_id_is_cut_short_in_messages(cli, tmp_path):
+    from forecastr.panel import shown_id
+
+    assert shown_id("s1") == "'s1'"
+    assert shown_id("x" * 1_000_000) == "'" + "x" * 36 + "...'"
+    huge = "z" * 1_000_000  # a whole line of text read as an id, once
+    rows = [f"a,2020-01-{d:02d},{d}" for d in range(1, 29)] + [f"{huge},2020-01-01,1"]
+    (tmp_path / "d.csv").write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    result = cli(["fit", tmp_path / "d.csv", "-o", tmp_path / "m.fcst", "--max-steps", "1",
+                  "--window", "4", "--horizon", "2"])
+    assert result.exit_code == 0, result.stderr[:500]
+    assert "skipped 1 series shorter than" in result.stderr
+    assert max(len(line) for line in result.stderr.splitlines()) < 500
