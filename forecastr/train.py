@@ -175,6 +175,10 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     `group`, this is one rank of a distributed run: it trains on its share of each batch,
     and the ranks stop together (see forecastr.distributed).
     """
+    # the time training takes, as the summary line says it: building the optimiser (its
+    # first call imports torch._dynamo, about a second) and scoring the starting point too,
+    # so that it agrees with --verbose's timings
+    started = time.perf_counter()
     generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     # the rate is halved after a third of early stopping's patience without progress, so
@@ -207,7 +211,6 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                      group, cfg.seed, progress.epoch).to(device)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
     most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
-    started = time.perf_counter()
     while True:
         if progress.order is None:  # a new epoch, unless a bound is reached (a resumed
             # epoch is finished first)
