@@ -311,8 +311,9 @@ def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
 
 
 class _Spool:
-    """The temporary file chunked forecasts gather in before stdout: a write it cannot take
-    (a full or read-only $TMPDIR) is a one-line error that names it."""
+    """The temporary file chunked CSV or JSON forecasts gather in before stdout (Parquet
+    needs -o): a write it cannot take (a full or read-only $TMPDIR) is a one-line error
+    that names it."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
@@ -322,9 +323,6 @@ class _Spool:
             return self.stream.write(data)
         except OSError as exc:
             raise _spool_error(exc) from None
-
-    def __getattr__(self, name: str) -> Any:  # tell, seek, flush: Parquet's writer asks
-        return getattr(self.stream, name)
 
 
 def _spool_error(exc: OSError) -> Exception:

@@ -25,6 +25,7 @@ def shown_id(series_id: object) -> str:
     text = repr(series_id)
     return text if len(text) <= ID_SHOWN else f"{text[:ID_SHOWN - 3]}...'"
 
+
 @dataclass(frozen=True)
 class Schema:
     """What a CSV looked like, so that forecasts can be written back in the same shape."""

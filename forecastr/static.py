@@ -55,7 +55,8 @@ def _mean_and_spread(values: np.ndarray) -> list[float]:
     smallest normal number) reads as 1."""
     largest = float(np.abs(values).max())
     unit = largest if largest > LARGE else 1.0
-    mean, spread = float((values / unit).mean()) * unit, float((values / unit).std()) * unit
+    scaled = values / unit
+    mean, spread = float(scaled.mean()) * unit, float(scaled.std()) * unit
     return [mean, spread if spread >= np.finfo(np.float64).tiny else 1.0]
 
 

@@ -212,7 +212,7 @@ def test_a_distributed_run_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_
     # dropout and the static features' unknown levels: random masks of each rank's own,
     # which the checkpoint keeps for each
     fit = [tmp_path / "d.csv", "--hidden", "8", "--dropout", "0.2", "--device", "cpu",
-           "--batch-size", "16", "--epoch-size", "320", "--max-steps", "240", "--epochs", "400",
+           "--batch-size", "16", "--epoch-size", "64", "--max-steps", "240", "--epochs", "400",
            "--patience", "400", "--id-embedding", "4", "--static-features", "kind,size",
            "--mode", "many-to-many", "--nproc", "2", *sharding]
     args = ["fit", *fit]
