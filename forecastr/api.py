@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import logging
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -125,7 +126,8 @@ OutputFormat = Literal["csv", "json", "parquet"]
 def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: int = 3,
              step: int | None = None, season: int | None = None, horizon: int | None = None,
              device_spec: str = "auto", plot_path: str | Path | None = None,
-             refit: bool = False, threads: int | None = None) -> dict[str, Any]:
+             refit: bool = False, threads: int | None = None,
+             on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Backtest a model on the tail of DATA with rolling origins, beside naive baselines.
 
     Each origin's forecast uses only the history before it. The model forecasts as it is,
@@ -134,7 +136,8 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     `step` steps apart (default: the horizon), score `horizon` steps each (default: the
     trained horizon) against seasonal naive at `season` (default: from the frequency).
     `plot_path` draws a few series to a PNG (needs matplotlib). `threads`: --threads
-    (None: the policy of forecastr.threads).
+    (None: the policy of forecastr.threads). `on_epoch` is called after each epoch of a
+    refit, as fit calls it, with `fit` (1 to `fits`, one per origin) added to its stats.
     """
     from forecastr import artifact, backtest, device, forecast, model_data, plot
 
@@ -156,8 +159,11 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     extra = extra_outputs(loaded.config)
     read = [loaded.dimensions.point, *[output.index for output in extra]]
 
+    refits = itertools.count(1)
+
     def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1 + E)
-        net, used = _refitted(loaded, history, device_spec, target_device, threads) if refit \
+        net, used = _refitted(loaded, history, device_spec, target_device, threads,
+                              _numbered(on_epoch, next(refits), folds)) if refit \
             else (model, loaded)
         return forecast.forecast(net, used, history, horizon, target_device,
                                  future=ahead[..., panel.schema.future_from:])[0][..., read]
@@ -180,8 +186,17 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
             **result}
 
 
+def _numbered(on_epoch: Callable[[dict[str, Any]], None] | None, number: int, fits: int
+              ) -> Callable[[dict[str, Any]], None] | None:
+    """`on_epoch` for refit `number` of `fits`: the stats it is given say which refit."""
+    if on_epoch is None:
+        return None
+    return lambda stats: on_epoch({**stats, "fit": number, "fits": fits})
+
+
 def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device: Any,
-              threads: int | None) -> tuple[Any, Artifact]:
+              threads: int | None, on_epoch: Callable[[dict[str, Any]], None] | None
+              ) -> tuple[Any, Artifact]:
     """A model of `loaded`'s configuration fitted on `history` alone, and its artifact."""
     from forecastr import artifact
 
@@ -189,7 +204,7 @@ def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device:
     log.info("evaluate --refit: fitting on %d series up to %s", history.n_series,
              time_text(last, has_clock_times(history.times)))
     fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec,
-                                              threads=threads)).artifact
+                                              threads=threads), on_epoch=on_epoch).artifact
     return artifact.build_model(fitted).to(target_device), fitted
 
 
@@ -221,14 +236,17 @@ def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:
 
 def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             horizon: int | None = None, with_history: bool = False,
-            new_series: NewSeries = "forecast", device_spec: str = "auto",
-            output: str | Path | None = None, fmt: OutputFormat = "csv",
+            mark_forecasts: bool = False, new_series: NewSeries = "forecast",
+            device_spec: str = "auto", output: str | Path | None = None,
+            fmt: OutputFormat = "csv",
             future: str | Path | BinaryIO | None = None,
             shard: str | None = None, threads: int | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
-    new_series: what to do with series the model never saw: "forecast" (the model is
-    global), "skip" them, or raise an "error". `output`, when given, is written atomically
+    `with_history` puts each series' history before its forecasts; `mark_forecasts` adds
+    a column is_forecast that tells them apart (table.to_frame). new_series: what to do
+    with series the model never saw: "forecast" (the model is global), "skip" them, or
+    raise an "error". `output`, when given, is written atomically
     as `fmt` (CSV, JSON lines or Parquet); it is checked before any work, and may not be an
     input. A model fitted with future features reads their values at the forecast steps
     from `future` (a file in DATA's layout) or, by default, from the rows past the end of
@@ -250,8 +268,9 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     tally = prediction.Tally()
     frame = prediction.forecast_panel(
         predictor, panel, tally, horizon=horizon, with_history=with_history,
-        new_series=new_series, future=future if future is not None else source,
-        separate=future is not None, clock=clock)
+        mark_forecasts=mark_forecasts, new_series=new_series,
+        future=future if future is not None else source, separate=future is not None,
+        clock=clock)
     tally.report(panel.source, predictor, new_series)
     if output is not None:
         writer.write_bytes(writer.render_bytes(frame, fmt), output)
@@ -262,8 +281,9 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
 
 def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chunk_series: int,
                    horizon: int | None = None, with_history: bool = False,
-                   new_series: NewSeries = "forecast", device_spec: str = "auto",
-                   shard: str | None = None, output: str | Path | None = None,
+                   mark_forecasts: bool = False, new_series: NewSeries = "forecast",
+                   device_spec: str = "auto", shard: str | None = None,
+                   output: str | Path | None = None,
                    fmt: OutputFormat = "csv", threads: int | None = None
                    ) -> Iterator[pd.DataFrame]:
     """predict's forecasts of a long DATA, `chunk_series` whole series at a time: one table
@@ -288,7 +308,8 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
                           f"{model_path} was fitted on a {schema.layout} file, whose series "
                           f"are columns: predict it whole")
     return _chunk_forecasts(predictor, source, chunk_series, chosen, horizon=horizon,
-                            with_history=with_history, new_series=new_series)
+                            with_history=with_history, mark_forecasts=mark_forecasts,
+                            new_series=new_series)
 
 
 def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_series: int,
@@ -312,15 +333,15 @@ def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_
         raise DataError(f"{name}: has a header but no data rows; add the data below it")
     if not given:  # a shard no series falls to: the header (or an empty Parquet table), as
         # predict without chunks writes, which a recipe that joins the shards reads
-        yield _empty_forecast(predictor, options["with_history"])
+        yield _empty_forecast(predictor, options["with_history"], options["mark_forecasts"])
     tally.report(name, predictor, options["new_series"])
     log.info("timings: %s", clock)
 
 
 def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
                    horizon: int | None = None, with_history: bool = False,
-                   new_series: NewSeries = "forecast", device_spec: str = "auto",
-                   threads: int | None = None) -> pd.DataFrame:
+                   mark_forecasts: bool = False, new_series: NewSeries = "forecast",
+                   device_spec: str = "auto", threads: int | None = None) -> pd.DataFrame:
     """predict's table for a pandas DataFrame of whole series (the columns of a file the
     model reads), for Dask's map_partitions and Spark's applyInPandas. `model` is a path,
     loaded once per process and reused while the file is unchanged, or a Predictor from
@@ -333,13 +354,14 @@ def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
         else prediction.cached(model, device_spec, threads)
     _check_horizon(predictor, horizon)
     if not len(frame):
-        return _empty_forecast(predictor, with_history)
+        return _empty_forecast(predictor, with_history, mark_forecasts)
     data = Excerpt(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"),
                    "<DataFrame>", np.arange(2, len(frame) + 2))
     panel = model_data.read_for_model(data, predictor.artifact, predictor.path)
     tally = prediction.Tally()
     result = prediction.forecast_panel(predictor, panel, tally, horizon=horizon,
-                                       with_history=with_history, new_series=new_series,
+                                       with_history=with_history,
+                                       mark_forecasts=mark_forecasts, new_series=new_series,
                                        future=data)
     tally.report(panel.source, predictor, new_series)
     return result
@@ -363,12 +385,14 @@ def spark_schema(model: str | Path | Predictor) -> str:
                      for name, dtype in columns.dtypes.items())
 
 
-def _empty_forecast(predictor: Predictor, with_history: bool) -> pd.DataFrame:
+def _empty_forecast(predictor: Predictor, with_history: bool,
+                    mark_forecasts: bool = False) -> pd.DataFrame:
     from forecastr import prediction
     from forecastr.panel import empty_like
 
     return prediction.forecast_panel(predictor, empty_like(predictor.artifact.schema),
-                                     prediction.Tally(), with_history=with_history)
+                                     prediction.Tally(), with_history=with_history,
+                                     mark_forecasts=mark_forecasts)
 
 
 def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,

@@ -26,7 +26,8 @@ from forecastr import __version__
 from forecastr.errors import DataError, ForecastrError, Interrupted
 from forecastr.options import build_config, config_options, field_options, output_options
 from forecastr.stdout import EXIT_BROKEN_PIPE, emit, emit_stream, silence_stdout, stdout_is_terminal
-from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals
+from forecastr.stopping import (LAUNCHER_PID, SignalInterrupt, StopRequest, end_with_launcher,
+                                handle_signals)
 
 EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
 EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
@@ -125,6 +126,7 @@ def launch(nproc: int, data: str, threads_asked: int | None) -> None:
     (torch.distributed.run, what torchrun runs) on this machine; exits with the status of
     the rank whose failure ended the run (143 when one was sent SIGTERM)."""
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     from forecastr import threads
@@ -145,12 +147,19 @@ def launch(nproc: int, data: str, threads_asked: int | None) -> None:
         # the CPUs, set before torch starts in the processes (torchrun would set 1 otherwise)
         share = str(threads.plan(threads_asked, processes=nproc).count)
         os.environ["OMP_NUM_THREADS"] = os.environ[threads.LAUNCHER_MARK] = share
-    # the ranks say what went wrong; the launcher's own log of it would say it again
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    # the ranks say what went wrong; the launcher's own log of it would say it again. Each
+    # of torch's elastic modules sets its logger's level itself, so the parent's is not enough
+    for name in [*logging.root.manager.loggerDict, "torch.distributed.elastic"]:
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     os.environ["FORECASTR_NPROC"] = str(nproc)  # so that rank 0's hint to resume has it
+    os.environ[LAUNCHER_PID] = str(os.getpid())  # the ranks end with it (stopping.py)
     try:
         torchrun.run(torchrun.parse_args(["--standalone", "--nnodes", "1", "--nproc-per-node",
                                           str(nproc), "-m", "forecastr", *rest]))
+    except SignalException as exc:  # Ctrl-C, SIGTERM or SIGHUP to the launcher: torch's
+        # launcher passed it on to the ranks and waited for them; rank 0 said what was kept
+        raise click.exceptions.Exit(EXIT_BY_SIGNAL + int(exc.sigval)) from None
     except ChildFailedError as exc:
         rank, failure = cause(exc.failures)
         if failure.exitcode < 0:  # killed: it could not say so itself
@@ -241,6 +250,10 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
               help="CSV in DATA's layout, JSON lines, or Parquet (needs -o and pyarrow) "
                    "[default: parquet for an -o ending in .parquet or .pq, else csv].")
 @click.option("--with-history", is_flag=True, help="Put each series' history before its forecasts.")
+@click.option("--mark-forecasts", is_flag=True,
+              help="Add a column is_forecast after the time column: true on forecast rows, "
+                   "false on --with-history's history rows (in a wide file, true on rows that "
+                   "hold any series' forecast).")
 @click.option("--new-series", type=click.Choice(["forecast", "skip", "error"]),
               default="forecast", show_default=True,
               help="What to do with series the model was not trained on.")
@@ -257,7 +270,8 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 @field_options("device", "threads")
 @output_options
 def predict(model: str, data: str | None, horizon: int | None, output: str | None,
-            fmt: str | None, with_history: bool, new_series: str, future: str | None,
+            fmt: str | None, with_history: bool, mark_forecasts: bool, new_series: str,
+            future: str | None,
             chunk_series: int | None, shard: str | None, device: str, threads: int | None,
             quiet: bool, verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a CSV path, a .gz, a
@@ -275,7 +289,8 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
         fmt = "parquet" if output is not None and reader.is_parquet(output) else "csv"
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file: give -o PATH")
-    options = dict(horizon=horizon, with_history=with_history, new_series=new_series,
+    options = dict(horizon=horizon, with_history=with_history,
+                   mark_forecasts=mark_forecasts, new_series=new_series,
                    device_spec=device, shard=shard, threads=threads)
     if chunk_series is not None:
         if future is not None:
@@ -365,8 +380,11 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
     if plot == "-":
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
     ui.setup_logging(quiet, verbose)
-    report = api.evaluate(model, data, folds=folds, step=step, season=season, horizon=horizon,
-                          device_spec=device, plot_path=plot, refit=refit, threads=threads)
+    bar = refit and sys.stderr.isatty() and not quiet  # refits train: as long as a fit
+    with ui.training_progress(bar, verbose and refit, folds) as on_epoch:
+        report = api.evaluate(model, data, folds=folds, step=step, season=season,
+                              horizon=horizon, device_spec=device, plot_path=plot, refit=refit,
+                              threads=threads, on_epoch=on_epoch if refit else None)
     emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
                                                             stdout_is_terminal()))
 
@@ -380,6 +398,8 @@ def main(argv: list[str] | None = None) -> None:
     # from the raw arguments: an error in parsing them must show its traceback too
     debug = "--debug" in args or bool(os.environ.get("FORECASTR_DEBUG"))
     several = os.environ.get("WORLD_SIZE", "1") not in ("", "1")  # one of several processes
+    if several:
+        end_with_launcher()
     stop = StopRequest()
     try:
         with handle_signals(stop):

@@ -66,9 +66,10 @@ def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -
     `peers`: the panel is one process's share of the series (--shard-series), and its
     static features and ids are encoded as the whole panel's."""
     cfg = calendar.settle(cfg, panel.schema.freq)
-    if cfg.dayfirst is None and panel.dayfirst is not None:  # the order the data decided,
-        # kept, so that predict reads dates such as 01/02/2020 alike in any file or chunk
-        cfg = dataclasses.replace(cfg, dayfirst=panel.dayfirst)
+    decided = panel.dayfirst if peers is None else peers.dayfirst
+    if cfg.dayfirst is None and decided is not None:  # the order the data decided, kept,
+        # so that predict reads dates such as 01/02/2020 alike in any file or chunk
+        cfg = dataclasses.replace(cfg, dayfirst=decided)
     split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
     stats = scaling.fit(panel, cfg.scaler, split.train_ends)
     names = calendar.names(cfg, panel.schema.freq)

@@ -30,9 +30,10 @@ def read(source: str | Path | BinaryIO, cfg: FitConfig, panel: Panel, steps: int
     times = future_times(panel, steps)  # (S, steps)
     stamps = _in_zone(rows, panel.schema.tz) if rows.times.tz != panel.schema.tz \
         else rows.times.values
+    given = stamps
     if panel.schema.freq is not None and rows.times.kind == "datetime":
         stamps = floor_to(stamps, panel.schema.freq, rows.name)  # as the history was read
-    table = _one_row_per_time(rows, stamps, cfg.duplicates)
+    table = _one_row_per_time(rows, stamps, given, panel.schema.freq, cfg.duplicates)
     keys = (pd.MultiIndex.from_arrays([np.repeat(panel.ids, steps), times.reshape(-1)])
             if rows.ids is not None else pd.Index(times.reshape(-1)))
     found = table.reindex(keys).to_numpy(np.float64).reshape(len(times), steps, len(names))
@@ -66,9 +67,11 @@ def _in_zone(rows: Rows, zone: str | None) -> np.ndarray:
     return local.tz_convert(zone).tz_localize(None).as_unit("ns").to_numpy()
 
 
-def _one_row_per_time(rows: Rows, stamps: np.ndarray, policy: str) -> pd.DataFrame:
+def _one_row_per_time(rows: Rows, stamps: np.ndarray, given: np.ndarray, freq: str | None,
+                      policy: str) -> pd.DataFrame:
     """The rows indexed by (series, time), or by time alone for a single or wide file, with
-    repeated times combined by the --duplicates policy the model was fitted with."""
+    repeated times combined by the --duplicates policy the model was fitted with. `stamps`:
+    the times on the model's grid (`freq`), `given`: as the file gives them."""
     index = (pd.MultiIndex.from_arrays([rows.ids, stamps]) if rows.ids is not None
              else pd.Index(stamps))
     table = pd.DataFrame(rows.values, index=index)
@@ -76,9 +79,16 @@ def _one_row_per_time(rows: Rows, stamps: np.ndarray, policy: str) -> pd.DataFra
         return table
     if policy == "error":
         i = int(np.argmax(table.index.duplicated()))
+        first = int(np.argmax(index == index[i]))
         series = f"series {shown_id(rows.ids[i])} " if rows.ids is not None else ""
-        raise DataError(f"{rows.name}, line {rows.lines[i]}: {series}has a second row at "
-                        f"{_shown(stamps[i], stamps)}; give one row per time")
+        if given[i] == stamps[i] and given[first] == stamps[first]:
+            raise DataError(f"{rows.name}, line {rows.lines[i]}: {series}has a second row at "
+                            f"{_shown(stamps[i], stamps)}; give one row per time")
+        raise DataError(  # times off the model's grid, floored onto it as DATA's are
+            f"{rows.name}, line {rows.lines[i]}: the time {_shown(given[i], given)}"
+            f"{f' ({series.strip()})' if series else ''} falls in the same step of the "
+            f"model's frequency {freq} ({_shown(stamps[i], stamps)}) as line {rows.lines[first]} "
+            f"({_shown(given[first], given)}); give one row per {freq} step")
     grouped = table.groupby(level=list(range(index.nlevels)), sort=False)
     return grouped.agg(policy) if policy != "sum" else grouped.sum(min_count=1)
 

@@ -143,12 +143,13 @@ def warnings_once_per_kind(source: Callable[[], str]) -> Iterator[None]:
 
 def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
                    horizon: int | None = None, with_history: bool = False,
-                   new_series: NewSeries = "forecast",
+                   mark_forecasts: bool = False, new_series: NewSeries = "forecast",
                    future: str | Path | BinaryIO | None = None, separate: bool = False,
                    clock: Any = None) -> pd.DataFrame:
-    """The forecast table of `panel` (in its layout), counting in `tally` what it passed
-    over. A model with future features reads them from `future`: DATA itself (rows past
-    each series' end) or, `separate`, a --future file."""
+    """The forecast table of `panel` (in its layout; `with_history` and `mark_forecasts` as
+    table.to_frame takes them), counting in `tally` what it passed over. A model with
+    future features reads them from `future`: DATA itself (rows past each series' end) or,
+    `separate`, a --future file."""
     from forecastr import forecast, future_values, table
 
     loaded = predictor.artifact
@@ -170,7 +171,8 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
     tally.forecast_series += panel.n_series
     if not panel.n_series:  # all skipped, a shard that holds none of them, or no data
         frame = table.to_frame(panel, *_nothing(loaded, horizon), with_history,
-                               extra_outputs(loaded.config), loaded.dimensions.point)
+                               extra_outputs(loaded.config), loaded.dimensions.point,
+                               mark_forecasts)
         if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
             frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
         return frame
@@ -198,7 +200,7 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
                         f"and refit")
     _lap(clock, "forward")
     frame = table.to_frame(panel, values, times, with_history, extra_outputs(loaded.config),
-                           loaded.dimensions.point)
+                           loaded.dimensions.point, mark_forecasts)
     _lap(clock, "table")
     return frame
 

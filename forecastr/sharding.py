@@ -33,6 +33,7 @@ class Peers:
     series: tuple[int, ...]  # how many series each process holds
     static: StaticStats | None  # the static features learnt from every series
     rank: int
+    dayfirst: bool | None = None  # the order of dates such as 01/02/2020 in every series
 
     @property
     def first(self) -> int:
@@ -61,12 +62,28 @@ def introduce(panel: Panel, group: Group) -> Peers:
     """Exchange what cutting windows depends on: the schemas, which must agree (the time
     axis above all), each process's number of series and its static features."""
     told = group.gather((panel.schema, panel.n_series,
-                         {name: panel.static[name] for name in panel.schema.static_features}))
-    _check_agreement([schema for schema, _, _ in told], panel.source)
+                         {name: panel.static[name] for name in panel.schema.static_features},
+                         panel.dayfirst))
+    _check_agreement([schema for schema, *_ in told], panel.source)
     names = panel.schema.static_features
-    static = fit_values({name: np.concatenate([values[name] for _, _, values in told])
+    static = fit_values({name: np.concatenate([values[name] for _, _, values, _ in told])
                          for name in names}, names) if names else None
-    return Peers(tuple(count for _, count, _ in told), static, group.rank)
+    return Peers(tuple(count for _, count, *_ in told), static, group.rank,
+                 _day_order([order for *_, order in told], panel.source))
+
+
+def _day_order(orders: list[bool | None], source: str) -> bool | None:
+    """The one order in which every process read dates such as 01/02/2020 (None where none
+    has such dates). Each decided on its own series: where those of one show no day above
+    12, it may have chosen the other order, and its times would be wrong."""
+    decided = {order for order in orders if order is not None}
+    if len(decided) > 1:
+        first = {order: orders.index(order) for order in decided}
+        raise DataError(f"{source}: the processes read dates such as 01/02/2020 in different "
+                        f"orders (day first on rank {first[True]}, month first on rank "
+                        f"{first[False]}: its series show no day above 12); pass --dayfirst "
+                        f"or --no-dayfirst", fit_option="--dayfirst")
+    return decided.pop() if decided else None
 
 
 def _check_agreement(schemas: list[Schema], source: str) -> None:

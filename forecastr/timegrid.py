@@ -171,8 +171,32 @@ def _infer_freq(codes, stamps, firsts, ids, where) -> tuple[str, np.ndarray | No
     longest = int(np.argmax(np.diff(bounds)))
     raise UnknownFrequency(f"{where}: cannot infer a regular frequency from the timestamps "
                            f"(series {shown_id(ids[codes[bounds[longest]]])} has "
-                           f"{np.diff(bounds)[longest]} points); pass --freq, e.g. --freq D",
-                           fit_option="--freq")
+                           f"{np.diff(bounds)[longest]} points); pass --freq, e.g. "
+                           f"{_suggested_freq(codes, stamps)}", fit_option="--freq")
+
+
+# calendar frequencies whose steps vary in length: the range of a step, in days, and the
+# frequency a typical step in that range suggests
+_CALENDAR_STEPS = (((27, 32), "MS"), ((88, 93), "QS"), ((364, 367), "YS"))
+
+
+def _suggested_freq(codes: np.ndarray, stamps: np.ndarray) -> str:
+    """A --freq to suggest for times that fit no grid, from their typical step: a calendar
+    frequency where the step is about a month, quarter or year (dates on the 5th of each
+    month, floored onto month starts), else that step itself (times a few seconds off)."""
+    diffs = np.diff(stamps.view(np.int64))[np.diff(codes) == 0]
+    diffs = diffs[diffs > 0]
+    if not len(diffs):
+        return "--freq D"
+    typical = pd.Timedelta(int(np.median(diffs)), "ns")
+    for (shortest, longest), freq in _CALENDAR_STEPS:
+        if pd.Timedelta(days=shortest) <= typical <= pd.Timedelta(days=longest):
+            return f"--freq {freq} (the typical step is {typical.days} days; --freq floors " \
+                   f"each time onto its grid)"
+    rounded = [near for unit in ("D", "h", "min", "s") if (near := typical.round(unit))
+               and abs(typical - near) <= near / 50]  # within 2% of whole units
+    step = pd.tseries.frequencies.to_offset(rounded[0] if rounded else typical).freqstr
+    return f"--freq {step} (the typical step; --freq floors each time onto its grid)"
 
 
 def _votes(run: pd.DatetimeIndex) -> Counter[str]:

@@ -75,6 +75,7 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
     tz = str(stamps.dt.tz) if stamps.dt.tz is not None else None
     if tz is not None:
         stamps = stamps.dt.tz_localize(None)  # keep local wall time; tz is restored on output
+        _refuse_times_of_day_across_daylight_saving(stamps, tz, where)
     try:  # astype checks the range; numpy's to_numpy(dtype=...) would wrap silently
         stamps_ns = stamps.astype("datetime64[ns]").to_numpy()
         return Parsed(stamps_ns if codes is None else stamps_ns[codes], "datetime", tz, order)
@@ -82,6 +83,24 @@ def parse_times(raw: pd.Series, where: str, lines: np.ndarray, utc: bool,
         bad = int(np.argmax((stamps < pd.Timestamp.min) | (stamps > pd.Timestamp.max)))
         raise DataError(f"{where}, line {line(bad)}: {texts.iloc[bad]!r} is outside the "
                         f"dates pandas supports {DATE_RANGE}") from None
+
+
+def _refuse_times_of_day_across_daylight_saving(wall: pd.Series, tz: str, where: str) -> None:
+    """forecastr works on the wall clock of a time column's zone, which is one clock only in
+    a zone without daylight saving, or for dates (at midnight): where clocks change, an hour
+    of wall time is missing in spring and twice in autumn, so that a grid of hours breaks.
+    Refused in such a zone, whether or not these times cross a change, so that a fit that
+    works in July does not fail in a cron job in November."""
+    if not len(wall) or (wall == wall.dt.normalize()).all():
+        return
+    year = int(wall.iloc[-1].year)
+    winter, summer = (pd.Timestamp(f"{year}-{month}-15", tz=tz).utcoffset()
+                      for month in ("01", "07"))
+    if winter != summer:
+        raise DataError(f"{where}: times of day in time zone {tz}, whose clocks change for "
+                        f"daylight saving (an hour missing in spring, one twice in autumn); "
+                        f"pass --utc to read them in UTC, or give them in a zone or offset "
+                        f"without daylight saving", fit_option="--utc")
 
 
 def _to_datetime(raw: pd.Series, where: str, line: Callable[[int], int], utc: bool,

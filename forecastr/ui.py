@@ -128,29 +128,36 @@ def _windows_text(windows: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def training_progress(bar: bool, per_epoch_lines: bool
+def training_progress(bar: bool, per_epoch_lines: bool, fits: int = 1
                       ) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Yield an on_epoch callback: a rich bar of optimizer steps on a terminal (its bound is
-    the smaller of --max-steps and --epochs' steps), else optional log lines."""
+    the smaller of --max-steps and --epochs' steps), else optional log lines. Of several
+    `fits` (evaluate --refit), the stats' `fit` says which one an epoch belongs to."""
     log = logging.getLogger("forecastr")
+
+    def which(stats: dict[str, Any]) -> str:
+        return f"refit {stats['fit']}/{stats['fits']}, " if "fit" in stats else ""
+
     if not bar:
         def report(stats: dict[str, Any]) -> None:
             if per_epoch_lines:
-                log.info("epoch %d/%d, step %d/%d: %s; %s", stats["epoch"], stats["epochs"],
-                         stats["step"], stats["steps"], _epoch_text(stats), time_left(stats))
+                log.info("%sepoch %d/%d, step %d/%d: %s; %s", which(stats), stats["epoch"],
+                         stats["epochs"], stats["step"], stats["steps"], _epoch_text(stats),
+                         time_left(stats))
 
         yield report
         return
     # the step count as text of its own: the bar's total is unknown until an epoch ends
     columns = (TextColumn("{task.fields[steps]}"), BarColumn(),
                TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+    waiting = f"refit 1/{fits}, first epoch" if fits > 1 else "first epoch"
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task("fit", total=None, status="", steps="first epoch")
+        task = progress.add_task("fit", total=None, status="", steps=waiting)
 
         def advance(stats: dict[str, Any]) -> None:
             progress.update(task, completed=stats["step"], total=stats["steps"],
                             status=_epoch_text(stats),
-                            steps=f"step {stats['step']:,}/{stats['steps']:,}")
+                            steps=f"{which(stats)}step {stats['step']:,}/{stats['steps']:,}")
 
         yield advance
         progress.update(task, total=progress.tasks[0].completed)  # stopped early: a full bar

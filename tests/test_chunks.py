@@ -41,7 +41,8 @@ def data(tmp_path_factory):
 
 
 @pytest.mark.parametrize("per_chunk", [1, 5, 32, 1000])
-@pytest.mark.parametrize("options", [[], ["--with-history"], ["--format", "json"],
+@pytest.mark.parametrize("options", [[], ["--with-history", "--mark-forecasts"],
+                                     ["--format", "json"],
                                      ["--new-series", "skip", "--horizon", "3"]])
 def test_chunked_predict_writes_exactly_what_predict_writes(cli, data, per_chunk, options):
     _, csv, model = data

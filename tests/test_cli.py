@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastr import __version__
+from forecastr import __version__, api
 from tests.conftest import SAMPLE_DATA
 
 HELP_IMPORTS = """
@@ -284,6 +284,14 @@ def test_the_progress_bar_counts_steps_once_it_knows_them(capsys):
                  "windows_per_second": 5000.0, "seconds": 1.0})
     shown = capsys.readouterr().err
     assert "step 16/1,000" in shown and "None" not in shown
+    with training_progress(True, False, fits=3) as advance:  # evaluate --refit
+        pass
+    assert "refit 1/3, first epoch" in capsys.readouterr().err
+    with training_progress(True, False, fits=3) as advance:
+        advance({"epoch": 1, "epochs": 100, "step": 16, "steps": 1000, "train_loss": 0.5,
+                 "val_loss": 0.4, "best_epoch": 1, "best_loss": 0.4, "lr": 1e-3,
+                 "windows_per_second": 5000.0, "seconds": 1.0, "fit": 2, "fits": 3})
+    assert "refit 2/3, step 16/1," in capsys.readouterr().err  # cut to 80 columns here
 
 
 def test_fit_says_why_training_stopped_and_info_shows_the_ensemble(cli, tmp_path):
@@ -419,6 +427,13 @@ def test_evaluate_refit_fits_on_the_history_before_each_origin(cli, tmp_path):
     assert plain["overall"]["model"] != refitted["overall"]["model"]
     shown = " ".join(cli(["evaluate", model, full, "--folds", "1", "--refit"]).stdout.split())
     assert "refitted on the history before each origin" in shown and "in-sample" not in shown
+    # each refit's epochs reach the caller, numbered, as a progress display needs them
+    epochs = []
+    api.evaluate(model, full, folds=2, refit=True, on_epoch=epochs.append)
+    assert {(e["fit"], e["fits"]) for e in epochs} == {(1, 2), (2, 2)}
+    assert all(e["step"] <= e["steps"] == 20 for e in epochs)
+    verbose = cli(["evaluate", model, full, "--folds", "2", "--refit", "--verbose"])
+    assert "refit 2/2, epoch 1/" in verbose.stderr
 
 
 def _written(folder, frame):

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -143,10 +144,11 @@ LONG = ["--epochs", "400", "--patience", "400", "--max-steps", "100000", "--epoc
         "--nproc", "2"]
 
 
-def signal_rank_1(model: Path, signum: int, fit: list | None = None) -> tuple[int, str]:
+def signal_at_epoch_3(model: Path, signum: int, rank: int | None = 1,
+                      fit: list | None = None) -> tuple[subprocess.Popen, dict[int, int]]:
     """Start a 2-process fit (by default of PRISON; `fit`: its arguments after `fit`), send
-    `signum` to rank 1 once rank 0 has logged epoch 3; the launcher's exit status and the
-    rest of its stderr."""
+    `signum` to `rank` (None: to the launcher) once rank 0 has logged epoch 3; the launcher
+    (its stderr is left to read) and the ranks' process ids."""
     fit = fit or [PRISON, *SMALL[:-1], *LONG]
     started = subprocess.Popen(forecastr_command("fit", "-o", model, "--verbose", *fit),
                                stderr=subprocess.PIPE, text=True)
@@ -155,7 +157,13 @@ def signal_rank_1(model: Path, signum: int, fit: list | None = None) -> tuple[in
             break
     ranks = _children(started.pid)
     assert sorted(ranks) == [0, 1]
-    os.kill(ranks[1], signum)
+    os.kill(started.pid if rank is None else ranks[rank], signum)
+    return started, ranks
+
+
+def signal_rank_1(model: Path, signum: int, fit: list | None = None) -> tuple[int, str]:
+    """signal_at_epoch_3 to rank 1: the launcher's exit status and the rest of its stderr."""
+    started, _ = signal_at_epoch_3(model, signum, fit=fit)
     rest = started.stderr.read()
     return started.wait(timeout=120), rest
 
@@ -184,6 +192,36 @@ def test_a_rank_that_dies_ends_the_run_with_one_line_errors_not_a_hang(tmp_path)
     assert "forecastr: error: process 1 of 2 was killed by SIGKILL" in rest
     assert all(line.startswith("forecastr: ") for line in rest.splitlines()), rest
     assert not model.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_a_signal_to_the_launcher_checkpoints_with_the_exit_status_of_one_process(
+        tmp_path, signum, status):
+    model = tmp_path / "m.fcst"
+    started, _ = signal_at_epoch_3(model, signum, rank=None)
+    rest = started.stderr.read()
+    assert started.wait(timeout=120) == status, rest
+    # one line from rank 0, as a fit on one process gives: no warning or internal error from
+    # torch's launcher
+    assert all(line.startswith("forecastr: ") for line in rest.splitlines()), rest
+    assert rest.count("forecastr: interrupted: ") == 1, rest
+    assert "checkpoint written to" in rest and "--resume --nproc 2" in rest
+    assert (tmp_path / "m.fcst.ckpt").is_file() and not model.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_processes_whose_launcher_was_killed_end_without_writing(tmp_path):
+    model = tmp_path / "m.fcst"
+    started, ranks = signal_at_epoch_3(model, signal.SIGKILL, rank=None)
+    assert started.wait(timeout=60) == -signal.SIGKILL
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in ranks.values()):
+        assert time.monotonic() < deadline, "the ranks outlived their launcher"
+        time.sleep(0.1)
+    started.stderr.close()
+    assert not model.exists() and not (tmp_path / "m.fcst.ckpt").exists()
+    assert list(tmp_path.iterdir()) == []  # nor a temporary file
 
 
 def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed():

@@ -130,6 +130,17 @@ def test_an_empty_future_cell_is_missing_and_duplicates_follow_the_models_policy
     with pytest.raises(DataError, match=r"twice.csv, line 17: series 's0' has a second row "
                                         r"at 2020-03-01; give one row per time"):
         api.predict(folder / "m.fcst", folder / "data.csv", future=folder / "twice.csv")
+    # twice a day for a daily model: each row floored onto its day, as DATA's rows are, and
+    # the message quotes the times as the file gives them
+    hourly = future_rows(frame, 5)
+    noon = hourly.iloc[:1].assign(ds=hourly.ds.iloc[0] + pd.Timedelta(hours=12))
+    pd.concat([hourly.iloc[:1], noon, hourly.iloc[1:]]).to_csv(folder / "noon.csv",
+                                                              index=False)
+    with pytest.raises(DataError, match=r"noon.csv, line 3: the time 2020-03-01 12:00:00 "
+                                        r"\(series 's0'\) falls in the same step of the "
+                                        r"model's frequency D \(2020-03-01\) as line 2 \(2020-03-01 "
+                                        r"00:00:00\); give one row per D step"):
+        api.predict(folder / "m.fcst", folder / "data.csv", future=folder / "noon.csv")
 
 
 def test_future_for_a_model_without_future_features_is_refused(tmp_path):

@@ -95,6 +95,40 @@ def test_with_history_output_file_and_stdin(cli, models, tmp_path):
                                rtol=1e-6)
 
 
+def test_mark_forecasts_tells_history_rows_from_forecast_rows(cli, models, tmp_path):
+    long = cli(["predict", models["long"], SAMPLE_DATA / "long.csv", "--with-history",
+                "--mark-forecasts"])
+    assert long.exit_code == 0, long.stderr
+    frame = pd.read_csv(io.StringIO(long.stdout))
+    assert list(frame.columns) == ["unique_id", "ds", "is_forecast", "y"]
+    assert frame["is_forecast"].dtype == bool and int(frame["is_forecast"].sum()) == 8 * 6
+    one = frame[frame.unique_id == "financial_activities"]
+    assert not one["is_forecast"].iloc[:81].any() and one["is_forecast"].iloc[81:].all()
+    assert one["ds"].iloc[81] == "2019-10-01"  # the first step after the history
+    wide = pd.read_csv(io.StringIO(cli(["predict", models["wide"], SAMPLE_DATA / "wide.csv",
+                                        "--with-history", "--mark-forecasts"]).stdout))
+    assert list(wide.columns[:2]) == ["quarter", "is_forecast"]
+    assert wide["is_forecast"].tolist() == [False] * (len(wide) - 4) + [True] * 4
+    alone = cli(["predict", models["wide"], SAMPLE_DATA / "wide.csv", "--mark-forecasts",
+                 "-o", tmp_path / "f.parquet"])  # without history: every row a forecast
+    assert alone.exit_code == 0, alone.stderr
+    assert pd.read_parquet(tmp_path / "f.parquet")["is_forecast"].tolist() == [True] * 4
+    from forecastr import api
+
+    empty = api.forecast_frame(models["long"], pd.DataFrame(), with_history=True,
+                               mark_forecasts=True)
+    assert list(empty.columns) == ["unique_id", "ds", "is_forecast", "y"] and not len(empty)
+    clash = tmp_path / "clash.csv"  # a series of that name
+    pd.read_csv(SAMPLE_DATA / "wide.csv").iloc[:, :2].rename(
+        columns={"NSWMetro": "is_forecast"}).to_csv(clash, index=False)
+    fitted = cli(["fit", clash, "-o", tmp_path / "clash.fcst", *TINY, "--window", "8",
+                  "--horizon", "2"])
+    assert fitted.exit_code == 0, fitted.stderr
+    refused = cli(["predict", tmp_path / "clash.fcst", clash, "--mark-forecasts"])
+    assert refused.exit_code == 2 and "adds a column 'is_forecast', which the forecasts " \
+        "have already" in refused.stderr
+
+
 def test_horizon_and_schema_errors_exit_2(cli, models, tmp_path):
     longer = cli(["predict", models["long"], SAMPLE_DATA / "long.csv", "--horizon", "7"])
     assert longer.exit_code == 2 and "between 1 and 6, the horizon" in longer.stderr

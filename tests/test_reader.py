@@ -444,6 +444,12 @@ BAD = [  # (id, file contents, options, substrings the message must hold)
      {}, ["column 'when'", "mix time zones", "--utc"]),
     ("irregular", "date,v\n2020-01-01,1\n2020-01-02,2\n2020-01-05,3\n2020-01-17,4\n"
      "2020-02-09,5\n", {}, ["column 'date'", "cannot infer a regular frequency", "--freq"]),
+    ("monthly-on-the-5th", "date,v\n2020-01-05,1\n2020-02-05,2\n2020-03-05,3\n2020-04-05,4\n"
+     "2020-05-05,5\n", {}, ["cannot infer a regular frequency", "--freq MS (the typical step "
+                          "is 30 days; --freq floors each time onto its grid)"]),
+    ("hourly-seconds-off", "date,v\n2020-01-01 00:00:01,1\n2020-01-01 01:00:00,2\n"
+     "2020-01-01 02:00:02,3\n2020-01-01 03:00:00,4\n", {},
+     ["cannot infer a regular frequency", "--freq h (the typical step"]),
     ("long-without-y", "unique_id,ds,a,b\nk,2020-01-01,1,2\nk,2020-01-02,3,4\n", {},
      ["several value columns (a, b)", "--target"]),
     ("freq-on-integers", "t,v\n1,1\n2,2\n3,3\n", {"freq": "D"},

@@ -9,8 +9,11 @@ import dataclasses
 import logging
 import math
 import signal
+import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -19,7 +22,7 @@ from forecastr import api
 from forecastr.artifact import load
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError, DataError, Interrupted
-from forecastr.stopping import SignalInterrupt, StopRequest, on_signal
+from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals, on_signal
 from tests.conftest import run_cli, seasonal_frame
 
 # dropout and teacher forcing draw random numbers, so a resume that lost a random state shows
@@ -159,6 +162,35 @@ def test_first_signal_defers_to_the_batch_a_second_one_interrupts():
         with pytest.raises(SignalInterrupt):
             on_signal(stop, signal.SIGINT)
     assert not stop.deferring
+
+
+def test_two_signals_that_a_handler_sees_as_one_still_interrupt():
+    stop = StopRequest()
+    with stop.deferred(), pytest.raises(SignalInterrupt):
+        on_signal(stop, signal.SIGINT, deliveries=2)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_second_signal_during_one_long_torch_call_interrupts_after_it():
+    # both arrive while the main thread is inside one call, so CPython runs the Python-level
+    # handler once for the two
+    stop = StopRequest()
+    matrix = torch.randn(2500, 2500, dtype=torch.float64)
+
+    def send_two() -> None:
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=send_two)
+    with handle_signals(stop), stop.deferred():
+        sender.start()
+        with pytest.raises(SignalInterrupt):
+            matrix @ matrix  # about 1 s on one idle core, in C++ throughout
+            time.sleep(30)  # not reached where the handler interrupted: it must not defer
+    sender.join()
+    assert stop.signal == signal.SIGINT
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

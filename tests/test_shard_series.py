@@ -145,6 +145,26 @@ def test_the_processes_must_agree_on_the_time_axis():
         sharding._check_agreement([schema, weekly], "d.csv")
 
 
+def test_the_processes_read_dates_in_one_order_which_the_model_keeps(tmp_path):
+    assert sharding._day_order([None, True, True], "d.csv") is True
+    assert sharding._day_order([None, None], "d.csv") is None
+    # rank 1's series show no day above 12: month first gave it the more regular reading
+    with pytest.raises(DataError, match=r"d.csv: the processes read dates such as 01/02/2020 "
+                                        r"in different orders \(day first on rank 0, month "
+                                        r"first on rank 1: .*pass --dayfirst or --no-dayfirst"):
+        sharding._day_order([True, False], "d.csv")
+    # a process whose own series decide nothing records the order the others decided
+    data = tmp_path / "iso.csv"
+    pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=40),
+                  "y": np.arange(40.0)}).to_csv(data, index=False)
+    panel = read_panel(data)
+    assert panel.dayfirst is None
+    peers = sharding.Peers((1, 1), None, 0, dayfirst=True)
+    from forecastr.fitting import prepare
+
+    assert prepare(panel, FitConfig(), peers).cfg.dayfirst is True
+
+
 def test_resuming_a_sharded_run_without_sharding_is_refused(tmp_path):
     path = tmp_path / "m.ckpt"
     checkpoint.save(path, {}, FitConfig(), "digest", processes=2, shard_series=True)

@@ -63,3 +63,48 @@ def test_a_file_mostly_made_of_filled_gaps_says_the_likely_causes(tmp_path, capl
            "made up: are the times read right (day first? --dayfirst, --date-format) and is " \
            "the frequency right (--freq)?" in caplog.text
     assert read_panel(data).schema.freq == "MS"  # decided from the column
+
+
+def test_times_of_day_in_a_zone_with_daylight_saving_are_refused_in_one_line(tmp_path, cli):
+    # hourly, ending at 01:00 before the spring change: the next hour, 02:00, never happens
+    hours = pd.date_range(end=pd.Timestamp("2024-03-10 01:00", tz="America/New_York"),
+                          periods=24 * 15, freq="h")
+    data = tmp_path / "hourly.parquet"
+    pd.DataFrame({"ds": hours, "y": np.sin(np.arange(len(hours)) / 3.8)}).to_parquet(data)
+    refused = cli(["fit", data, "-o", tmp_path / "m.fcst", "--max-steps", "2"])
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1
+    assert "times of day in time zone America/New_York, whose clocks change for daylight " \
+           "saving" in refused.stderr and "pass --utc" in refused.stderr
+    fitted = cli(["fit", data, "-o", tmp_path / "m.fcst", "--max-steps", "2", "--utc",
+                  "--horizon", "3"])
+    assert fitted.exit_code == 0, fitted.stderr
+    forecast = cli(["predict", tmp_path / "m.fcst", data])
+    assert forecast.exit_code == 0, forecast.stderr
+    # in UTC, the hours go on across the change: 06:00 UTC is 01:00 EST, 07:00 UTC is 03:00
+    # EDT
+    assert [line.split(",")[0] for line in forecast.stdout.splitlines()[1:]] == [
+        "2024-03-10 07:00:00+00:00", "2024-03-10 08:00:00+00:00", "2024-03-10 09:00:00+00:00"]
+    fixed = tmp_path / "fixed.parquet"  # a zone without daylight saving: its wall clock
+    pd.DataFrame({"ds": hours.tz_convert("Asia/Kolkata"), "y": np.arange(len(hours))}
+                 ).to_parquet(fixed)
+    assert read_panel(fixed).schema.tz == "Asia/Kolkata"
+
+
+def test_dates_in_a_zone_with_daylight_saving_keep_its_offsets(tmp_path, cli):
+    days = pd.date_range("2024-10-01", periods=40, freq="D", tz="America/New_York")
+    data = tmp_path / "daily.parquet"
+    pd.DataFrame({"ds": days, "y": np.arange(40.0) % 7}).to_parquet(data)
+    fitted = cli(["fit", data, "-o", tmp_path / "m.fcst", "--max-steps", "2", "--horizon", "3"])
+    assert fitted.exit_code == 0, fitted.stderr
+    forecast = cli(["predict", tmp_path / "m.fcst", data])
+    assert [line.split(",")[0] for line in forecast.stdout.splitlines()[1:]] == [
+        "2024-11-10 00:00:00-05:00", "2024-11-11 00:00:00-05:00", "2024-11-12 00:00:00-05:00"]
+
+
+def test_a_forecast_date_whose_midnight_a_zone_skips_is_written_at_the_next_hour():
+    from forecastr.table import _time_column
+
+    # Cuba moves its clocks from 00:00 to 01:00 on 2024-03-10, and back at 01:00 in November
+    days = np.array(["2024-03-09", "2024-03-10", "2024-03-11"], dtype="datetime64[ns]")
+    assert [str(t) for t in _time_column(days, "America/Havana")] == [
+        "2024-03-09 00:00:00-05:00", "2024-03-10 01:00:00-04:00", "2024-03-11 00:00:00-04:00"]
