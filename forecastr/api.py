@@ -238,19 +238,18 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             horizon: int | None = None, with_history: bool = False,
             mark_forecasts: bool = False, new_series: NewSeries = "forecast",
             device_spec: str = "auto", output: str | Path | None = None,
-            fmt: OutputFormat = "csv",
-            future: str | Path | BinaryIO | None = None,
+            fmt: OutputFormat = "csv", future: str | Path | BinaryIO | None = None,
             shard: str | None = None, threads: int | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
     `with_history` puts each series' history before its forecasts; `mark_forecasts` adds
     a column is_forecast that tells them apart (table.to_frame). new_series: what to do
     with series the model never saw: "forecast" (the model is global), "skip" them, or
-    raise an "error". `output`, when given, is written atomically
-    as `fmt` (CSV, JSON lines or Parquet); it is checked before any work, and may not be an
-    input. A model fitted with future features reads their values at the forecast steps
-    from `future` (a file in DATA's layout) or, by default, from the rows past the end of
-    each series in DATA, whose target is empty. `shard` "I/N" forecasts only the series
+    raise an "error". `output`, when given, is written atomically as `fmt` (CSV, JSON lines
+    or Parquet); it is checked before any work, and may not be an input. A model fitted
+    with future features reads their values at the forecast steps from `future` (a file in
+    DATA's layout) or, by default, from the rows past the end of each series in DATA, whose
+    target is empty. `shard` "I/N" forecasts only the series
     whose id hashes to shard I of N (see forecastr.shards). `threads`: --threads (None: the
     policy of forecastr.threads).
     """

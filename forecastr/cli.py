@@ -271,9 +271,8 @@ def info(model: str, as_json: bool, quiet: bool, verbose: bool, debug: bool) -> 
 @output_options
 def predict(model: str, data: str | None, horizon: int | None, output: str | None,
             fmt: str | None, with_history: bool, mark_forecasts: bool, new_series: str,
-            future: str | None,
-            chunk_series: int | None, shard: str | None, device: str, threads: int | None,
-            quiet: bool, verbose: bool, debug: bool) -> None:
+            future: str | None, chunk_series: int | None, shard: str | None, device: str,
+            threads: int | None, quiet: bool, verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a CSV path, a .gz, a
     .parquet, or - / absent for stdin) with MODEL, and write them as CSV to stdout."""
     from forecastr import api, reader, ui, writer

@@ -138,8 +138,9 @@ def test_an_empty_future_cell_is_missing_and_duplicates_follow_the_models_policy
                                                               index=False)
     with pytest.raises(DataError, match=r"noon.csv, line 3: the time 2020-03-01 12:00:00 "
                                         r"\(series 's0'\) falls in the same step of the "
-                                        r"model's frequency D \(2020-03-01\) as line 2 \(2020-03-01 "
-                                        r"00:00:00\); give one row per D step"):
+                                        r"model's frequency D \(2020-03-01\) as line 2 "
+                                        r"\(2020-03-01 00:00:00\); give one row per D "
+                                        r"step"):
         api.predict(folder / "m.fcst", folder / "data.csv", future=folder / "noon.csv")
 
 
