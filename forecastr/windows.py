@@ -45,15 +45,11 @@ class Split:
 
 def build(panel: Panel, window: int, horizon: int, stride: int = 1,
           val_windows: int = 0) -> Split:
-    """Cut every series into windows, the last `val_windows` of each for validation, but
-    never more than it keeps for training.
+    """Cut every series into windows, the last `val_windows` of each for validation.
 
     Validation targets of a series start at its cut; every training window ends (inputs and
-    targets) before that cut, so no validation target is ever seen in training. A short
-    series validates on fewer windows: twelve of a yearly series of 24 points would leave
-    it one training window, and a panel of such series would train on one window each. A
-    series with room for no training window before the cut gives all its windows to
-    training.
+    targets) before that cut, so no validation target is ever seen in training. A series with
+    room for no training window before the cut gives all its windows to training.
     """
     lengths = panel.lengths
     usable = lengths >= horizon + 1  # at least one observed input step before the horizon
@@ -65,7 +61,7 @@ def build(panel: Panel, window: int, horizon: int, stride: int = 1,
             f"{horizon + 1} are needed ({window + horizon} for an unpadded window + horizon); "
             f"give a smaller --horizon (and --window) or longer series")
     last = lengths - horizon  # relative origin of each series' latest window
-    val_count = np.where(usable, _validated(last, window, horizon, stride, val_windows), 0)
+    val_count = np.where(usable, np.minimum(val_windows, (last - 1) // stride + 1), 0)
     cut = np.where(val_count > 0, last - (val_count - 1) * stride, lengths)  # first val target
     train_last = cut - horizon  # latest training origin: its targets end at the cut
     lonely = usable & (val_count > 0) & (train_last < 1)  # no room for training windows
@@ -83,26 +79,6 @@ def build(panel: Panel, window: int, horizon: int, stride: int = 1,
         log.warning("%s: left-padded %d series shorter than window + horizon = %d points",
                     panel.source, len(padded), window + horizon)
     return Split(train, val, np.where(usable, cut, lengths), padded, skipped)
-
-
-def _validated(last: np.ndarray, window: int, horizon: int, stride: int,
-               most: int) -> np.ndarray:
-    """How many validation windows each series gets: up to `most`, and no more than the
-    training windows they leave it (`last`: the origin of its latest window). A binary
-    search per series, all series at once: the training windows only fall as the
-    validation windows grow."""
-    def leave_enough(count: np.ndarray) -> np.ndarray:
-        train_last = last - (count - 1) * stride - horizon
-        first = np.where(train_last >= window, window, 1)
-        return (train_last - first) // stride + 1 >= count
-
-    low = np.zeros_like(last)  # always allowed
-    high = np.clip(np.minimum(most, (last - 1) // stride + 1), 0, None)
-    while (low < high).any():
-        middle = (low + high + 1) // 2
-        fits = leave_enough(middle)
-        low, high = np.where(fits, middle, low), np.where(fits, high, middle - 1)
-    return low
 
 
 def _index(indptr: np.ndarray, first: np.ndarray, count: np.ndarray, stride: int) -> WindowIndex:
