@@ -11,19 +11,22 @@ __version__ = "0.1.0.dev0"
 
 _PUBLIC = {
     "FitConfig": "forecastr.config",
-    "ForecastrError": "forecastr.errors",
-    "DataError": "forecastr.errors",
-    "ConfigError": "forecastr.errors",
+    **dict.fromkeys(["ForecastrError", "DataError", "ConfigError", "ModelFileError",
+                     "DeviceError", "OutputError", "OutOfMemory", "Interrupted"],
+                    "forecastr.errors"),
     "Panel": "forecastr.panel",
     "read_panel": "forecastr.reader",
-    "inspect": "forecastr.api",
+    **dict.fromkeys(["inspect", "fit", "info", "predict", "predict_chunks", "forecast_frame",
+                     "evaluate"], "forecastr.api"),
 }
 __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
-    from forecastr.api import inspect
+    from forecastr.api import (evaluate, fit, forecast_frame, info, inspect, predict,
+                               predict_chunks)
     from forecastr.config import FitConfig
-    from forecastr.errors import ConfigError, DataError, ForecastrError
+    from forecastr.errors import (ConfigError, DataError, DeviceError, ForecastrError,
+                                  Interrupted, ModelFileError, OutOfMemory, OutputError)
     from forecastr.panel import Panel
     from forecastr.reader import read_panel
 

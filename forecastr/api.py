@@ -238,7 +238,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
             horizon: int | None = None, with_history: bool = False,
             mark_forecasts: bool = False, new_series: NewSeries = "forecast",
             device_spec: str = "auto", output: str | Path | None = None,
-            fmt: OutputFormat = "csv", future: str | Path | BinaryIO | None = None,
+            fmt: OutputFormat | None = None, future: str | Path | BinaryIO | None = None,
             shard: str | None = None, threads: int | None = None) -> pd.DataFrame:
     """Forecast the steps after the end of every series in DATA, in DATA's own layout.
 
@@ -246,7 +246,8 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     a column is_forecast that tells them apart (table.to_frame). new_series: what to do
     with series the model never saw: "forecast" (the model is global), "skip" them, or
     raise an "error". `output`, when given, is written atomically as `fmt` (CSV, JSON lines
-    or Parquet); it is checked before any work, and may not be an input. A model fitted
+    or Parquet; by default Parquet where its name ends in .parquet or .pq, else CSV); it is
+    checked before any work, and may not be an input. A model fitted
     with future features reads their values at the forecast steps from `future` (a file in
     DATA's layout) or, by default, from the rows past the end of each series in DATA, whose
     target is empty. `shard` "I/N" forecasts only the series
@@ -255,6 +256,7 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     """
     from forecastr import model_data, prediction, writer
 
+    fmt = writer.output_format(fmt, output)
     predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
                                           future, device_spec, shard, threads)
     if predictor.artifact.dimensions.n_future and future is None:
@@ -283,7 +285,7 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
                    mark_forecasts: bool = False, new_series: NewSeries = "forecast",
                    device_spec: str = "auto", shard: str | None = None,
                    output: str | Path | None = None,
-                   fmt: OutputFormat = "csv", threads: int | None = None
+                   fmt: OutputFormat | None = None, threads: int | None = None
                    ) -> Iterator[pd.DataFrame]:
     """predict's forecasts of a long DATA, `chunk_series` whole series at a time: one table
     per chunk, so that memory holds one chunk, however many series DATA has. The rows of
@@ -294,13 +296,15 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
     read as the tables are taken (writer.write_tables)."""
     _at_least_one(chunk_series=chunk_series)
     from forecastr.reader import is_parquet
+    from forecastr.writer import output_format
 
     if is_parquet(source):  # a column store has no rows to stream a few series at a time
         raise ConfigError(f"{source}: --chunk-series reads a long CSV a few series at a time; "
                           f"predict a Parquet file without it, or split the work with "
                           f"--shard I/N")
-    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
-                                          None, device_spec, shard, threads)
+    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series,
+                                          output_format(fmt, output), output, None,
+                                          device_spec, shard, threads)
     schema = predictor.artifact.schema
     if schema.layout != "long":
         raise ConfigError(f"--chunk-series reads a long file (one row per series and time); "

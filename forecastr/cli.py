@@ -113,8 +113,9 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     output = output or default_output(data)
     bar = sys.stderr.isatty() and not quiet
     with ui.training_progress(bar, verbose) as on_epoch:
-        result = api.fit(data, cfg, output, on_epoch, stop=ctx.find_object(StopRequest),
-                         resume=resume, shard_series=shard_series)
+        result = api.fit(data, cfg, output, on_epoch=on_epoch,
+                         stop=ctx.find_object(StopRequest), resume=resume,
+                         shard_series=shard_series)
     if not quiet:
         click.echo("forecastr: " + ui.fit_summary(result.artifact.training,
                                                   result.artifact.config, output),
@@ -275,7 +276,7 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
             threads: int | None, quiet: bool, verbose: bool, debug: bool) -> None:
     """Forecast the steps after the end of every series in DATA (a CSV path, a .gz, a
     .parquet, or - / absent for stdin) with MODEL, and write them as CSV to stdout."""
-    from forecastr import api, reader, ui, writer
+    from forecastr import api, ui, writer
 
     ui.setup_logging(quiet, verbose)
     if data is None and sys.stdin.isatty():  # would wait silently for typed CSV
@@ -284,8 +285,7 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
     if future == "-" and (data or "-") == "-":  # one stream cannot hold both
         raise click.UsageError("DATA and --future cannot both be stdin: give one of them as "
                                "a file")
-    if fmt is None:
-        fmt = "parquet" if output is not None and reader.is_parquet(output) else "csv"
+    fmt = writer.output_format(fmt, output)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet writes a binary file: give -o PATH")
     options = dict(horizon=horizon, with_history=with_history,

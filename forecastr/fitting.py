@@ -84,7 +84,7 @@ def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -
 
 
 def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
-        output: str | Path | None = None,
+        output: str | Path | None = None, *,
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         stop: StopRequest | None = None, resume: bool = False,
         checkpoint: str | Path | None = None, shard_series: bool = False) -> FitResult:

@@ -142,6 +142,14 @@ def render_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def output_format(fmt: str | None, output: str | Path | None) -> str:
+    """The format forecasts are written in: `fmt` when given, else Parquet for an `output`
+    whose name says so (.parquet, .pq), else CSV."""
+    from forecastr.reader import is_parquet  # the one place the suffixes are known
+
+    return fmt or ("parquet" if output is not None and is_parquet(output) else "csv")
+
+
 def write_tables(frames: Iterable[pd.DataFrame], fmt: str, stream: BinaryIO) -> int:
     """Tables of the same columns written one after another as one CSV (one header), JSON
     lines, or Parquet (a row group each) to `stream`, so that only one is held at a time;

@@ -350,6 +350,20 @@ def test_evaluate_says_why_a_constant_series_has_no_mase(cli, tmp_path):
         "in-sample error is 0, so their MASE is undefined (shown as -)")
 
 
+def test_the_package_exports_the_library_the_readme_shows():
+    import forecastr
+    from forecastr import api, errors
+
+    for name in forecastr.__all__:
+        assert getattr(forecastr, name) is not None, name
+    assert forecastr.fit is api.fit and forecastr.evaluate is api.evaluate
+    assert {"ModelFileError", "DeviceError", "OutputError", "OutOfMemory"} <= set(
+        forecastr.__all__)
+    assert forecastr.OutOfMemory is errors.OutOfMemory
+    with pytest.raises(TypeError):  # the data, the config and the model file; then keywords
+        api.fit("data.csv", None, "m.fcst", print)
+
+
 def test_an_interrupt_while_the_cli_is_still_importing_is_quiet():
     # SIGINT arrives while `forecastr` imports click (the first tenths of a second of a run
     # on a loaded machine): no traceback from the middle of an import, exit 130

@@ -855,6 +855,13 @@ def test_parquet_in_and_out(tmp_path, cli, monkeypatch):
     np.testing.assert_allclose(written["y"], as_csv["y"], rtol=1e-7)
     refused = cli(["predict", model, data, "--format", "parquet"])
     assert refused.exit_code == 2 and "--format parquet writes a binary file" in refused.stderr
+    # the library infers the format from the name as the command does
+    from forecastr import predict
+
+    out.unlink()
+    returned = predict(model, data, output=out)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), written)
+    assert len(returned) == len(written)
 
     def without_pyarrow(*args, **kwargs):
         raise ImportError("pyarrow")
