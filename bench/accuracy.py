@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the
 
 from bench.accuracy_data import HALVES, SETS, in_half  # noqa: E402
 from bench.accuracy_report import environment, markdown  # noqa: E402
-from forecastr import metrics  # noqa: E402
-from forecastr.calendar import rhythm  # noqa: E402
 from forecastr.config import FitConfig  # noqa: E402
 from forecastr.config_values import from_mapping  # noqa: E402
+from forecastr.data.calendar import rhythm  # noqa: E402
 from forecastr.errors import ConfigError  # noqa: E402
+from forecastr.evaluation import metrics  # noqa: E402
 
 WORK = ROOT / "bench" / "out" / "accuracy"
 REFERENCES = ("AutoETS", "AutoTheta")
@@ -50,7 +50,8 @@ EXPONENT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 TARGET_GEOMEAN, TARGET_WORST, TARGET_AHEAD = 0.95, 1.10, Fraction(2, 3)
 
 
-# ---- scoring: numpy, pandas and forecastr.metrics only (tested without statsforecast) ----
+# ---- scoring: numpy, pandas and forecastr.evaluation.metrics only (tested without
+# statsforecast) ----
 
 @dataclass(frozen=True)
 class Holdout:
@@ -80,12 +81,12 @@ def holdout(frame: pd.DataFrame, horizon: int) -> Holdout:
 
 def baselines(history: list[np.ndarray], horizon: int, season: int) -> dict[str, np.ndarray]:
     """Naive (the last value), seasonal naive (the last season repeated) and forecastr's own
-    Theta (forecastr.theta on each history's last THETA_REACH steps, as evaluate's
+    Theta (forecastr.network.theta on each history's last THETA_REACH steps, as evaluate's
     reference and `--baseline theta` compute it), (S, H) each."""
     import torch
 
-    from forecastr import theta
-    from forecastr.backtest import THETA_REACH
+    from forecastr.evaluation.backtest import THETA_REACH
+    from forecastr.network import theta
 
     def last_season(h: np.ndarray) -> np.ndarray:
         m = season if len(h) >= season else 1

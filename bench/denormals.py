@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
 from bench.throughput import Case, forecastr_rate, setup  # noqa: E402
-from forecastr import train  # noqa: E402
+from forecastr.training import train  # noqa: E402
 
 SIZES = [(cell, window, 64) for cell in ("gru", "lstm", "rnn") for window in (48, 168, 336)]
 

@@ -22,8 +22,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forecastr import api, artifact  # noqa: E402
+from forecastr import api  # noqa: E402
 from forecastr.config import FitConfig  # noqa: E402
+from forecastr.modelfile import artifact  # noqa: E402
 
 DATASETS = ["single.csv", "wide.csv", "long.csv", "gaps.csv", "hourly.csv", "employment.csv.gz",
             "prison.csv.gz", "elecdemand.csv.gz"]

@@ -27,8 +27,8 @@ def section(context) -> dict:
     """read_panel of 10,000 hourly series x 500 points (2,000 when quick) against pandas."""
     import pandas as pd
 
-    from forecastr import arrow_csv
-    from forecastr.reader import read_panel
+    from forecastr.data import arrow_csv
+    from forecastr.data.reader import read_panel
 
     series, length = (2_000, 500) if context.quick else (10_000, 500)
     data = write_many_series_csv(context.data / f"many-{series}x{length}.csv", series, length)

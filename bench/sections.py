@@ -61,7 +61,7 @@ def subdaily(context: Context) -> dict:
 
     from bench.throughput import Case, measure
     from forecastr.config import FitConfig
-    from forecastr.device import flush_denormals
+    from forecastr.network.device import flush_denormals
 
     cpu = torch.device("cpu")
     cases = [(cell, window, batch) for cell in ("gru", "lstm", "rnn") for window in (168, 336)

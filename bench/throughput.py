@@ -17,13 +17,13 @@ import numpy as np
 import torch
 
 from bench.data import panel_values
-from forecastr import train
 from forecastr.config import FitConfig
-from forecastr.inputs import encoder_inputs
-from forecastr.model import Dimensions, Ensemble
-from forecastr.panel import Panel, Schema
-from forecastr.scaling import window_normalise
-from forecastr.windows import build
+from forecastr.data.panel import Panel, Schema
+from forecastr.network.inputs import encoder_inputs
+from forecastr.network.model import Dimensions, Ensemble
+from forecastr.network.scaling import window_normalise
+from forecastr.network.windows import build
+from forecastr.training import train
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0.dev0"
+from forecastr.version import __version__
 
 _PUBLIC = {
     "FitConfig": "forecastr.config",
     **dict.fromkeys(["ForecastrError", "DataError", "ConfigError", "ModelFileError",
                      "DeviceError", "OutputError", "OutOfMemory", "Interrupted"],
                     "forecastr.errors"),
-    "Panel": "forecastr.panel",
-    "read_panel": "forecastr.reader",
+    "Panel": "forecastr.data.panel",
+    "read_panel": "forecastr.data.reader",
     **dict.fromkeys(["inspect", "fit", "info", "predict", "predict_chunks", "forecast_frame",
                      "evaluate"], "forecastr.api"),
 }
 __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
-    from forecastr.api import (evaluate, fit, forecast_frame, info, inspect, predict,
-                               predict_chunks)
+    from forecastr.api import evaluate, fit, forecast_frame, info, inspect, predict, predict_chunks
     from forecastr.config import FitConfig
-    from forecastr.errors import (ConfigError, DataError, DeviceError, ForecastrError,
-                                  Interrupted, ModelFileError, OutOfMemory, OutputError)
-    from forecastr.panel import Panel
-    from forecastr.reader import read_panel
+    from forecastr.data.panel import Panel
+    from forecastr.data.reader import read_panel
+    from forecastr.errors import (
+        ConfigError,
+        DataError,
+        DeviceError,
+        ForecastrError,
+        Interrupted,
+        ModelFileError,
+        OutOfMemory,
+        OutputError,
+    )
 
 
 def __getattr__(name: str) -> Any:

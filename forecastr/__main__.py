@@ -18,7 +18,7 @@ def _interrupted(signum: int, _frame: object) -> None:
 def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if ignored
         signal.signal(signal.SIGINT, _interrupted)
-    from forecastr.cli import main as run  # the CLI installs its own handlers
+    from forecastr.cli.commands import main as run  # the CLI installs its own handlers
 
     code = 0
     try:
@@ -35,7 +35,7 @@ def _exit_now(code: int) -> None:
     of every command (its modules and C++ destructors). Everything the process owes the world
     happens first: the atexit handlers (logging, temporary files) and the flush of stdout and
     stderr, where a reader that went away means 141, quietly, as elsewhere."""
-    from forecastr.stdout import EXIT_BROKEN_PIPE
+    from forecastr.cli.stdout import EXIT_BROKEN_PIPE
 
     atexit._run_exitfuncs()  # noqa: SLF001 - the registered handlers, run as exit runs them
     try:

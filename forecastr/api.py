@@ -16,26 +16,26 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
-from forecastr import calendar
-from forecastr.calendar import rhythm
 from forecastr.clock import Clock
 from forecastr.config import FitConfig
+from forecastr.data import calendar
+from forecastr.data.calendar import rhythm
+from forecastr.data.panel import Panel, has_clock_times, select, time_text
+from forecastr.data.reader import read_panel
+from forecastr.data.writer import check_writable
 from forecastr.errors import ConfigError, DataError, out_of_memory
-from forecastr.fitting import FEWER_SERIES, FitResult, Prepared, fit, prepare  # noqa: F401
-from forecastr.outputs import extra_outputs
-from forecastr.panel import Panel, has_clock_times, select, time_text
-from forecastr.prediction import NewSeries
-from forecastr.reader import read_panel
-from forecastr.threads import limited, plan
-from forecastr.windows import build
-from forecastr.writer import check_writable
+from forecastr.forecasting.prediction import NewSeries
+from forecastr.network.outputs import extra_outputs
+from forecastr.network.threads import limited, plan
+from forecastr.network.windows import build
+from forecastr.training.fitting import FEWER_SERIES, FitResult, Prepared, fit, prepare  # noqa: F401
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from forecastr.artifact import Artifact
-    from forecastr.prediction import Predictor
-    from forecastr.shards import Shard
+    from forecastr.data.shards import Shard
+    from forecastr.forecasting.prediction import Predictor
+    from forecastr.modelfile.artifact import Artifact
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _describe_windows(panel: Panel, cfg: FitConfig) -> dict[str, Any]:
 
 def info(model_path: str | Path) -> dict[str, Any]:
     """What a model file holds: architecture, data schema, config and training summary."""
-    from forecastr import artifact
+    from forecastr.modelfile import artifact
 
     loaded = artifact.load(model_path)
     cfg = loaded.config
@@ -136,10 +136,13 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     `step` steps apart (default: the horizon), score `horizon` steps each (default: the
     trained horizon) against seasonal naive at `season` (default: from the frequency).
     `plot_path` draws a few series to a PNG (needs matplotlib). `threads`: --threads
-    (None: the policy of forecastr.threads). `on_epoch` is called after each epoch of a
+    (None: the policy of forecastr.network.threads). `on_epoch` is called after each epoch of a
     refit, as fit calls it, with `fit` (1 to `fits`, one per origin) added to its stats.
     """
-    from forecastr import artifact, backtest, device, forecast, model_data, plot
+    from forecastr.evaluation import backtest, plot
+    from forecastr.forecasting import forecast, model_data
+    from forecastr.modelfile import artifact
+    from forecastr.network import device
 
     _at_least_one(folds=folds, step=step, season=season, horizon=horizon, threads=threads)
     if plot_path is not None:
@@ -198,7 +201,7 @@ def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device:
               threads: int | None, on_epoch: Callable[[dict[str, Any]], None] | None
               ) -> tuple[Any, Artifact]:
     """A model of `loaded`'s configuration fitted on `history` alone, and its artifact."""
-    from forecastr import artifact
+    from forecastr.modelfile import artifact
 
     last = history.times[history.indptr[1:] - 1].max()
     log.info("evaluate --refit: fitting on %d series up to %s", history.n_series,
@@ -223,7 +226,7 @@ def _starting_point(loaded: Artifact) -> dict[str, Any]:
 def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:
     """How many backtest forecasts start at or before the last time the model was trained
     on for their series: their actuals were training data, so their scores flatter it."""
-    from forecastr import forecast
+    from forecastr.forecasting import forecast
 
     texts = loaded.series.get("last_times") or []
     if not texts:
@@ -251,10 +254,11 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     with future features reads their values at the forecast steps from `future` (a file in
     DATA's layout) or, by default, from the rows past the end of each series in DATA, whose
     target is empty. `shard` "I/N" forecasts only the series
-    whose id hashes to shard I of N (see forecastr.shards). `threads`: --threads (None: the
-    policy of forecastr.threads).
+    whose id hashes to shard I of N (see forecastr.data.shards). `threads`: --threads (None: the
+    policy of forecastr.network.threads).
     """
-    from forecastr import model_data, prediction, writer
+    from forecastr.data import writer
+    from forecastr.forecasting import model_data, prediction
 
     fmt = writer.output_format(fmt, output)
     predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
@@ -295,8 +299,8 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
     `output` (where the caller will write the tables as `fmt`) are checked at once; DATA is
     read as the tables are taken (writer.write_tables)."""
     _at_least_one(chunk_series=chunk_series)
-    from forecastr.reader import is_parquet
-    from forecastr.writer import output_format
+    from forecastr.data.reader import is_parquet
+    from forecastr.data.writer import output_format
 
     if is_parquet(source):  # a column store has no rows to stream a few series at a time
         raise ConfigError(f"{source}: --chunk-series reads a long CSV a few series at a time; "
@@ -317,7 +321,8 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
 
 def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_series: int,
                      chosen: Shard | None, **options: Any) -> Iterator[pd.DataFrame]:
-    from forecastr import chunks, model_data, prediction
+    from forecastr.data import chunks
+    from forecastr.forecasting import model_data, prediction
 
     tally, name = prediction.Tally(), str(source)
     clock = Clock()
@@ -349,8 +354,8 @@ def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
     model reads), for Dask's map_partitions and Spark's applyInPandas. `model` is a path,
     loaded once per process and reused while the file is unchanged, or a Predictor from
     prediction.load. An empty frame gives an empty table of forecast_columns' columns."""
-    from forecastr import model_data, prediction
-    from forecastr.source import Excerpt
+    from forecastr.data.source import Excerpt
+    from forecastr.forecasting import model_data, prediction
 
     _check_forecast_options(horizon, new_series, threads)  # as predict checks them
     predictor = model if isinstance(model, prediction.Predictor) \
@@ -373,7 +378,7 @@ def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
 def forecast_columns(model: str | Path | Predictor) -> pd.DataFrame:
     """The empty table of a model's forecasts, its columns and dtypes: Dask's `meta`, and
     what a Spark schema names."""
-    from forecastr import prediction
+    from forecastr.forecasting import prediction
 
     return _empty_forecast(model if isinstance(model, prediction.Predictor)
                            else prediction.cached(model), False)
@@ -390,8 +395,8 @@ def spark_schema(model: str | Path | Predictor) -> str:
 
 def _empty_forecast(predictor: Predictor, with_history: bool,
                     mark_forecasts: bool = False) -> pd.DataFrame:
-    from forecastr import prediction
-    from forecastr.panel import empty_like
+    from forecastr.data.panel import empty_like
+    from forecastr.forecasting import prediction
 
     return prediction.forecast_panel(predictor, empty_like(predictor.artifact.schema),
                                      prediction.Tally(), with_history=with_history,
@@ -404,7 +409,8 @@ def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
                       device_spec: str, shard: str | None, threads: int | None
                       ) -> tuple[Predictor, Shard | None]:
     """The checks made before any data is read, and the model loaded."""
-    from forecastr import prediction, shards
+    from forecastr.data import shards
+    from forecastr.forecasting import prediction
 
     _one_of(fmt=(fmt, OutputFormat))
     _check_forecast_options(horizon, new_series, threads)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forecastr.cli import main
+from forecastr.cli.commands import main
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 

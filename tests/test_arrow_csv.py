@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from forecastr import arrow_csv
 from forecastr.config import FitConfig
+from forecastr.data import arrow_csv
+from forecastr.data.panel import Panel
+from forecastr.data.reader import parse_csv, read_panel, sniff_delimiter
+from forecastr.data.source import open_source
 from forecastr.errors import DataError
-from forecastr.panel import Panel
-from forecastr.reader import parse_csv, read_panel, sniff_delimiter
-from forecastr.source import open_source
 from tests.conftest import SAMPLE_DATA
 from tests.test_reader import BAD, csv_texts
 

@@ -21,13 +21,14 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, artifact
-from forecastr.artifact import build_model, load, save
-from forecastr.checkpoint import CHECKPOINT
+from forecastr import api
 from forecastr.config import FitConfig
-from forecastr.container import read
+from forecastr.data.writer import atomic_write
 from forecastr.errors import ModelFileError
-from forecastr.writer import atomic_write
+from forecastr.modelfile import artifact
+from forecastr.modelfile.artifact import build_model, load, save
+from forecastr.modelfile.container import read
+from forecastr.training.checkpoint import CHECKPOINT
 from tests.conftest import run_cli
 
 TINY = FitConfig(hidden=8, layers=1, epochs=1, batch_size=64, window=12, horizon=4,

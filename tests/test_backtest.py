@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecastr import backtest
 from forecastr.errors import DataError
-from forecastr.outputs import Output
+from forecastr.evaluation import backtest
+from forecastr.network.outputs import Output
 from tests.test_windows import make_panel  # values 1000 * (series + 1) + step
 
 
@@ -27,7 +27,7 @@ def test_baselines_golden():
 def test_the_theta_reference_is_each_series_alone_over_its_last_steps(monkeypatch):
     import torch
 
-    from forecastr import theta
+    from forecastr.network import theta
 
     rng = np.random.default_rng(0)
     history = make_panel([30, 12, 50])

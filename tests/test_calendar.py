@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecastr import calendar
-from forecastr.calendar import Rhythm, rhythm
 from forecastr.config import FitConfig
-from forecastr.timegrid import fixed_step
+from forecastr.data import calendar
+from forecastr.data.calendar import Rhythm, rhythm
+from forecastr.data.timegrid import fixed_step
 from tests.conftest import SAMPLE_DATA, run_cli
 
 DAY = ("weekday", "month")

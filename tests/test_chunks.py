@@ -16,9 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecastr import api, artifact, chunks, prediction, shards
+from forecastr import api
 from forecastr.config import FitConfig
+from forecastr.data import chunks, shards
 from forecastr.errors import ConfigError, DataError
+from forecastr.forecasting import prediction
+from forecastr.modelfile import artifact
 from tests.conftest import SAMPLE_DATA
 
 PRISON = SAMPLE_DATA / "prison.csv.gz"  # 32 quarterly series of fpp3's prison, grouped by id
@@ -359,7 +362,7 @@ def test_a_full_spool_for_stdout_is_a_one_line_error_that_suggests_o(cli, data, 
     import errno
     import types
 
-    from forecastr import cli as cli_module
+    from forecastr.cli import commands as cli_module
 
     class Full(io.BytesIO):
         def write(self, data):

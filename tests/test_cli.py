@@ -19,7 +19,7 @@ from tests.conftest import SAMPLE_DATA
 
 HELP_IMPORTS = """
 import sys
-from forecastr.cli import main
+from forecastr.cli.commands import main
 try:
     main(sys.argv[1:])
 except SystemExit:
@@ -203,7 +203,7 @@ def test_fit_default_output_name_and_info_table(cli, tmp_path, monkeypatch):
 
 
 def test_the_time_left_is_the_pace_so_far_times_the_steps_left():
-    from forecastr.ui import time_left
+    from forecastr.cli.ui import time_left
 
     assert time_left({"seconds": 10.0, "step": 20, "steps": 1000}) == "at most 8 min 10 s left"
     assert time_left({"seconds": 0.5, "step": 5, "steps": 10}) == "at most 0 s left"
@@ -268,13 +268,13 @@ def test_calendar_and_highway_follow_the_frequency_unless_given(cli, tmp_path, n
 
 
 def test_counts_in_the_summary_are_singular_for_one():
-    from forecastr.ui import counted
+    from forecastr.cli.ui import counted
     assert [counted(1, "epoch"), counted(2, "epoch"), counted(1000, "step")] == [
         "1 epoch", "2 epochs", "1,000 steps"]
 
 
 def test_the_progress_bar_counts_steps_once_it_knows_them(capsys):
-    from forecastr.ui import training_progress
+    from forecastr.cli.ui import training_progress
     with training_progress(True, False):
         pass  # before the first epoch ends, the bound is unknown
     assert "first epoch" in capsys.readouterr().err

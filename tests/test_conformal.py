@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from forecastr import metrics
-from forecastr.conformal import bounds, calibrate, half_width, needed
+from forecastr.evaluation import metrics
+from forecastr.network.conformal import bounds, calibrate, half_width, needed
 
 
 def test_half_width_is_the_corrected_rank():

@@ -18,10 +18,12 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, artifact, distributed
+from forecastr import api
 from forecastr.config import FitConfig
-from forecastr.distributed import Group
 from forecastr.errors import ConfigError
+from forecastr.modelfile import artifact
+from forecastr.training import distributed
+from forecastr.training.distributed import Group
 from tests.conftest import SAMPLE_DATA
 
 PRISON = SAMPLE_DATA / "prison.csv.gz"  # 32 quarterly series
@@ -227,7 +229,7 @@ def test_processes_whose_launcher_was_killed_end_without_writing(tmp_path):
 def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed():
     from types import SimpleNamespace as Failure
 
-    from forecastr.cli import cause
+    from forecastr.cli.commands import cause
 
     bad_input = {0: Failure(exitcode=-15, timestamp=7), 1: Failure(exitcode=2, timestamp=7)}
     assert cause(bad_input)[0] == 1  # rank 0 was only stopped by the launcher
@@ -251,7 +253,7 @@ def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed(
 def test_each_process_reports_its_status_and_end_to_the_launcher(tmp_path, monkeypatch):
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
-    from forecastr.cli import _report_status, cause
+    from forecastr.cli.commands import _report_status, cause
 
     failures = {}
     for rank, code in [(1, 2), (0, 143)]:  # rank 1 ends first, then rank 0 is stopped
@@ -267,7 +269,7 @@ def test_each_process_reports_its_status_and_end_to_the_launcher(tmp_path, monke
 
 
 def test_resuming_with_another_number_of_processes_is_refused(tmp_path):
-    from forecastr import checkpoint
+    from forecastr.training import checkpoint
 
     path = tmp_path / "m.ckpt"
     checkpoint.save(path, {}, FitConfig(), "digest", processes=2)

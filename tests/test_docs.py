@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from forecastr.cli import cli as group
+from forecastr.cli.commands import cli as group
 from forecastr.config import FitConfig
 from forecastr.config_values import from_mapping, merge
 
@@ -70,4 +70,4 @@ def test_the_readme_layer_map_names_every_module():
 
     development = README[README.index("## Development"):]
     for module in LAYERS:
-        assert f"`{module}.py`" in development, module
+        assert f"`{module.replace('.', '/')}.py`" in development, module

@@ -19,16 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from forecastr import api, artifact, fitting, train, writer
-from forecastr.artifact import load
+from forecastr import api
+from forecastr.data import writer
 from forecastr.errors import OutputError
+from forecastr.modelfile import artifact
+from forecastr.modelfile.artifact import load
+from forecastr.training import fitting, train
 from tests.conftest import SAMPLE_DATA, run_cli
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY = ["--hidden", "8", "--layers", "1", "--window", "8", "--horizon", "3", "--epochs", "1",
         "--device", "cpu"]
 
-# Run in a child process: forecastr's own command, with forecastr.writer's view of `os`
+# Run in a child process: forecastr's own command, with forecastr.data.writer's view of `os`
 # swapped for one that writes the temporary file in 1 KiB chunks that reach the disk one by
 # one, and that stops for good at the chosen point (the parent kills it there):
 #   write N  - once at least N bytes of the temporary file are on disk
@@ -37,7 +40,8 @@ TINY = ["--hidden", "8", "--layers", "1", "--window", "8", "--horizon", "3", "--
 CHILD = r"""
 import os, sys, time
 from pathlib import Path
-from forecastr import cli, writer
+from forecastr.cli import commands as cli
+from forecastr.data import writer
 
 stage, at, flag = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 
@@ -455,7 +459,7 @@ def test_a_full_or_closed_stdout_is_a_one_line_error_naming_stdout(command):
 
 
 def test_short_writes_to_stdout_are_written_on_until_every_byte_is_out(monkeypatch):
-    from forecastr import stdout
+    from forecastr.cli import stdout
 
     read, write = os.pipe()
     real_write = os.write

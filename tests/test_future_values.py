@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, future_values
+from forecastr import api
 from forecastr.config import FitConfig
+from forecastr.data import future_values
+from forecastr.data.reader import read_panel
 from forecastr.errors import ConfigError, DataError
-from forecastr.model import Dimensions, Forecaster
-from forecastr.reader import read_panel
+from forecastr.network.model import Dimensions, Forecaster
 from tests.conftest import run_cli
 
 DAYS = 120

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from forecastr import api, forecast, scaling, train
+from forecastr import api
 from forecastr.config import FitConfig
-from forecastr.inputs import encode, encoder_inputs
-from forecastr.panel import select, truncate
-from forecastr.reader import read_panel
+from forecastr.data.panel import select, truncate
+from forecastr.data.reader import read_panel
+from forecastr.forecasting import forecast
+from forecastr.network import scaling
+from forecastr.network.inputs import encode, encoder_inputs
+from forecastr.training import train
 from tests.conftest import seasonal_frame
 
 

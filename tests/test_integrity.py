@@ -20,9 +20,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecastr import api, artifact
+from forecastr import api
 from forecastr.config import FitConfig
 from forecastr.errors import ForecastrError, ModelFileError
+from forecastr.modelfile import artifact
 from tests.conftest import run_cli, seasonal_frame
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, forecast, model_data
-from forecastr.artifact import build_model, load
+from forecastr import api
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError
-from forecastr.outputs import extra_outputs, quantile_levels
+from forecastr.forecasting import forecast, model_data
+from forecastr.modelfile.artifact import build_model, load
+from forecastr.network.outputs import extra_outputs, quantile_levels
 from tests.conftest import SAMPLE_DATA
 
 TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--window", "24", "--horizon", "6",

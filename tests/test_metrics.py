@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from forecastr import metrics
+from forecastr.evaluation import metrics
 
 ACTUAL = np.array([2.0, 4.0, 0.0, 8.0])
 FORECAST = np.array([3.0, 2.0, 1.0, 8.0])

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from forecastr.config import FitConfig
-from forecastr.inputs import encoder_inputs
-from forecastr.model import Dimensions, Forecaster
+from forecastr.network.inputs import encoder_inputs
+from forecastr.network.model import Dimensions, Forecaster
 
 DIMS = Dimensions(n_inputs=4, n_targets=2, n_calendar=1, n_quantiles=1)
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from forecastr.config import FitConfig
-from forecastr.outputs import Output, extra_outputs, interval_quantiles, intervals, quantile_levels
+from forecastr.network.outputs import (
+    Output,
+    extra_outputs,
+    interval_quantiles,
+    intervals,
+    quantile_levels,
+)
 
 
 def test_quantile_outputs_and_interval_bounds_golden():

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forecastr.panel import row_offsets, row_owners, row_ranges
+from forecastr.data.panel import row_offsets, row_owners, row_ranges
 
 
 @given(lengths=st.lists(st.integers(0, 6), max_size=8), shift=st.integers(0, 50))

@@ -212,7 +212,7 @@ def test_evaluate_table_json_and_golden_structure(cli, models):
 
 
 def test_the_verdict_judges_against_the_best_reference():
-    from forecastr.ui import verdict
+    from forecastr.cli.ui import verdict
 
     # worse than naive, better than seasonal naive: it was "better than seasonal naive"
     assert verdict(0.9, 1.2) == ("MASE relative to the references: 0.900 to seasonal naive, "
@@ -310,8 +310,8 @@ def test_zero_constant_tiny_and_huge_series_are_forecast_sensibly(cli, tmp_path)
 
 def test_a_forecast_that_is_not_finite_is_an_error_and_json_is_strict(cli, tmp_path,
                                                                      monkeypatch):
-    from forecastr import forecast
-    from forecastr.ui import json_text
+    from forecastr.cli.ui import json_text
+    from forecastr.forecasting import forecast
 
     steps = np.arange(60)
     frame = pd.DataFrame({"ds": pd.date_range("2001-01-01", periods=60, freq="MS"),

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import train
 from forecastr.config import FitConfig
 from forecastr.config_values import from_mapping
 from forecastr.errors import ConfigError
-from forecastr.model import Dimensions, Forecaster
-from forecastr.outputs import quantile_levels
+from forecastr.network.model import Dimensions, Forecaster
+from forecastr.network.outputs import quantile_levels
+from forecastr.training import train
 from tests.conftest import SAMPLE_DATA
 
 TINY = ["--hidden", "8", "--layers", "1", "--epochs", "2", "--window", "24", "--horizon", "6",

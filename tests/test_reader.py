@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecastr.config import FitConfig
+from forecastr.data.panel import Panel
+from forecastr.data.reader import read_panel
 from forecastr.errors import DataError
-from forecastr.panel import Panel
-from forecastr.reader import read_panel
 from tests.conftest import SAMPLE_DATA, run_cli
 
 
@@ -808,7 +808,7 @@ def test_numbers_with_thousands_separators_are_read_not_dropped(tmp_path, caplog
 
 
 def test_only_strict_groups_of_three_are_thousands():
-    from forecastr.reader import _grouped_numbers
+    from forecastr.data.reader import _grouped_numbers
 
     assert _grouped_numbers(pd.Series(["1,5", "2,25"]), ".") is None  # not 15 and 225
     assert _grouped_numbers(pd.Series(["01.02.2020"]), ",") is None  # a date, not 1022020
@@ -898,7 +898,7 @@ def test_a_long_files_unused_columns_are_named_with_how_to_use_them(cli, tmp_pat
 
 
 def test_a_long_id_is_cut_short_in_messages(cli, tmp_path):
-    from forecastr.panel import shown_id
+    from forecastr.data.panel import shown_id
 
     assert shown_id("s1") == "'s1'"
     assert shown_id("x" * 1_000_000) == "'" + "x" * 36 + "...'"

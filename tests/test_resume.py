@@ -8,8 +8,8 @@ import contextlib
 import dataclasses
 import logging
 import math
-import signal
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from forecastr import api
-from forecastr.artifact import load
 from forecastr.config import FitConfig
 from forecastr.errors import ConfigError, DataError, Interrupted
-from forecastr.stopping import SignalInterrupt, StopRequest, handle_signals, on_signal
+from forecastr.modelfile.artifact import load
+from forecastr.training.stopping import SignalInterrupt, StopRequest, handle_signals, on_signal
 from tests.conftest import run_cli, seasonal_frame
 
 # dropout and teacher forcing draw random numbers, so a resume that lost a random state shows

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from forecastr import scaling
-from forecastr.panel import Panel, Schema
+from forecastr.data.panel import Panel, Schema
+from forecastr.network import scaling
 
 
 def panel_of(*series: list[list[float]]) -> Panel:

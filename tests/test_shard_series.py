@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecastr import artifact, checkpoint, chunks, sharding
 from forecastr.config import FitConfig
+from forecastr.data import chunks
+from forecastr.data.panel import Schema
+from forecastr.data.reader import read_panel
+from forecastr.data.shards import Shard, shard_of
 from forecastr.errors import ConfigError, DataError
-from forecastr.panel import Schema
-from forecastr.reader import read_panel
-from forecastr.sampling import apportion, epoch_plan
-from forecastr.shards import Shard, shard_of
+from forecastr.modelfile import artifact
+from forecastr.training import checkpoint, sharding
+from forecastr.training.sampling import apportion, epoch_plan
 from tests.test_distributed import run_forecastr, signal_rank_1
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -160,7 +162,7 @@ def test_the_processes_read_dates_in_one_order_which_the_model_keeps(tmp_path):
     panel = read_panel(data)
     assert panel.dayfirst is None
     peers = sharding.Peers((1, 1), None, 0, dayfirst=True)
-    from forecastr.fitting import prepare
+    from forecastr.training.fitting import prepare
 
     assert prepare(panel, FitConfig(), peers).cfg.dayfirst is True
 

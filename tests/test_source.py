@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forecastr.data.source import open_source
 from forecastr.errors import DataError, OutOfMemory, out_of_memory
-from forecastr.source import open_source
 from tests.conftest import SAMPLE_DATA, run_cli
 
 
@@ -81,7 +81,7 @@ def test_truncated_gzip_is_named(tmp_path):
 def test_reading_gzip_gives_the_same_panel_as_plain_text(tmp_path):
     plain = tmp_path / "employment.csv"
     plain.write_bytes(gzip.decompress((SAMPLE_DATA / "employment.csv.gz").read_bytes()))
-    from forecastr.reader import read_panel
+    from forecastr.data.reader import read_panel
 
     a, b = read_panel(plain), read_panel(SAMPLE_DATA / "employment.csv.gz")
     assert a.ids == b.ids and (a.values == b.values).all() and (a.times == b.times).all()
@@ -138,7 +138,7 @@ def test_memory_running_out_while_reading_is_one_line_naming_the_file(monkeypatc
 
 
 def test_memory_running_out_in_training_names_its_size(monkeypatch, tmp_path):
-    from forecastr import train
+    from forecastr.training import train
 
     def exhausted(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "

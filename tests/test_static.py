@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 import torch
 
-from forecastr import api, artifact, static
+from forecastr import api
 from forecastr.config import FitConfig
+from forecastr.data.reader import read_panel
 from forecastr.errors import ConfigError, DataError
-from forecastr.model import Dimensions, Forecaster, Static, embedding_widths
-from forecastr.reader import read_panel
+from forecastr.modelfile import artifact
+from forecastr.network import static
+from forecastr.network.model import Dimensions, Forecaster, Static, embedding_widths
 from tests.conftest import run_cli
 
 STATIC = FitConfig(static_features=("kind", "size"), freq="D")
@@ -228,7 +230,7 @@ def test_loading_a_model_imports_no_compiler(shop_model):
     # the seasonal baseline imported torch._dynamo: 1.2 s of every predict
     folder, _, fitted = shop_model
     assert fitted.dimensions.static_levels and fitted.config.baseline == "seasonal-naive"
-    code = ("import sys\nfrom forecastr import artifact\n"
+    code = ("import sys\nfrom forecastr.modelfile import artifact\n"
             f"artifact.load({str(folder / 'm.fcst')!r})\n"
             "print(sorted(m for m in sys.modules if m.startswith(('torch._dynamo', "
             "'torch._inductor'))))")

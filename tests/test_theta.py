@@ -12,9 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecastr import api, theta
+from forecastr import api
 from forecastr.config import FitConfig
-from forecastr.model import Dimensions, Forecaster
+from forecastr.network import theta
+from forecastr.network.model import Dimensions, Forecaster
 from tests.conftest import SAMPLE_DATA, run_cli
 
 

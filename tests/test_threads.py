@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from forecastr import threads
-from forecastr.threads import ThreadPlan, cgroup_quota, limited, plan, usable_cpus
+from forecastr.network import threads
+from forecastr.network.threads import ThreadPlan, cgroup_quota, limited, plan, usable_cpus
 
 QUICK = ["--window", "12", "--horizon", "3", "--hidden", "4", "--epochs", "1",
          "--epoch-size", "32", "--batch-size", "16", "--val-windows", "1", "--device", "cpu"]
@@ -123,7 +123,7 @@ def test_usable_cpus_is_the_affinity_mask_within_the_quota_rounded_up(tmp_path, 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="affinity masks are Linux's")
 def test_a_process_in_a_one_cpu_affinity_mask_plans_one_thread_whatever_is_asked():
     # as `taskset -c 0 forecastr fit --threads 2` would run
-    code = ("from forecastr.threads import plan; p = plan(2, environ={}); "
+    code = ("from forecastr.network.threads import plan; p = plan(2, environ={}); "
             "print(p.count, '|', p.reason)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, preexec_fn=lambda: os.sched_setaffinity(0, {0}))

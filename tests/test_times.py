@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from forecastr.config import FitConfig
+from forecastr.data.reader import read_panel
+from forecastr.data.times import parse_times
 from forecastr.errors import DataError
-from forecastr.reader import read_panel
-from forecastr.times import parse_times
 
 MONTHS = pd.date_range("2020-01-01", periods=48, freq="MS")
 
@@ -102,7 +102,7 @@ def test_dates_in_a_zone_with_daylight_saving_keep_its_offsets(tmp_path, cli):
 
 
 def test_a_forecast_date_whose_midnight_a_zone_skips_is_written_at_the_next_hour():
-    from forecastr.table import _time_column
+    from forecastr.forecasting.table import _time_column
 
     # Cuba moves its clocks from 00:00 to 01:00 on 2024-03-10, and back at 01:00 in November
     days = np.array(["2024-03-09", "2024-03-10", "2024-03-11"], dtype="datetime64[ns]")

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecastr import api
-from forecastr.artifact import build_model
 from forecastr.config import FitConfig
-from forecastr.forecast import forecast
-from forecastr.reader import read_panel
-from forecastr import train as train_module
-from forecastr.train import TrainingError, Windows, validation_step
+from forecastr.data.reader import read_panel
+from forecastr.forecasting.forecast import forecast
+from forecastr.modelfile.artifact import build_model
+from forecastr.training import train as train_module
+from forecastr.training.train import TrainingError, Windows, validation_step
 from tests.conftest import SAMPLE_DATA, run_cli
 
 # epoch_size 0: an epoch is one pass over the windows, so that epochs are easy to count
@@ -106,7 +106,7 @@ def test_beats_naive_and_seasonal_naive_on_a_seasonal_series(mode):
 
 
 def test_epoch_size_bounds_the_windows_of_each_epoch(long_csv, monkeypatch):
-    from forecastr import train
+    from forecastr.training import train
 
     batches = []
     original = train.TrainingData.batch
@@ -122,7 +122,7 @@ def test_epoch_size_bounds_the_windows_of_each_epoch(long_csv, monkeypatch):
 
 
 def test_small_data_are_drawn_several_times_over_in_an_epoch(long_csv, monkeypatch):
-    from forecastr import train
+    from forecastr.training import train
 
     drawn = []
     original = train.TrainingData.batch
@@ -189,7 +189,7 @@ def test_a_model_that_never_beat_its_starting_point_says_it_forecasts_that(tmp_p
 
 
 def test_the_summary_says_how_far_training_beat_the_starting_point():
-    from forecastr.ui import kept
+    from forecastr.cli.ui import kept
 
     assert kept({"baseline_loss": 0.0200, "best_loss": 0.0150, "best_epoch": 4}, "theta") == \
         " (the theta starting point's: 0.0200; 25% lower)"

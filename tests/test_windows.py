@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecastr.config import FitConfig
+from forecastr.data.panel import Panel, Schema, tail
+from forecastr.data.reader import read_panel
 from forecastr.errors import DataError
-from forecastr.panel import Panel, Schema, tail
-from forecastr.reader import read_panel
-from forecastr.windows import build, gather
+from forecastr.network.windows import build, gather
 
 
 def make_panel(lengths: list[int], n_features: int = 0, seed: int = 0) -> Panel:

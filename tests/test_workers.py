@@ -5,6 +5,7 @@ Spark (local mode), each giving the forecasts the CLI writes for the same file. 
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import os
 import sys
@@ -53,7 +54,7 @@ def test_dask_map_partitions_on_a_local_cluster_gives_the_clis_forecasts(cli, fi
         whole = rows.shuffle(on="unique_id", npartitions=4)  # ... a shuffle puts them together
         forecast = whole.map_partitions(functools.partial(api.forecast_frame, model),
                                         meta=api.forecast_columns(model)).compute()
-        loads = client.run(lambda: __import__("forecastr.prediction").prediction
+        loads = client.run(lambda: importlib.import_module("forecastr.forecasting.prediction")
                            ._cached.cache_info().misses)
     assert sorted(loads.values()) == [1, 1]  # once per worker, for all its partitions
     pd.testing.assert_frame_equal(by_series(forecast), expected(cli, csv, model), rtol=1e-6)

@@ -10,8 +10,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecastr.table import FORECAST_DIGITS, significant
-from forecastr.writer import _csv_by_columns, render
+from forecastr.data.writer import _csv_by_columns, render
+from forecastr.forecasting.table import FORECAST_DIGITS, significant
 
 ROWS = st.integers(min_value=1, max_value=12)
 TEXTS = st.one_of(st.none(), st.text(alphabet='ab ,"\n;é-_0', max_size=6))

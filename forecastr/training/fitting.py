@@ -1,0 +1,331 @@
+"""Fitting: a panel settled, windowed and scaled for training (prepare), the network trained
+on it with checkpoints on request, conformal widths calibrated, and the model file written
+(fit)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from forecastr.clock import Clock
+from forecastr.config import FitConfig
+from forecastr.data import calendar
+from forecastr.data.calendar import rhythm
+from forecastr.data.panel import Panel, time_text
+from forecastr.data.reader import read_panel
+from forecastr.data.shards import Shard
+from forecastr.data.writer import check_writable
+from forecastr.errors import ConfigError, Interrupted, PeerFailed, out_of_memory
+from forecastr.network import scaling, static, threads
+from forecastr.network.outputs import quantile_levels
+from forecastr.network.windows import Split, build
+from forecastr.training import sharding
+from forecastr.training.resume import UnfitState
+from forecastr.training.stopping import StopRequest
+
+if TYPE_CHECKING:
+    from forecastr.modelfile.artifact import Artifact
+
+log = logging.getLogger(__name__)
+FEWER_SERIES = "split DATA into files of fewer series, or run where there is more memory"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A trained model: its artifact (what the model file holds) and where it was written."""
+
+    artifact: Artifact
+    output: Path | None
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per phase
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A panel made ready for training: its windows, its scaling, and the scaled values with
+    calendar channels, under a config whose data-dependent choices are settled."""
+
+    cfg: FitConfig  # settled: window, horizon, calendar and highway are set
+    panel: Panel
+    split: Split
+    stats: scaling.ScaleStats
+    calendar: tuple[str, ...]
+    values: np.ndarray  # (T_total, C + A) float32: scaled targets and features, calendar
+    season: int  # steps per seasonal cycle, for the seasonal-naive baseline
+    static_stats: static.StaticStats
+    static_codes: np.ndarray  # (S, G) int64 levels of the categorical features (and the id)
+    static_numbers: np.ndarray  # (S, Z) float32 scaled numeric static features
+
+
+def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -> Prepared:
+    """Settle the config for the panel's frequency, then window and scale it, as fit does.
+    `peers`: the panel is one process's share of the series (--shard-series), and its
+    static features and ids are encoded as the whole panel's."""
+    cfg = calendar.settle(cfg, panel.schema.freq)
+    decided = panel.dayfirst if peers is None else peers.dayfirst
+    if cfg.dayfirst is None and decided is not None:  # the order the data decided, kept,
+        # so that predict reads dates such as 01/02/2020 alike in any file or chunk
+        cfg = dataclasses.replace(cfg, dayfirst=decided)
+    split = build(panel, cfg.window, cfg.horizon, cfg.stride, cfg.val_windows)
+    stats = scaling.fit(panel, cfg.scaler, split.train_ends)
+    names = calendar.names(cfg, panel.schema.freq)
+    values = np.concatenate([scaling.apply(panel, stats),
+                             calendar.features(panel.times, names)], axis=1)
+    static_stats = static.fit(panel) if peers is None else peers.static
+    first = 0 if peers is None else peers.first
+    codes, numbers = static.encode(panel, static_stats, first + np.arange(panel.n_series)
+                                   if cfg.id_embedding else None)
+    return Prepared(cfg, panel, split, stats, names, values,
+                    rhythm(panel.schema.freq).season, static_stats, codes, numbers)
+
+
+def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
+        output: str | Path | None = None, *,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        stop: StopRequest | None = None, resume: bool = False,
+        checkpoint: str | Path | None = None, shard_series: bool = False) -> FitResult:
+    """Train a recurrent forecaster on a CSV (or a panel already read) and, when `output` is
+    given, write its model file.
+
+    The output folder is checked before reading or training, so a bad path fails at once.
+    When `stop` is requested during training, the state is written to `checkpoint` (by
+    default OUTPUT.ckpt) and Interrupted is raised; `resume=True` continues from it and ends
+    where an uninterrupted run would have. A resumed run removes its checkpoint when it
+    finishes; a fresh run leaves one it finds (another run's) and says so. `shard_series`:
+    of several processes (torchrun), each reads only the series whose id hashes to it.
+    """
+    from forecastr.training import distributed
+
+    cfg = cfg or FitConfig()
+    try:
+        with threads.limited(threads.plan(cfg.threads)) as used:
+            log.info("threads: %s", used.describe())
+            result = _fit(source, cfg, output, on_epoch, stop, resume, checkpoint,
+                          shard_series, used)
+    except (PeerFailed, Interrupted):  # of several processes: all stop; a group left to
+        distributed.finish()  # the interpreter's exit can abort it (SIGABRT)
+        raise
+    # a process failing on its own leaves the group by exiting, once it has said why, so
+    # that the launcher hears of its failure first, not of the others' that follow from it
+    distributed.finish()
+    return result
+
+
+def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
+         output: str | Path | None, on_epoch: Callable[[dict[str, Any]], None] | None,
+         stop: StopRequest | None, resume: bool, checkpoint: str | Path | None,
+         shard_series: bool, used: threads.ThreadPlan) -> FitResult:
+    import torch
+
+    from forecastr.modelfile import artifact, container
+    from forecastr.network import device
+    from forecastr.network.model import Dimensions, Ensemble, static_inputs
+    from forecastr.training import checkpoint as checkpoints
+    from forecastr.training import distributed, train
+
+    group = distributed.from_environment()  # one of several processes (torchrun)
+    main = group is None or group.main
+    if group is not None and not isinstance(source, Panel) and str(source) == "-":
+        raise ConfigError("a distributed fit reads DATA on every process: give a file, not "
+                          "stdin")
+    sharded = shard_series and group is not None
+    if shard_series and group is None:
+        log.info("--shard-series: one process reads every series (start several with --nproc "
+                 "or torchrun to split them)")
+    if sharded and isinstance(source, Panel):
+        raise ConfigError("--shard-series: each process reads its own series from DATA; give "
+                          "a file, not a panel already read")
+
+    if checkpoint is None and output is not None:
+        checkpoint = checkpoints.path_for(output)
+    if output is not None:
+        check_writable(output, inputs={} if isinstance(source, Panel) else {"DATA": source})
+    if not resume and checkpoint is not None and Path(checkpoint).is_file():
+        log.warning("%s: an interrupted run's checkpoint is there; this fit starts afresh and "
+                    "leaves it unless it is interrupted too (pass --resume to continue that "
+                    "run instead)", checkpoint)
+    if resume and (checkpoint is None or not Path(checkpoint).is_file()):
+        raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
+                          f"continue from; run without --resume to start")
+    target_device = device.resolve_device(cfg.device)
+    if group is not None:
+        target_device = distributed.start(group, target_device)
+    precision = device.resolve_precision(cfg.precision, target_device)
+    clock = Clock()
+    watched = distributed.peers_watched(group if sharded else None)  # a peer that failed
+    with sharding.held_warnings(group if sharded else None) as notes, watched:  # reading
+        panel = source if isinstance(source, Panel) else read_panel(
+            source, cfg, shard=Shard(group.rank + 1, group.world) if sharded else None)
+        peers = sharding.introduce(panel, group) if sharded else None
+        clock.lap("read")
+        with out_of_memory(f"building the windows of {panel.n_series:,} series "
+                           f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):
+            ready = prepare(panel, cfg, peers)
+    clock.lap("windows")
+    cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
+    digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
+                                     split.train.series, split.val.origins)
+    whole = None
+    if sharded:  # what the loop and the model file need of the other processes' series
+        with distributed.peers_watched(group):
+            sharding.said(notes, group)
+            whole = sharding.account(split, ready.stats, _series_record(panel), digest,
+                                     group, cfg.batch_size, panel.source)
+        group = dataclasses.replace(group, held=whole.held, val_windows=whole.val_windows)
+        digest = whole.digest
+    n_val = len(split.val) if whole is None else whole.val_windows
+    if cfg.val_windows and not n_val:
+        log.warning("%s: no series is long enough to hold out validation windows; early "
+                    "stopping watches the training loss", panel.source)
+    _check_conformal(cfg, n_val, panel.source)
+    n_series = panel.n_series if peers is None else peers.total
+    record = _series_record(panel) if whole is None else whole.series
+    state = checkpoints.load(checkpoint, cfg, digest, _world(group), sharded) if resume \
+        else None
+    if state is not None and group is not None:
+        state = distributed.own_random(state, group)
+    levels = quantile_levels(cfg)
+    # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
+    dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
+                      n_calendar=values.shape[1] - panel.values.shape[1],
+                      n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
+                      season=ready.season, n_future=len(panel.schema.future_features),
+                      static_levels=static.embedding_levels(
+                          ready.static_stats, n_series if cfg.id_embedding else None),
+                      n_static_numbers=ready.static_numbers.shape[1])
+    torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
+    model = Ensemble(cfg, dims).to(target_device)
+    if group is not None and group.rank:  # the same weights, each rank its own dropout
+        torch.manual_seed(cfg.seed + group.rank)  # masks (rank 0 draws as one process does)
+    parameters = sum(p.numel() for p in model.parameters())
+    if output is not None:  # a full disk fails now, not after training
+        check_writable(output, _bytes_to_write(parameters, record["ids"]))
+    data = train.TrainingData(
+        values=torch.from_numpy(values).to(target_device),
+        indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
+        horizon=cfg.horizon, n_targets=panel.schema.n_targets,
+        known_from=panel.schema.future_from,
+        window_floor=scaling.window_floor(ready.stats),
+        static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
+    stop = stop or StopRequest()
+    asked = stop.requested if group is None else (  # which signal, for the other ranks
+        lambda: (getattr(stop, "signal", None) or signal.SIGTERM) if stop.requested()
+        else None)
+    val_windows = train.Windows.from_index(split.val, target_device)
+    try:
+        with stop.deferred(), device.flush_denormals(target_device), \
+                distributed.peers_watched(group), out_of_memory(
+                f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
+                f"of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
+            result = train.train(
+                model, data, train.Windows.from_index(split.train, target_device),
+                val_windows, cfg, target_device, precision, on_epoch if main else None, asked,
+                state, group)
+        clock.lap("training")
+    except UnfitState as exc:
+        raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
+                          f"start over") from None
+    except train.Paused as paused:
+        if group is not None:  # each rank's dropout masks go on as they would have
+            with distributed.peers_watched(group):
+                paused.state = distributed.with_every_ranks_random(paused.state, group)
+        if checkpoint is not None and main:
+            checkpoints.save(checkpoint, paused.state, cfg, digest, _world(group), sharded)
+        if group is not None:  # every rank exits as the one that was sent a signal, and only
+            # once the checkpoint is written (the launcher stops the rest when one exits)
+            if isinstance(stop, StopRequest) and stop.signal is None:
+                stop.signal = paused.signal
+            group.wait()
+        raise Interrupted(f"training stopped at {paused.where}; " + (
+            f"checkpoint written to {checkpoint}" if checkpoint is not None
+            else "no checkpoint written (no output path)"),
+            None if checkpoint is None else str(checkpoint)) from None
+    if result.stopped.startswith("diverged"):
+        log.warning("training %s (loss not finite); kept the weights of epoch %d",
+                    result.stopped, result.best_epoch)
+    summary = {**dataclasses.asdict(result), "device": str(target_device),
+               "processes": _world(group), "threads": used.count,
+               "threads_reason": used.reason,
+               "precision": precision, "train_windows": len(split.train) if whole is None
+               else sum(whole.held), "val_windows": n_val,
+               "monitored": "validation" if n_val else "training", "parameters": parameters,
+               "padded_series": len(split.padded) if whole is None else whole.padded,
+               "skipped_series": list(split.skipped if whole is None else whole.skipped),
+               "resumed": resume, "data": panel.source}
+    if peers is not None:  # each process read only its own series
+        summary["series_per_process"] = list(peers.series)
+    calibrated = None
+    if cfg.intervals and cfg.interval_method == "conformal":
+        with device.flush_denormals(target_device):
+            errors = train.residuals(model, data, val_windows, cfg, target_device, precision
+                                     ) if len(val_windows) else torch.zeros(
+                (0, cfg.horizon, panel.schema.n_targets))
+        errors, series = errors.numpy(), split.val.series
+        if peers is not None:  # widths from every process's windows
+            with distributed.peers_watched(group):
+                errors, series = sharding.residuals(errors, series, peers.first, group)
+        calibrated = calibrate_intervals(errors, series, n_series, cfg.intervals)
+    fitted = artifact.Artifact(
+        config=cfg, schema=panel.schema,
+        dimensions=dims, calendar=ready.calendar,
+        scaling=ready.stats if whole is None else whole.scaling,
+        series=record, state_dict=model.state_dict(), training=summary,
+        versions=container.versions(), conformal=calibrated,
+        static=ready.static_stats if panel.schema.static_features else None)
+    if output is not None and main:
+        artifact.save(output, fitted)
+        clock.lap("saving")
+    if resume and main:  # finished: the interrupted run its checkpoint held is over
+        Path(checkpoint).unlink(missing_ok=True)
+    if group is not None:
+        group.wait()  # the model file is there before any rank says it is done
+    log.info("timings: %s", clock)
+    return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
+
+
+def _world(group: Any) -> int:
+    return 1 if group is None else group.world
+
+
+def _check_conformal(cfg: FitConfig, n_val: int, source: str) -> None:
+    """Conformal intervals need enough held-out windows for their level; say so before
+    training, not after."""
+    from forecastr.network.conformal import needed
+
+    if not cfg.intervals or cfg.interval_method != "conformal":
+        return
+    widest = max(cfg.intervals)
+    if n_val < needed(widest / 100):
+        raise ConfigError(f"{source}: {n_val} validation windows are too few for a {widest:g}% "
+                          f"conformal interval (at least {needed(widest / 100)} are needed); "
+                          f"raise --val-windows or use --interval-method quantile")
+
+
+def calibrate_intervals(errors: np.ndarray, series: np.ndarray, n_series: int,
+                        levels: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """Conformal half-widths from validation errors (N, H, K) in the model's scaled units:
+    per series where it has enough, pooled otherwise, and pooled for new series."""
+    from forecastr.network import conformal
+
+    widths, pooled = conformal.calibrate(errors, series, n_series,
+                                         [level / 100 for level in levels])
+    return {"widths": widths, "pooled": pooled}  # (S, J, H, K) and (J, H, K)
+
+
+def _bytes_to_write(parameters: int, ids: list[str]) -> int:
+    """About the most that fit writes: the model file and a checkpoint (weights, best
+    weights and Adam's two moments) in float32, the series record, room for metadata."""
+    return 6 * 4 * parameters + 100 * len(ids) + sum(map(len, ids)) + 10**6
+
+
+def _series_record(panel: Panel) -> dict[str, list]:
+    last = panel.times[panel.indptr[1:] - 1]
+    as_text = [time_text(t, True) for t in last]
+    return {"ids": list(panel.ids), "last_times": as_text,
+            "lengths": [int(n) for n in panel.lengths]}
