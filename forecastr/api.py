@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from forecastr.data.shards import Shard
     from forecastr.forecasting.prediction import Predictor
-    from forecastr.modelfile.artifact import Artifact
+    from forecastr.modelfile.contents import Artifact
 
 log = logging.getLogger(__name__)
 

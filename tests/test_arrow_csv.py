@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 
 from forecastr.config import FitConfig
 from forecastr.data import arrow_csv
+from forecastr.data.csv_text import parse_csv, sniff_delimiter
 from forecastr.data.panel import Panel
-from forecastr.data.reader import parse_csv, read_panel, sniff_delimiter
+from forecastr.data.reader import read_panel
 from forecastr.data.source import open_source
 from forecastr.errors import DataError
 from tests.conftest import SAMPLE_DATA

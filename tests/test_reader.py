@@ -808,7 +808,7 @@ def test_numbers_with_thousands_separators_are_read_not_dropped(tmp_path, caplog
 
 
 def test_only_strict_groups_of_three_are_thousands():
-    from forecastr.data.reader import _grouped_numbers
+    from forecastr.data.csv_text import _grouped_numbers
 
     assert _grouped_numbers(pd.Series(["1,5", "2,25"]), ".") is None  # not 15 and 225
     assert _grouped_numbers(pd.Series(["01.02.2020"]), ",") is None  # a date, not 1022020

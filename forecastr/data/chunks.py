@@ -21,8 +21,8 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from forecastr.data.csv_text import above_header, decimal_mark, parser_error, sniff_delimiter
 from forecastr.data.panel import shown_id
-from forecastr.data.reader import above_header, decimal_mark, parser_error, sniff_delimiter
 from forecastr.data.shards import BY_ID, Shard, nothing_held
 from forecastr.data.source import FIRST_BLOCK, GZIP_MAGIC, Excerpt, gzip_damaged, opened
 from forecastr.errors import DataError

@@ -12,7 +12,7 @@ import torch
 from forecastr.data import calendar
 from forecastr.data.future import future_times
 from forecastr.data.panel import Panel, select, tail
-from forecastr.modelfile.artifact import Artifact
+from forecastr.modelfile.contents import Artifact
 from forecastr.network import conformal, scaling
 from forecastr.network.device import autocast, flush_denormals
 from forecastr.network.inputs import Encoded, encode

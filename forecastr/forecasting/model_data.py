@@ -11,7 +11,7 @@ from forecastr.config import FitConfig
 from forecastr.data.panel import Panel
 from forecastr.data.reader import read_panel
 from forecastr.errors import DataError, UnknownFrequency
-from forecastr.modelfile.artifact import Artifact
+from forecastr.modelfile.contents import Artifact
 
 
 def read_for_model(source: str | Path | BinaryIO, loaded: Artifact,

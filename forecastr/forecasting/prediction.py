@@ -24,7 +24,7 @@ from forecastr.network.threads import ThreadPlan, limited, plan
 if TYPE_CHECKING:
     import pandas as pd
 
-    from forecastr.modelfile.artifact import Artifact
+    from forecastr.modelfile.contents import Artifact
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""The .fcst model file's schema: what a fitted model stores (Artifact), its format version
-with the upgrades from older ones, and the network built from it. The bytes go through the
-safe container (container.py) that checkpoints use too."""
+"""The .fcst model file: its format version with the upgrades from older ones, saving and
+loading what a fitted model stores (contents.Artifact, checked by integrity.py), and the
+network built from it. The bytes go through the safe container (container.py) that
+checkpoints use too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import dataclasses
 import datetime
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from forecastr.config_values import from_mapping
 from forecastr.data.panel import Schema
 from forecastr.errors import ConfigError, ModelFileError
 from forecastr.modelfile import container, integrity
+from forecastr.modelfile.contents import Artifact
 from forecastr.network.model import Dimensions, Ensemble
 from forecastr.network.scaling import ScaleStats
-from forecastr.network.static import StaticStats
 
 MODEL = container.Kind(
     format="forecastr-model", noun="model file",
@@ -121,33 +121,6 @@ UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
 REQUIRED = ("config", "schema", "dimensions", "calendar", "scaling", "series", "state_dict",
             "training", "versions")
 ENTRIES = {*REQUIRED, "format", "format_version", "created", "conformal", "static"}
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """Everything a model file holds, typed again after loading."""
-
-    config: FitConfig  # settled: window, horizon, calendar and highway are set
-    schema: Schema
-    dimensions: Dimensions
-    calendar: tuple[str, ...]  # calendar feature names, in channel order
-    scaling: ScaleStats
-    series: dict[str, Any]  # ids (S,) and last_times (S,) seen in training
-    state_dict: dict[str, torch.Tensor]
-    training: dict[str, Any]  # summary: epochs, best epoch and loss, seconds, device, ...
-    versions: dict[str, str]
-    # conformal interval half-widths in the model's scaled units: widths (S, J, H, K) per
-    # training series and level, pooled (J, H, K) for series the model never saw
-    conformal: dict[str, np.ndarray] | None = None
-    static: StaticStats | None = None  # what fit learnt of the static features
-
-    @property
-    def window(self) -> int:
-        return self.config.window
-
-    @property
-    def horizon(self) -> int:
-        return self.config.horizon
 
 
 def save(path: str | Path, artifact: Artifact) -> None:

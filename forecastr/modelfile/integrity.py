@@ -25,7 +25,7 @@ from forecastr.network.outputs import quantile_levels
 from forecastr.network.static import StaticStats, embedding_levels
 
 if TYPE_CHECKING:
-    from forecastr.modelfile.artifact import Artifact
+    from forecastr.modelfile.contents import Artifact
 
 # the share of a window's level below which its spread is not scaled: 0.1 by default, 0
 # in files of format 2 and older; above 1 it would no longer be a floor but the scale

@@ -31,7 +31,7 @@ from forecastr.training.resume import UnfitState
 from forecastr.training.stopping import StopRequest
 
 if TYPE_CHECKING:
-    from forecastr.modelfile.artifact import Artifact
+    from forecastr.modelfile.contents import Artifact
 
 log = logging.getLogger(__name__)
 FEWER_SERIES = "split DATA into files of fewer series, or run where there is more memory"
