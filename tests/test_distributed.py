@@ -229,7 +229,7 @@ def test_processes_whose_launcher_was_killed_end_without_writing(tmp_path):
 def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed():
     from types import SimpleNamespace as Failure
 
-    from forecastr.cli.commands import cause
+    from forecastr.cli.launch import cause
 
     bad_input = {0: Failure(exitcode=-15, timestamp=7), 1: Failure(exitcode=2, timestamp=7)}
     assert cause(bad_input)[0] == 1  # rank 0 was only stopped by the launcher
@@ -253,19 +253,19 @@ def test_the_failure_that_ended_a_run_is_its_cause_not_the_others_that_followed(
 def test_each_process_reports_its_status_and_end_to_the_launcher(tmp_path, monkeypatch):
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
-    from forecastr.cli.commands import _report_status, cause
+    from forecastr.cli.launch import cause, report_status
 
     failures = {}
     for rank, code in [(1, 2), (0, 143)]:  # rank 1 ends first, then rank 0 is stopped
         reply = tmp_path / f"{rank}.json"  # the file torch's launcher gives each process
         monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(reply))
-        _report_status(code)
+        report_status(code)
         failures[rank] = ProcessFailure(local_rank=rank, pid=1, exitcode=code,
                                         error_file=str(reply))  # read as torch reads it
     assert cause(failures)[0] == 1
     assert "forecastr exited with status 2" in failures[1].message
     monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", "")  # torch's launcher logging nowhere
-    _report_status(2)
+    report_status(2)
 
 
 def test_resuming_with_another_number_of_processes_is_refused(tmp_path):

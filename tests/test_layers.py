@@ -25,7 +25,7 @@ LAYERS = {  # module (its path under forecastr/) -> layer
     "modelfile.integrity": 3, "training.checkpoint": 3, "training.resume": 3,
     "training.sharding": 3, "training.train": 3,
     "api": 4, "training.fitting": 4,
-    "cli.commands": 5, "cli.options": 5, "cli.stdout": 5, "cli.ui": 5,
+    "cli.commands": 5, "cli.launch": 5, "cli.options": 5, "cli.stdout": 5, "cli.ui": 5,
 }
 HEAVY = {"torch", "pandas", "numpy", "rich", "yaml", "matplotlib"}
 

@@ -8,20 +8,18 @@ shell completion never load torch or pandas.
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 import os
 import shlex
 import signal
 import sys
 import tempfile
-import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
+from forecastr.cli.launch import EXIT_BY_SIGNAL, launch, report_status
 from forecastr.cli.options import build_config, config_options, field_options, output_options
 from forecastr.cli.stdout import (
     EXIT_BROKEN_PIPE,
@@ -32,7 +30,6 @@ from forecastr.cli.stdout import (
 )
 from forecastr.errors import DataError, ForecastrError, Interrupted
 from forecastr.training.stopping import (
-    LAUNCHER_PID,
     SignalInterrupt,
     StopRequest,
     end_with_launcher,
@@ -40,7 +37,6 @@ from forecastr.training.stopping import (
 )
 from forecastr.version import __version__
 
-EXIT_BY_SIGNAL = 128  # a process ended by signal N reports 128 + N in the shell
 EXIT_INTERRUPTED = EXIT_BY_SIGNAL + 2  # SIGINT
 _ARGUMENTS: list[str] = []  # the command line main() runs
 
@@ -116,7 +112,7 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
     if output == "-":  # a model file is binary, and a checkpoint needs a place beside it
         raise click.UsageError("-o -: a model file cannot go to stdout; give a file path")
     if nproc > 1:
-        launch(nproc, data, cfg.threads)
+        launch(nproc, data, cfg.threads, _ARGUMENTS)
         return
     from forecastr import api
     from forecastr.cli import ui
@@ -133,89 +129,6 @@ def fit(ctx: click.Context, data: str | None, output: str | None, resume: bool,
         click.echo("forecastr: " + ui.fit_summary(result.artifact.training,
                                                   result.artifact.config, output),
                    err=True)
-
-
-def launch(nproc: int, data: str, threads_asked: int | None) -> None:
-    """`fit --nproc N`: this same command on N processes, started by torch's own launcher
-    (torch.distributed.run, what torchrun runs) on this machine; exits with the status of
-    the rank whose failure ended the run (143 when one was sent SIGTERM)."""
-    from torch.distributed import run as torchrun
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-
-    from forecastr.network import threads
-
-    if os.environ.get("WORLD_SIZE", "1") != "1":
-        raise click.UsageError("--nproc inside a distributed launch: torchrun starts the "
-                               "processes already")
-    if data == "-":
-        raise click.UsageError("--nproc: every process reads DATA, so it must be a file, not "
-                               "stdin")
-    rest, skip = [], False
-    for argument in _ARGUMENTS:  # the same command, without --nproc
-        if skip or argument == "--nproc" or argument.startswith("--nproc="):
-            skip = argument == "--nproc"
-            continue
-        rest.append(argument)
-    if "OMP_NUM_THREADS" not in os.environ:  # the user's wins; else each process's share of
-        # the CPUs, set before torch starts in the processes (torchrun would set 1 otherwise)
-        share = str(threads.plan(threads_asked, processes=nproc).count)
-        os.environ["OMP_NUM_THREADS"] = os.environ[threads.LAUNCHER_MARK] = share
-    # the ranks say what went wrong; the launcher's own log of it would say it again. Each
-    # of torch's elastic modules sets its logger's level itself, so the parent's is not enough
-    for name in [*logging.root.manager.loggerDict, "torch.distributed.elastic"]:
-        if name.startswith("torch.distributed.elastic"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-    os.environ["FORECASTR_NPROC"] = str(nproc)  # so that rank 0's hint to resume has it
-    os.environ[LAUNCHER_PID] = str(os.getpid())  # the ranks end with it (stopping.py)
-    try:
-        torchrun.run(torchrun.parse_args(["--standalone", "--nnodes", "1", "--nproc-per-node",
-                                          str(nproc), "-m", "forecastr", *rest]))
-    except SignalException as exc:  # Ctrl-C, SIGTERM or SIGHUP to the launcher: torch's
-        # launcher passed it on to the ranks and waited for them; rank 0 said what was kept
-        raise click.exceptions.Exit(EXIT_BY_SIGNAL + int(exc.sigval)) from None
-    except ChildFailedError as exc:
-        rank, failure = cause(exc.failures)
-        if failure.exitcode < 0:  # killed: it could not say so itself
-            click.echo(f"forecastr: error: process {rank} of {nproc} was killed by "
-                       f"{signal.Signals(-failure.exitcode).name}", err=True)
-        raise click.exceptions.Exit(EXIT_BY_SIGNAL - failure.exitcode if failure.exitcode < 0
-                                    else failure.exitcode) from None
-
-
-def cause(failures: dict[int, Any]) -> tuple[int, Any]:
-    """The rank whose failure ended a distributed run, and its failure (torch's
-    ProcessFailure: exitcode, timestamp, error_file_data). The others exit 1 (PeerFailed)
-    when they notice, or are stopped by the launcher: killed by its SIGTERM, or exiting 143
-    from their own handler of it. A more telling status than 1 or -SIGTERM (2 for bad
-    input, a signal) is the cause; among those, the one that ended first (a 143 that the
-    launcher's stopping gave ends after the failure that made it stop), then the lowest
-    rank."""
-    following = (1, -signal.SIGTERM)
-    telling = {r: f for r, f in failures.items() if f.exitcode not in following} or failures
-    return min(telling.items(), key=lambda item: (_ended(item[1]), item[0]))
-
-
-def _ended(failure: Any) -> float:
-    """When a failed rank ended: as it reported itself (_report_status), else when torch's
-    launcher saw it, in whole seconds rounded down. That clock alone puts a rank that the
-    launcher stopped (143) in the same second as the one whose end made it stop it, and the
-    lower rank won the tie; the reports keep their order, since one reports before it
-    exits and the launcher stops the others only after it sees that exit."""
-    reported = (getattr(failure, "error_file_data", None) or {}).get("timestamp")
-    return float(reported) if isinstance(reported, (int, float)) else failure.timestamp
-
-
-def _report_status(code: int) -> None:
-    """Leave this process's exit status, and the time it ends, in the reply file that
-    torch's launcher gives each process it starts (TORCHELASTIC_ERROR_FILE), for `cause`;
-    in torch's own format for a message without a traceback, so that torchrun shows it."""
-    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
-    if path:
-        report = {"message": f"forecastr exited with status {code}; its own message is on "
-                             f"its stderr", "timestamp": time.time()}
-        with contextlib.suppress(OSError):
-            Path(path).write_text(json.dumps(report))
 
 
 def _resume_command(args: list[str]) -> str:
@@ -479,6 +392,6 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         if code:  # for the launcher, which cannot tell the order of its processes' ends
-            _report_status(code)
+            report_status(code)
         os._exit(code)
     sys.exit(code)
