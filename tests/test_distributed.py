@@ -72,7 +72,7 @@ def test_distributed_training_on_one_rank_is_exactly_training_without_it(one_ran
     cfg = FitConfig(hidden=8, layers=2, window=8, horizon=4, max_steps=6, batch_size=32,
                     val_windows=2, seed=3, **options)
     shared = api.fit(PRISON, cfg, tmp_path / "ddp.fcst").artifact
-    monkeypatch.setattr(distributed, "from_environment", lambda: None)
+    monkeypatch.setattr(distributed, "from_environment", distributed.Alone)
     plain = api.fit(PRISON, cfg, tmp_path / "plain.fcst").artifact
     assert shared.training["processes"] == 1 and shared.training["steps"] == 6
     for name, tensor in plain.state_dict.items():
@@ -154,11 +154,13 @@ def signal_at_epoch_3(model: Path, signum: int, rank: int | None = 1,
     fit = fit or [PRISON, *SMALL[:-1], *LONG]
     started = subprocess.Popen(forecastr_command("fit", "-o", model, "--verbose", *fit),
                                stderr=subprocess.PIPE, text=True)
+    seen = []
     for line in started.stderr:
+        seen.append(line)
         if re.search(r"epoch\s+3\b", line):
             break
     ranks = _children(started.pid)
-    assert sorted(ranks) == [0, 1]
+    assert sorted(ranks) == [0, 1], "".join(seen)  # what the run said, if it ended early
     os.kill(started.pid if rank is None else ranks[rank], signum)
     return started, ranks
 

@@ -41,6 +41,8 @@ class Group:
     held: tuple[int, ...] | None = None
     val_windows: int = 0  # the validation windows of all ranks, when each holds its own
 
+    alone = False  # see Alone
+
     @property
     def main(self) -> bool:
         """The rank that shows progress and writes the model file and checkpoints."""
@@ -106,6 +108,41 @@ class Group:
             find_unused_parameters=False)  # every parameter takes part in every batch
 
 
+class Alone:
+    """This process training a model by itself: a Group's methods, which here have no one to
+    share with or wait for, so that training reads the same for one process or many."""
+
+    alone = True
+    rank, world, local_rank, main, sharded = 0, 1, 0, True, False
+    held: tuple[int, ...] | None = None
+    val_windows = 0
+
+    def share(self, chosen: torch.Tensor, size: int) -> tuple[torch.Tensor, float]:
+        return chosen, 1.0  # the whole batch, at its own weight
+
+    def gather(self, value: Any) -> list[Any]:
+        return [value]
+
+    def agree(self, signum: int | None, time_up: bool, loss_sum: torch.Tensor
+              ) -> tuple[int | None, bool, torch.Tensor]:
+        return signum, time_up, loss_sum
+
+    def total(self, value: torch.Tensor) -> torch.Tensor:
+        return value
+
+    def latest(self, seconds: float) -> float:
+        return seconds
+
+    def wait(self) -> None:
+        pass
+
+    def wrap(self, module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        return module
+
+
+ALONE = Alone()
+
+
 def with_every_ranks_random(state: dict[str, Any], group: Group) -> dict[str, Any]:
     """A training snapshot (resume.snapshot, rank 0's) with every rank's random states
     beside it, so that a resumed run draws each rank's dropout masks as it would have."""
@@ -122,11 +159,11 @@ def own_random(state: dict[str, Any], group: Group) -> dict[str, Any]:
     return {**state, "random": ranks[group.rank]}
 
 
-def from_environment() -> Group | None:
-    """The group this process belongs to when a launcher started several, else None."""
+def from_environment() -> Group | Alone:
+    """The group this process belongs to when a launcher started several, else Alone."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
-        return None
+        return Alone()
     try:
         return Group(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", 0)))
     except (KeyError, ValueError):
@@ -134,9 +171,11 @@ def from_environment() -> Group | None:
                           "torchrun or fit --nproc") from None
 
 
-def start(group: Group, device: torch.device) -> torch.device:
+def start(group: Group | Alone, device: torch.device) -> torch.device:
     """Join the process group (NCCL for CUDA, gloo otherwise); the device this rank trains
-    on (its own GPU: cuda:LOCAL_RANK)."""
+    on (its own GPU: cuda:LOCAL_RANK). Alone, there is nothing to join."""
+    if group.alone:
+        return device
     if device.type == "cuda":
         device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(device)
@@ -149,13 +188,13 @@ def start(group: Group, device: torch.device) -> torch.device:
 
 
 @contextlib.contextmanager
-def peers_watched(group: Group | None) -> Iterator[None]:
+def peers_watched(group: Group | Alone) -> Iterator[None]:
     """A collective that fails because another rank died (its connection reset, the group's
     timeout reached) is a one-line PeerFailed, not an internal error."""
     try:
         yield
     except RuntimeError as exc:
-        if group is None or not isinstance(exc, dist.DistError) and not re.search(
+        if group.alone or not isinstance(exc, dist.DistError) and not re.search(
                 r"gloo|nccl|connection|timed? ?out", str(exc), re.IGNORECASE):
             raise
         # "[.../pair.cc:537] Read error [127.0.0.1]:9101: Connection reset by peer. This..."

@@ -129,13 +129,13 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
     from forecastr.training import checkpoint as checkpoints
     from forecastr.training import distributed, train
 
-    group = distributed.from_environment()  # one of several processes (torchrun)
-    main = group is None or group.main
-    if group is not None and not isinstance(source, Panel) and str(source) == "-":
+    group = distributed.from_environment()  # one of several processes (torchrun), or Alone
+    main = group.main
+    if not group.alone and not isinstance(source, Panel) and str(source) == "-":
         raise ConfigError("a distributed fit reads DATA on every process: give a file, not "
                           "stdin")
-    sharded = shard_series and group is not None
-    if shard_series and group is None:
+    sharded = shard_series and not group.alone
+    if shard_series and group.alone:
         log.info("--shard-series: one process reads every series (start several with --nproc "
                  "or torchrun to split them)")
     if sharded and isinstance(source, Panel):
@@ -153,13 +153,12 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
-    target_device = device.resolve_device(cfg.device)
-    if group is not None:
-        target_device = distributed.start(group, target_device)
+    target_device = distributed.start(group, device.resolve_device(cfg.device))
     precision = device.resolve_precision(cfg.precision, target_device)
     clock = Clock()
-    watched = distributed.peers_watched(group if sharded else None)  # a peer that failed
-    with sharding.held_warnings(group if sharded else None) as notes, watched:  # reading
+    reading = group if sharded else distributed.ALONE  # each process its own series, or all
+    watched = distributed.peers_watched(reading)  # a peer that failed while reading
+    with sharding.held_warnings(reading) as notes, watched:
         panel = source if isinstance(source, Panel) else read_panel(
             source, cfg, shard=Shard(group.rank + 1, group.world) if sharded else None)
         peers = sharding.introduce(panel, group) if sharded else None
@@ -186,9 +185,9 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
     _check_conformal(cfg, n_val, panel.source)
     n_series = panel.n_series if peers is None else peers.total
     record = _series_record(panel) if whole is None else whole.series
-    state = checkpoints.load(checkpoint, cfg, digest, _world(group), sharded) if resume \
+    state = checkpoints.load(checkpoint, cfg, digest, group.world, sharded) if resume \
         else None
-    if state is not None and group is not None:
+    if state is not None:  # this rank's random states (alone: the one there is)
         state = distributed.own_random(state, group)
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
@@ -201,7 +200,7 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
                       n_static_numbers=ready.static_numbers.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
-    if group is not None and group.rank:  # the same weights, each rank its own dropout
+    if group.rank:  # the same weights, each rank its own dropout
         torch.manual_seed(cfg.seed + group.rank)  # masks (rank 0 draws as one process does)
     parameters = sum(p.numel() for p in model.parameters())
     if output is not None:  # a full disk fails now, not after training
@@ -214,9 +213,10 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
         window_floor=scaling.window_floor(ready.stats),
         static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
     stop = stop or StopRequest()
-    asked = stop.requested if group is None else (  # which signal, for the other ranks
-        lambda: (getattr(stop, "signal", None) or signal.SIGTERM) if stop.requested()
-        else None)
+
+    def asked() -> int | None:  # which signal, for the other ranks
+        return (getattr(stop, "signal", None) or signal.SIGTERM) if stop.requested() else None
+
     val_windows = train.Windows.from_index(split.val, target_device)
     try:
         with stop.deferred(), device.flush_denormals(target_device), \
@@ -232,16 +232,16 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
         raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
                           f"start over") from None
     except train.Paused as paused:
-        if group is not None:  # each rank's dropout masks go on as they would have
+        if not group.alone:  # each rank's dropout masks go on as they would have
             with distributed.peers_watched(group):
                 paused.state = distributed.with_every_ranks_random(paused.state, group)
         if checkpoint is not None and main:
-            checkpoints.save(checkpoint, paused.state, cfg, digest, _world(group), sharded)
-        if group is not None:  # every rank exits as the one that was sent a signal, and only
-            # once the checkpoint is written (the launcher stops the rest when one exits)
-            if isinstance(stop, StopRequest) and stop.signal is None:
-                stop.signal = paused.signal
-            group.wait()
+            checkpoints.save(checkpoint, paused.state, cfg, digest, group.world, sharded)
+        # every rank exits as the one that was sent a signal, and only once the checkpoint
+        # is written (the launcher stops the rest when one exits)
+        if isinstance(stop, StopRequest) and stop.signal is None:
+            stop.signal = paused.signal
+        group.wait()
         raise Interrupted(f"training stopped at {paused.where}; " + (
             f"checkpoint written to {checkpoint}" if checkpoint is not None
             else "no checkpoint written (no output path)"),
@@ -250,7 +250,7 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
     summary = {**dataclasses.asdict(result), "device": str(target_device),
-               "processes": _world(group), "threads": used.count,
+               "processes": group.world, "threads": used.count,
                "threads_reason": used.reason,
                "precision": precision, "train_windows": len(split.train) if whole is None
                else sum(whole.held), "val_windows": n_val,
@@ -283,14 +283,9 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
         clock.lap("saving")
     if resume and main:  # finished: the interrupted run its checkpoint held is over
         Path(checkpoint).unlink(missing_ok=True)
-    if group is not None:
-        group.wait()  # the model file is there before any rank says it is done
+    group.wait()  # the model file is there before any rank says it is done
     log.info("timings: %s", clock)
     return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
-
-
-def _world(group: Any) -> int:
-    return 1 if group is None else group.world
 
 
 def _check_conformal(cfg: FitConfig, n_val: int, source: str) -> None:

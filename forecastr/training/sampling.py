@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from forecastr.training.distributed import Group
+from forecastr.training.distributed import Alone, Group
 
 
 def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -21,12 +21,12 @@ def draw(n_windows: int, count: int, generator: torch.Generator) -> torch.Tensor
 
 
 def epoch_order(n_windows: int, per_epoch: int, batch_size: int, generator: torch.Generator,
-                group: Group | None, seed: int, epoch: int) -> torch.Tensor:
+                group: Group | Alone, seed: int, epoch: int) -> torch.Tensor:
     """The windows (of this process's `n_windows`) an epoch draws, in order: from the run's
     `generator`, or when each process holds its own windows, its share of the epoch from a
     generator seeded by the run's seed, its rank and the epoch (so that a resumed run draws
     them again alike, and the run's generator stays the same on every process)."""
-    if group is None or not group.sharded:
+    if not group.sharded:
         return draw(n_windows, per_epoch, generator)
     count, _, _ = epoch_plan(group.held, group.rank, per_epoch, batch_size)
     entropy = np.random.SeedSequence([seed % 2**64, group.rank, epoch])
@@ -34,11 +34,11 @@ def epoch_order(n_windows: int, per_epoch: int, batch_size: int, generator: torc
     return draw(n_windows, count, own) if count else torch.zeros(0, dtype=torch.int64)
 
 
-def epoch_batches(order: torch.Tensor, per_epoch: int, batch_size: int, group: Group | None
-                  ) -> tuple[tuple[torch.Tensor, ...], list[int]]:
+def epoch_batches(order: torch.Tensor, per_epoch: int, batch_size: int,
+                  group: Group | Alone) -> tuple[tuple[torch.Tensor, ...], list[int]]:
     """An epoch's `order` cut into batches, and each batch's size over all processes; with
     each process holding its own windows, a batch is this process's part of it."""
-    if group is None or not group.sharded:
+    if not group.sharded:
         batches = order.split(batch_size)
         return batches, [len(chosen) for chosen in batches]
     _, parts, sizes = epoch_plan(group.held, group.rank, per_epoch, batch_size)

@@ -21,7 +21,7 @@ from forecastr.errors import ConfigError, DataError
 from forecastr.network.scaling import ScaleStats
 from forecastr.network.static import StaticStats, fit_values
 from forecastr.network.windows import Split
-from forecastr.training.distributed import Group
+from forecastr.training.distributed import Alone, Group
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,12 @@ def residuals(errors: np.ndarray, series: np.ndarray, first: int, group: Group
 
 
 @contextlib.contextmanager
-def held_warnings(group: Group | None) -> Iterator[list[tuple[int, str]]]:
+def held_warnings(group: Group | Alone) -> Iterator[list[tuple[int, str]]]:
     """Within, the warnings of a process that holds only its own series are kept (as
     (level, message)) rather than shown: `said` has rank 0 say every process's, once.
-    Without a group, nothing is held. Should an error end it, what was held is shown."""
+    Alone, nothing is held. Should an error end it, what was held is shown."""
     notes: list[tuple[int, str]] = []
-    if group is None:
+    if group.alone:
         yield notes
         return
     logger = logging.getLogger("forecastr")

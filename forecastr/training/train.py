@@ -21,7 +21,7 @@ from forecastr.network.model import Ensemble, Static
 from forecastr.network.outputs import quantile_levels
 from forecastr.network.scaling import in_window_units
 from forecastr.network.windows import WindowIndex, horizon_rows
-from forecastr.training.distributed import Group, Members
+from forecastr.training.distributed import ALONE, Alone, Group, Members
 from forecastr.training.resume import Progress, restore, snapshot
 from forecastr.training.sampling import epoch_batches, epoch_order
 
@@ -164,16 +164,17 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
           cfg: FitConfig, device: torch.device, precision: str,
           on_epoch: Callable[[dict[str, float | int | None]], None] | None = None,
           stop: Callable[[], bool | int | None] | None = None,
-          resume: dict[str, Any] | None = None, group: Group | None = None) -> TrainResult:
+          resume: dict[str, Any] | None = None, group: Group | Alone = ALONE) -> TrainResult:
     """Fit `model` in place and leave it holding the weights of its best epoch.
 
     Training ends at the first bound it reaches: --epochs, --max-steps, --max-time, or
     --patience epochs without a better monitored loss. `stop` is polled after every batch;
-    when it returns True (with a `group`: the signal's number), training raises Paused with
-    a state that, passed back as `resume` (to the same model, data and config), continues
-    exactly where it stopped: on the CPU the result equals an uninterrupted run's. With a
-    `group`, this is one rank of a distributed run: it trains on its share of each batch,
-    and the ranks stop together (see forecastr.training.distributed).
+    when it returns a true value (the signal's number, or True), training raises Paused
+    with a state that, passed back as `resume` (to the same model, data and config),
+    continues exactly where it stopped: on the CPU the result equals an uninterrupted
+    run's. With a Group, this is one rank of a distributed run: it trains on its share of
+    each batch, and the ranks stop together (see forecastr.training.distributed); Alone,
+    the same steps have no one to share with.
     """
     # the time training takes, as the summary line says it: building the optimiser (its
     # first call imports torch._dynamo, about a second) and scoring the starting point too,
@@ -187,7 +188,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                                                          patience=max(1, cfg.patience // 3))
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
     parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
-    sharded = group is not None and group.sharded
+    sharded = group.sharded
     # the saved order is rank 0's: when each rank holds its own windows, each draws its own
     # again (from the epoch's seed: the same as before it stopped)
     progress = Progress() if resume is None else restore(
@@ -202,7 +203,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
         progress.baseline_loss = progress.best_loss
         progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     loss_of = loss_function(cfg, model, device)
-    forward = model.members if group is None else group.wrap(Members(model), device)
+    forward = group.wrap(Members(model), device)  # DDP's, over several processes
     n_windows = sum(group.held) if sharded else len(train_windows)  # of all ranks
     batch_size = min(cfg.batch_size, n_windows)
     per_epoch = cfg.epoch_size or n_windows
@@ -229,7 +230,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             if budget_spent(cfg, progress, progress.train_seconds):
                 break  # resumed at the bound
             chosen, size = batches[number], int(sizes[number])
-            mine, weight = (chosen, 1.0) if group is None else group.share(chosen, size)
+            mine, weight = group.share(chosen, size)
             batch = data.batch(train_windows, mine)
             use_teacher = (model.mode == "many-to-many"
                            and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
@@ -251,14 +252,11 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
             asked = stop is not None and stop()
             time_up = budget_spent(cfg, progress,
                                    progress.train_seconds + time.perf_counter() - epoch_start)
-            signum = None
-            if group is None:
-                progress.total += loss.detach() * len(chosen)
-            else:  # the ranks stop, and count the loss, alike
-                signum, time_up, summed = group.agree(asked or None, bool(time_up),
-                                                      loss.detach() * len(mine) * (weight > 0))
-                progress.total += summed
-                asked = signum is not None
+            # the ranks stop, and count the loss, alike
+            signum, time_up, summed = group.agree(asked or None, bool(time_up),
+                                                  loss.detach() * len(mine) * (weight > 0))
+            progress.total += summed
+            asked = signum is not None
             if asked:
                 progress.train_seconds += time.perf_counter() - epoch_start
                 raise Paused(snapshot(progress, parts, generator, device),
@@ -268,8 +266,7 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
         done = int(sum(sizes[:progress.next_batch]))  # windows this epoch
         train_loss = (progress.total / max(done, 1)).item()
         progress.train_seconds += time.perf_counter() - epoch_start
-        if group is not None:  # so that the ranks' time bounds agree
-            progress.train_seconds = group.latest(progress.train_seconds)
+        progress.train_seconds = group.latest(progress.train_seconds)  # bounds agree
         progress.order, progress.epoch = None, epoch + 1
         if not math.isfinite(train_loss):
             stopped = f"diverged at epoch {epoch}"
@@ -309,14 +306,14 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
 
 
 def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
-                 device: torch.device, precision: str, group: Group | None = None
+                 device: torch.device, precision: str, group: Group | Alone = ALONE
                  ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(output (B, H, K, Q), target (B, H, K)) batch by batch over `windows` (this rank's
     share of them, with a `group`), in evaluation mode and without teacher forcing; the
     caller holds torch.no_grad."""
     model.eval()
     every = torch.arange(len(windows), device=device)
-    if group is not None and not group.sharded:
+    if not group.sharded:  # a share of the same windows on each rank (all of them alone)
         every = every.tensor_split(group.world)[group.rank]
     for chosen in every.split(cfg.batch_size):
         batch = data.batch(windows, chosen)
@@ -336,7 +333,7 @@ def residuals(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitCon
 
 @torch.no_grad()
 def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,
-                    device: torch.device, precision: str, group: Group | None = None
+                    device: torch.device, precision: str, group: Group | Alone = ALONE
                     ) -> float:
     """Mean loss over windows, free-running (no teacher forcing), in evaluation mode; with
     a `group`, each rank scores its share and the sums are added up, so that every rank
@@ -346,10 +343,9 @@ def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: 
     for output, target in free_running(model, data, windows, cfg, device, precision, group):
         total += loss_of(output, target) * len(target)
     count = len(windows)
-    if group is not None:
-        total = group.total(total)
-        if group.sharded:  # each rank scored windows of its own, a share of the same ones
-            # otherwise
-            count = int(group.total(torch.tensor(count, dtype=torch.float64, device=device)
-                                    ).item())
+    total = group.total(total)
+    if group.sharded:  # each rank scored windows of its own, a share of the same ones
+        # otherwise
+        count = int(group.total(torch.tensor(count, dtype=torch.float64, device=device)
+                                ).item())
     return (total / count).item()
