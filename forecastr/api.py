@@ -250,12 +250,12 @@ def predict(model_path: str | Path, source: str | Path | BinaryIO, *,
     with series the model never saw: "forecast" (the model is global), "skip" them, or
     raise an "error". `output`, when given, is written atomically as `fmt` (CSV, JSON lines
     or Parquet; by default Parquet where its name ends in .parquet or .pq, else CSV); it is
-    checked before any work, and may not be an input. A model fitted
-    with future features reads their values at the forecast steps from `future` (a file in
-    DATA's layout) or, by default, from the rows past the end of each series in DATA, whose
-    target is empty. `shard` "I/N" forecasts only the series
-    whose id hashes to shard I of N (see forecastr.data.shards). `threads`: --threads (None: the
-    policy of forecastr.network.threads).
+    checked before any work, and may not be an input. A model fitted with future features
+    reads their values at the forecast steps from `future` (a file in DATA's layout) or, by
+    default, from the rows past the end of each series in DATA, whose target is empty.
+    `shard` "I/N" forecasts only the series whose id hashes to shard I of N (see
+    forecastr.data.shards). `threads`: --threads (None: the policy of
+    forecastr.network.threads).
     """
     from forecastr.data import writer
     from forecastr.forecasting import model_data, prediction

@@ -184,7 +184,7 @@ def _suggested_freq(codes: np.ndarray, stamps: np.ndarray) -> str:
     """A --freq to suggest for times that fit no grid, from their typical step: a calendar
     frequency where the step is about a month, quarter or year (dates on the 5th of each
     month, floored onto month starts), else that step itself (times a few seconds off)."""
-    diffs = np.diff(stamps.view(np.int64))[np.diff(codes) == 0]
+    diffs = _steps(codes, stamps)
     diffs = diffs[diffs > 0]
     if not len(diffs):
         return "--freq D"
@@ -223,7 +223,7 @@ def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
     """Candidates for series too short or gappy for pandas (two points, gaps everywhere):
     calendar steps anchored on the first timestamp, coarsest first, then the largest fixed
     step dividing every difference."""
-    diffs = np.diff(stamps.view(np.int64))[np.diff(codes) == 0]
+    diffs = _steps(codes, stamps)
     if not len(diffs) or diffs.min() <= 0:  # <= 0: int64 wrapped, rows centuries apart
         return []
     first = pd.Timestamp(stamps[0])
@@ -234,6 +234,11 @@ def _fallback_freqs(codes: np.ndarray, stamps: np.ndarray) -> list[str]:
     if step != pd.Timedelta(days=step.days):
         return [*calendar, pd.tseries.frequencies.to_offset(step).freqstr]
     return [*calendar, "D" if step.days == 1 else f"{step.days}D"]
+
+
+def _steps(codes: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    """The nanoseconds between consecutive rows of the same series."""
+    return np.diff(stamps.view(np.int64))[np.diff(codes) == 0]
 
 
 def _grid_positions(stamps, firsts, codes, freq, ids, where) -> np.ndarray | None:

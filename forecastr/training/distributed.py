@@ -163,7 +163,7 @@ def from_environment() -> Group | Alone:
     """The group this process belongs to when a launcher started several, else Alone."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
-        return Alone()
+        return ALONE
     try:
         return Group(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", 0)))
     except (KeyError, ValueError):

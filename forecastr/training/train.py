@@ -344,8 +344,7 @@ def validation_loss(model: Ensemble, data: TrainingData, windows: Windows, cfg: 
         total += loss_of(output, target) * len(target)
     count = len(windows)
     total = group.total(total)
-    if group.sharded:  # each rank scored windows of its own, a share of the same ones
-        # otherwise
+    if group.sharded:  # each rank scored its own windows (unsharded: a share of the same)
         count = int(group.total(torch.tensor(count, dtype=torch.float64, device=device)
                                 ).item())
     return (total / count).item()
