@@ -9,7 +9,6 @@ import io
 import itertools
 import logging
 import sys
-import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -17,13 +16,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 import numpy as np
 
 from forecastr.clock import Clock
-from forecastr.config import FitConfig
+from forecastr.config import FitConfig, at_least_one, one_of
 from forecastr.data import calendar
 from forecastr.data.calendar import rhythm
 from forecastr.data.panel import Panel, has_clock_times, select, time_text
 from forecastr.data.reader import read_panel
 from forecastr.data.writer import check_writable
 from forecastr.errors import ConfigError, DataError, out_of_memory
+from forecastr.forecasting import frames
+from forecastr.forecasting.frames import (  # noqa: F401 (the README's api.forecast_frame)
+    forecast_columns,
+    forecast_frame,
+    spark_schema,
+)
 from forecastr.forecasting.prediction import NewSeries
 from forecastr.network.outputs import extra_outputs
 from forecastr.network.threads import limited, plan
@@ -144,7 +149,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     from forecastr.modelfile import artifact
     from forecastr.network import device
 
-    _at_least_one(folds=folds, step=step, season=season, horizon=horizon, threads=threads)
+    at_least_one(folds=folds, step=step, season=season, horizon=horizon, threads=threads)
     if plot_path is not None:
         plot.require_matplotlib()
         check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
@@ -298,7 +303,7 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
     future features reads them from the rows past each series' end in DATA. The model and
     `output` (where the caller will write the tables as `fmt`) are checked at once; DATA is
     read as the tables are taken (writer.write_tables)."""
-    _at_least_one(chunk_series=chunk_series)
+    at_least_one(chunk_series=chunk_series)
     from forecastr.data.reader import is_parquet
     from forecastr.data.writer import output_format
 
@@ -341,66 +346,9 @@ def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_
         raise DataError(f"{name}: has a header but no data rows; add the data below it")
     if not given:  # a shard no series falls to: the header (or an empty Parquet table), as
         # predict without chunks writes, which a recipe that joins the shards reads
-        yield _empty_forecast(predictor, options["with_history"], options["mark_forecasts"])
+        yield frames.empty_forecast(predictor, options["with_history"], options["mark_forecasts"])
     tally.report(name, predictor, options["new_series"])
     log.info("timings: %s", clock)
-
-
-def forecast_frame(model: str | Path | Predictor, frame: pd.DataFrame, *,
-                   horizon: int | None = None, with_history: bool = False,
-                   mark_forecasts: bool = False, new_series: NewSeries = "forecast",
-                   device_spec: str = "auto", threads: int | None = None) -> pd.DataFrame:
-    """predict's table for a pandas DataFrame of whole series (the columns of a file the
-    model reads), for Dask's map_partitions and Spark's applyInPandas. `model` is a path,
-    loaded once per process and reused while the file is unchanged, or a Predictor from
-    prediction.load. An empty frame gives an empty table of forecast_columns' columns."""
-    from forecastr.data.source import Excerpt
-    from forecastr.forecasting import model_data, prediction
-
-    _check_forecast_options(horizon, new_series, threads)  # as predict checks them
-    predictor = model if isinstance(model, prediction.Predictor) \
-        else prediction.cached(model, device_spec, threads)
-    _check_horizon(predictor, horizon)
-    if not len(frame):
-        return _empty_forecast(predictor, with_history, mark_forecasts)
-    data = Excerpt(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"),
-                   "<DataFrame>", np.arange(2, len(frame) + 2))
-    panel = model_data.read_for_model(data, predictor.artifact, predictor.path)
-    tally = prediction.Tally()
-    result = prediction.forecast_panel(predictor, panel, tally, horizon=horizon,
-                                       with_history=with_history,
-                                       mark_forecasts=mark_forecasts, new_series=new_series,
-                                       future=data)
-    tally.report(panel.source, predictor, new_series)
-    return result
-
-
-def forecast_columns(model: str | Path | Predictor) -> pd.DataFrame:
-    """The empty table of a model's forecasts, its columns and dtypes: Dask's `meta`, and
-    what a Spark schema names."""
-    from forecastr.forecasting import prediction
-
-    return _empty_forecast(model if isinstance(model, prediction.Predictor)
-                           else prediction.cached(model), False)
-
-
-def spark_schema(model: str | Path | Predictor) -> str:
-    """forecast_columns as a Spark DDL schema string, for applyInPandas (no pyspark needed
-    here): `unique_id` STRING, `ds` TIMESTAMP, `y` DOUBLE, ..."""
-    columns = forecast_columns(model)
-    kinds = {"M": "TIMESTAMP", "i": "BIGINT", "f": "DOUBLE"}
-    return ", ".join(f"`{name}` {kinds.get(dtype.kind, 'STRING')}"
-                     for name, dtype in columns.dtypes.items())
-
-
-def _empty_forecast(predictor: Predictor, with_history: bool,
-                    mark_forecasts: bool = False) -> pd.DataFrame:
-    from forecastr.data.panel import empty_like
-    from forecastr.forecasting import prediction
-
-    return prediction.forecast_panel(predictor, empty_like(predictor.artifact.schema),
-                                     prediction.Tally(), with_history=with_history,
-                                     mark_forecasts=mark_forecasts)
 
 
 def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
@@ -412,8 +360,8 @@ def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
     from forecastr.data import shards
     from forecastr.forecasting import prediction
 
-    _one_of(fmt=(fmt, OutputFormat))
-    _check_forecast_options(horizon, new_series, threads)
+    one_of(fmt=(fmt, OutputFormat))
+    prediction.check_options(horizon, new_series, threads)
     chosen = shards.parse(shard) if shard is not None else None
     if output is not None:
         check_writable(output, inputs={"MODEL": model_path, "DATA": source,
@@ -423,23 +371,8 @@ def _prediction_setup(model_path: str | Path, source: str | Path | BinaryIO,
     if future is not None and not loaded.dimensions.n_future:
         raise ConfigError(f"--future: {model_path} was fitted without future features, so it "
                           f"reads no future values; leave --future out")
-    _check_horizon(predictor, horizon)
+    prediction.check_horizon(predictor, horizon)
     return predictor, chosen
-
-
-def _check_forecast_options(horizon: int | None, new_series: str, threads: int | None
-                            ) -> None:
-    """What every entry point that forecasts checks before it loads a model."""
-    _one_of(new_series=(new_series, NewSeries))
-    _at_least_one(horizon=horizon, threads=threads)
-
-
-def _check_horizon(predictor: Predictor, horizon: int | None) -> None:
-    loaded = predictor.artifact
-    if horizon is not None and not 1 <= horizon <= loaded.horizon:
-        raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
-                          f"{predictor.path} was fitted for; got {horizon} (fit a model with "
-                          f"a longer --horizon to forecast further)")
 
 
 def _rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:
@@ -453,19 +386,3 @@ def _rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:
     held = io.BytesIO(data)
     held.name = name
     return held
-
-
-def _at_least_one(**counts: int | None) -> None:
-    """Counts given as keywords (the flags' names) are at least 1, or None (unset)."""
-    for name, count in counts.items():
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
-                                  or count < 1):
-            raise ConfigError(f"--{name} must be a whole number of at least 1, got {count!r}")
-
-
-def _one_of(**choices: tuple[str, Any]) -> None:
-    """Each keyword's value is one of its Literal type's choices."""
-    for name, (value, allowed) in choices.items():
-        if value not in typing.get_args(allowed):
-            raise ConfigError(f"--{name.replace('_', '-')} must be one of "
-                              f"{', '.join(typing.get_args(allowed))}; got {value!r}")

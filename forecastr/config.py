@@ -219,6 +219,23 @@ def base_type(annotation: Any) -> type:
     return next(a for a in (bool, int, float, str) if a in args)
 
 
+def at_least_one(**counts: int | None) -> None:
+    """Counts given as keywords (the flags' names) are at least 1, or None (unset): the
+    checks of command options that are not FitConfig fields."""
+    for name, count in counts.items():
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 1):
+            raise ConfigError(f"--{name} must be a whole number of at least 1, got {count!r}")
+
+
+def one_of(**values: tuple[str, Any]) -> None:
+    """Each keyword's value is one of its Literal type's choices."""
+    for name, (value, allowed) in values.items():
+        if value not in typing.get_args(allowed):
+            raise ConfigError(f"--{name.replace('_', '-')} must be one of "
+                              f"{', '.join(typing.get_args(allowed))}; got {value!r}")
+
+
 def validate(cfg: FitConfig) -> None:
     """Raise ConfigError naming the flag of the first out-of-range value."""
     types = field_types()

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
+from forecastr.config import at_least_one, one_of
 from forecastr.data.panel import Panel, select, shown_id
-from forecastr.errors import DataError, out_of_memory
+from forecastr.errors import ConfigError, DataError, out_of_memory
 from forecastr.network.outputs import extra_outputs
 from forecastr.network.threads import ThreadPlan, limited, plan
 
@@ -74,6 +75,20 @@ def cached(model_path: str | Path, device_spec: str = "auto", threads: int | Non
 def _cached(path: str, mtime_ns: int, size: int, device_spec: str, threads: int | None
             ) -> Predictor:
     return load(path, device_spec, threads)
+
+
+def check_options(horizon: int | None, new_series: str, threads: int | None) -> None:
+    """What every entry point that forecasts checks before it loads a model."""
+    one_of(new_series=(new_series, NewSeries))
+    at_least_one(horizon=horizon, threads=threads)
+
+
+def check_horizon(predictor: Predictor, horizon: int | None) -> None:
+    loaded = predictor.artifact
+    if horizon is not None and not 1 <= horizon <= loaded.horizon:
+        raise ConfigError(f"--horizon must be between 1 and {loaded.horizon}, the horizon "
+                          f"{predictor.path} was fitted for; got {horizon} (fit a model with "
+                          f"a longer --horizon to forecast further)")
 
 
 @dataclass
