@@ -295,33 +295,40 @@ def predict_chunks(model_path: str | Path, source: str | Path | BinaryIO, *, chu
                    device_spec: str = "auto", shard: str | None = None,
                    output: str | Path | None = None,
                    fmt: OutputFormat | None = None, threads: int | None = None
-                   ) -> Iterator[pd.DataFrame]:
+                   ) -> Iterator[pd.DataFrame] | None:
     """predict's forecasts of a long DATA, `chunk_series` whole series at a time: one table
     per chunk, so that memory holds one chunk, however many series DATA has. The rows of
     each series must be together in DATA (a series that comes back is a DataError); the
     tables together are predict's table of the same DATA, in the same order. A model with
     future features reads them from the rows past each series' end in DATA. The model and
-    `output` (where the caller will write the tables as `fmt`) are checked at once; DATA is
-    read as the tables are taken (writer.write_tables)."""
+    `output` are checked at once. With `output`, the tables are written there as predict
+    writes its table (atomically, as `fmt`) and None is returned: an error in any chunk
+    leaves no part of the forecasts there. Without it, the tables are returned, and DATA is
+    read as they are taken (writer.write_tables)."""
     at_least_one(chunk_series=chunk_series)
+    from forecastr.data import writer
     from forecastr.data.reader import is_parquet
-    from forecastr.data.writer import output_format
 
     if is_parquet(source):  # a column store has no rows to stream a few series at a time
         raise ConfigError(f"{source}: --chunk-series reads a long CSV a few series at a time; "
                           f"predict a Parquet file without it, or split the work with "
                           f"--shard I/N")
-    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series,
-                                          output_format(fmt, output), output, None,
-                                          device_spec, shard, threads)
+    fmt = writer.output_format(fmt, output)
+    predictor, chosen = _prediction_setup(model_path, source, horizon, new_series, fmt, output,
+                                          None, device_spec, shard, threads)
     schema = predictor.artifact.schema
     if schema.layout != "long":
         raise ConfigError(f"--chunk-series reads a long file (one row per series and time); "
                           f"{model_path} was fitted on a {schema.layout} file, whose series "
                           f"are columns: predict it whole")
-    return _chunk_forecasts(predictor, source, chunk_series, chosen, horizon=horizon,
-                            with_history=with_history, mark_forecasts=mark_forecasts,
-                            new_series=new_series)
+    tables = _chunk_forecasts(predictor, source, chunk_series, chosen, horizon=horizon,
+                              with_history=with_history, mark_forecasts=mark_forecasts,
+                              new_series=new_series)
+    if output is None:
+        return tables
+    with writer.atomic_write(output) as stream:
+        writer.write_tables(tables, fmt, stream)
+    return None
 
 
 def _chunk_forecasts(predictor: Predictor, source: str | Path | BinaryIO, chunk_series: int,

@@ -84,6 +84,24 @@ def test_chunked_predict_reads_gzip_from_stdin_and_writes_files_atomically(cli, 
                                   pd.read_parquet(tmp_path / "whole-f.parquet"), rtol=1e-6)
 
 
+def test_the_python_api_writes_chunked_output_as_the_command_does(cli, data, tmp_path):
+    frame, csv, model = data
+    for name in ("f.csv", "f.parquet", "f.json"):
+        fmt = "json" if name.endswith(".json") else None
+        assert api.predict_chunks(model, csv, chunk_series=7, output=tmp_path / name,
+                                  fmt=fmt) is None
+        command = ["predict", model, csv, "--chunk-series", "7", "-o", tmp_path / f"cli-{name}"]
+        assert cli([*command, *(["--format", "json"] if fmt else [])]).exit_code == 0
+        assert (tmp_path / name).read_bytes() == (tmp_path / f"cli-{name}").read_bytes()
+    kept = tmp_path / "kept.csv"
+    kept.write_text("yesterday's forecast\n")
+    shuffled = tmp_path / "shuffled.csv"
+    pd.concat([frame.iloc[1:], frame.iloc[:1]]).to_csv(shuffled, index=False)
+    with pytest.raises(DataError, match="are not together"):
+        api.predict_chunks(model, shuffled, chunk_series=3, output=kept)
+    assert kept.read_text() == "yesterday's forecast\n"  # atomic: all forecasts or none
+
+
 def test_a_file_not_grouped_by_id_is_an_error_with_no_forecast_written(cli, data, tmp_path):
     frame, _, model = data
     shuffled = tmp_path / "shuffled.csv"

@@ -225,30 +225,28 @@ def predict(model: str, data: str | None, horizon: int | None, output: str | Non
             raise click.UsageError("--chunk-series reads the future features from the rows "
                                    "past each series' end in DATA; put them there instead of "
                                    "in --future")
-        _write_chunks(api.predict_chunks(model, data or "-", chunk_series=chunk_series,
-                                         output=output, fmt=fmt, **options), fmt, output)
+        tables = api.predict_chunks(model, data or "-", chunk_series=chunk_series,
+                                    output=output, fmt=fmt, **options)
+        if output is None:
+            _emit_spooled(tables, fmt)
         return
     frame = api.predict(model, data or "-", output=output, fmt=fmt, future=future, **options)
     if output is None:
         emit(writer.render(frame, fmt))
 
 
-def _write_chunks(frames: Any, fmt: str, output: str | None) -> None:
-    """Chunked predict's tables to `output` (atomically) or, spooled on disk rather than held
-    in memory, to stdout: all forecasts or, on an error in a later chunk (a series that comes
-    back, a bad value), none, as without chunks."""
+def _emit_spooled(tables: Any, fmt: str) -> None:
+    """Chunked predict's tables to stdout, spooled on disk rather than held in memory: all
+    forecasts or, on an error in a later chunk (a series that comes back, a bad value),
+    none, as without chunks."""
     from forecastr.data import writer
 
-    if output is not None:
-        with writer.atomic_write(output) as stream:
-            writer.write_tables(frames, fmt, stream)
-        return
     try:
         spool = tempfile.TemporaryFile()
     except OSError as exc:
         raise _spool_error(exc) from None
     with spool:
-        writer.write_tables(frames, fmt, _Spool(spool))
+        writer.write_tables(tables, fmt, _Spool(spool))
         spool.seek(0)
         emit_stream(spool)
 
