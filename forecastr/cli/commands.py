@@ -15,7 +15,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -316,7 +316,7 @@ def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int |
                                                             stdout_is_terminal()))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI and turn every outcome into an exit status: 0 ok, 2 bad input or usage,
     1 anything else, 130 interrupted (143 on SIGTERM, 129 on SIGHUP), 141 (quietly) when the
     reader of stdout went away."""
@@ -332,57 +332,79 @@ def main(argv: list[str] | None = None) -> None:
         with handle_signals(stop):
             code = cli.main(args=args, prog_name="forecastr", standalone_mode=False, obj=stop)
     except click.ClickException as exc:
-        # one line like every other error, so that a log shows the whole of it
-        message = " ".join(exc.format_message().split())
-        if isinstance(exc, click.UsageError):
-            command = args[0] if args and args[0] in cli.commands else None
-            path = exc.ctx.command_path if exc.ctx else " ".join(filter(None, (
-                "forecastr", command)))
-            message += f" (see '{path} --help')"
-        click.echo(f"forecastr: error: {message}", err=True)
-        code = exc.exit_code
+        code = _click_failed(exc, args)
     except (click.Abort, KeyboardInterrupt, SignalInterrupt):
-        if several:  # most often the launcher, stopping it when another one failed: one
-            # line like that one's, and not one that looks like the end of the whole run
-            click.echo(f"forecastr: error: rank {os.environ.get('RANK', '0')}: stopped by "
-                       f"{signal.Signals(stop.signal or signal.SIGINT).name}, as the "
-                       f"launcher stops every process when one fails or when it is stopped "
-                       f"itself", err=True)
-        else:
-            click.echo("forecastr: interrupted" if stop.signal in (None, signal.SIGINT)
-                       else "forecastr: terminated", err=True)
-        code = EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
+        code = _stopped(stop, several)
     except Interrupted as exc:
-        hint = f"; to continue: {_resume_command(args)}" if exc.checkpoint else ""
-        if os.environ.get("RANK", "0") == "0":  # of several processes, rank 0 says it
-            click.echo(f"forecastr: interrupted: {exc}{hint}", err=True)
-        code = EXIT_BY_SIGNAL + stop.signal if stop.signal else exc.exit_code
+        code = _interrupted(exc, stop, args)
     except ForecastrError as exc:
-        if debug:
-            traceback.print_exc()
-        from forecastr.cli.ui import visible  # messages quote data: never let it steer a terminal
-
-        rank = os.environ.get("RANK", "0")  # one of several processes names itself
-        click.echo(f"forecastr: error: {'' if rank == '0' else f'[rank {rank}] '}"
-                   f"{visible(str(exc))}", err=True)
-        code = exc.exit_code
+        code = _failed(_error_line(exc), debug, exc.exit_code)
     except BrokenPipeError:
         silence_stdout()
         code = EXIT_BROKEN_PIPE
     except MemoryError:  # outside the places that say what they were doing
-        if debug:
-            traceback.print_exc()
-        click.echo("forecastr: error: out of memory; give less data (fewer or shorter series) "
-                   "or smaller options, or run where there is more memory (run again with "
-                   "--debug for where)", err=True)
-        code = 1
+        code = _failed("forecastr: error: out of memory; give less data (fewer or shorter "
+                       "series) or smaller options, or run where there is more memory (run "
+                       "again with --debug for where)", debug)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for cron users
-        if debug:
-            traceback.print_exc()
-        click.echo(f"forecastr: internal error: {type(exc).__name__}: {exc} "
-                   f"(run again with --debug for a traceback)", err=True)
-        code = 1
-    code = code if isinstance(code, int) else 0
+        code = _failed(f"forecastr: internal error: {type(exc).__name__}: {exc} "
+                       f"(run again with --debug for a traceback)", debug)
+    _exit(code if isinstance(code, int) else 0, several)
+
+
+def _click_failed(exc: click.ClickException, args: list[str]) -> int:
+    """Click's error in one line like every other error, so that a log shows the whole of
+    it; a usage error says where the help is."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        command = args[0] if args and args[0] in cli.commands else None
+        path = exc.ctx.command_path if exc.ctx else " ".join(filter(None, (
+            "forecastr", command)))
+        message += f" (see '{path} --help')"
+    click.echo(f"forecastr: error: {message}", err=True)
+    return exc.exit_code
+
+
+def _stopped(stop: StopRequest, several: bool) -> int:
+    """Ctrl-C or a signal outside a fit's own stop."""
+    if several:  # most often the launcher, stopping it when another one failed: one
+        # line like that one's, and not one that looks like the end of the whole run
+        click.echo(f"forecastr: error: rank {os.environ.get('RANK', '0')}: stopped by "
+                   f"{signal.Signals(stop.signal or signal.SIGINT).name}, as the "
+                   f"launcher stops every process when one fails or when it is stopped "
+                   f"itself", err=True)
+    else:
+        click.echo("forecastr: interrupted" if stop.signal in (None, signal.SIGINT)
+                   else "forecastr: terminated", err=True)
+    return EXIT_BY_SIGNAL + stop.signal if stop.signal else EXIT_INTERRUPTED
+
+
+def _interrupted(exc: Interrupted, stop: StopRequest, args: list[str]) -> int:
+    """A fit that stopped between batches: how to continue it, when it left a checkpoint."""
+    hint = f"; to continue: {_resume_command(args)}" if exc.checkpoint else ""
+    if os.environ.get("RANK", "0") == "0":  # of several processes, rank 0 says it
+        click.echo(f"forecastr: interrupted: {exc}{hint}", err=True)
+    return EXIT_BY_SIGNAL + stop.signal if stop.signal else exc.exit_code
+
+
+def _failed(message: str, debug: bool, code: int = 1) -> int:
+    """`message` on stderr, after the traceback of the exception being handled under
+    --debug."""
+    if debug:
+        traceback.print_exc()
+    click.echo(message, err=True)
+    return code
+
+
+def _error_line(exc: ForecastrError) -> str:
+    """The library's one-line message; one of several processes names its rank."""
+    from forecastr.cli.ui import visible  # messages quote data: never let it steer a terminal
+
+    rank = os.environ.get("RANK", "0")
+    return f"forecastr: error: {'' if rank == '0' else f'[rank {rank}] '}{visible(str(exc))}"
+
+
+def _exit(code: int, several: bool) -> NoReturn:
     if several:  # its output flushed, it ends without C++'s exit-time destructors, where
         # gloo's threads abort the process now and then on a busy machine (std::terminate,
         # SIGABRT)
