@@ -9,6 +9,7 @@ import csv
 import io
 import re
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,14 +41,7 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig
         raise DataError(f"{name}: file is empty; give a CSV with a header line and data rows")
     skip, sample = above_header(source.sample)
     sep = sniff_delimiter(sample)
-    try:
-        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
-    except csv.Error:  # pandas reports it below
-        header = []
-    names = Counter(c.strip() for c in header if c.strip())  # pandas names empty ones itself
-    if twice := [c for c, count in names.items() if count > 1]:
-        raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header; rename "
-                        f"one of them")
+    header = _header(name, sample, sep)
     decimal = source.decimal or decimal_mark(sep, sample)
     # starts[r]: line of record r (0-based, header included)
     starts = _record_lines(source, sep) if source.quoted else None
@@ -57,21 +51,9 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig
     # pyarrow, where installed, reads a plain file on every core into the same table
     frame = arrow_frame(source, skip, sample, sep, text_columns, _time_column(
         cfg, [c.strip() for c in header])) if decimal == "." else None
-    try:
-        if frame is None:  # bytes, streamed: pandas' C tokenizer reads them twice as fast as text
-            with source.open() as stream:
-                frame = pd.read_csv(stream, decimal=decimal, low_memory=False,
-                                    dtype=dict.fromkeys(ids, "str"), **options)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{name}: file is empty; give a CSV with a header line and data "
-                        f"rows") from None
-    except pd.errors.ParserError as exc:
-        raise parser_error(exc, name, starts) from None
-    lines = np.arange(skip + 2, skip + 2 + len(frame))
-    if starts is not None and len(starts) == skip + 1 + len(frame):  # else csv and pandas differ
-        lines = starts[skip + 1:]
-    if source.lines is not None and len(source.lines) == len(frame):  # an excerpt of a file
-        lines = source.lines
+    if frame is None:
+        frame = _pandas_frame(source, decimal, ids, starts, options)
+    lines = _row_lines(source, starts, skip, len(frame))
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first column as index
         raise DataError(f"{name}, line {lines[0]}: one field more than the header names; add "
                         f"the missing column name or drop the trailing delimiter")
@@ -87,6 +69,49 @@ def parse_csv(source: Source, text_columns: tuple[str, ...] = (), cfg: FitConfig
             grouped = _grouped_numbers(frame[column], decimal)
             if grouped is not None:
                 frame[column] = grouped
+    return _without_blank_rows(frame, lines, name)
+
+
+def _header(name: str, sample: str, sep: str) -> list[str]:
+    """The header's column names as written; a name given twice is a DataError."""
+    try:
+        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=sep))
+    except csv.Error:  # pandas reports it when it reads the file
+        header = []
+    names = Counter(c.strip() for c in header if c.strip())  # pandas names empty ones itself
+    if twice := [c for c, count in names.items() if count > 1]:
+        raise DataError(f"{name}: duplicate column name {twice[0]!r} in the header; rename "
+                        f"one of them")
+    return header
+
+
+def _pandas_frame(source: Source, decimal: str, ids: list[str], starts: np.ndarray | None,
+                  options: dict[str, Any]) -> pd.DataFrame:
+    """The file read by pandas, its bytes streamed: pandas' C tokenizer reads them twice as
+    fast as text; its errors as one line naming the file's line."""
+    try:
+        with source.open() as stream:
+            return pd.read_csv(stream, decimal=decimal, low_memory=False,
+                               dtype=dict.fromkeys(ids, "str"), **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source.name}: file is empty; give a CSV with a header line and data "
+                        f"rows") from None
+    except pd.errors.ParserError as exc:
+        raise parser_error(exc, source.name, starts) from None
+
+
+def _row_lines(source: Source, starts: np.ndarray | None, skip: int, rows: int) -> np.ndarray:
+    """The line of the file each of `rows` data rows starts on."""
+    if source.lines is not None and len(source.lines) == rows:  # an excerpt of a file
+        return source.lines
+    if starts is not None and len(starts) == skip + 1 + rows:  # else csv and pandas differ
+        return starts[skip + 1:]
+    return np.arange(skip + 2, skip + 2 + rows)
+
+
+def _without_blank_rows(frame: pd.DataFrame, lines: np.ndarray, name: str
+                        ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows that hold any value, and their lines; no such row is a DataError."""
     numeric = frame.select_dtypes("number")  # a row with a number is no blank line; checking
     # those first spares the slow isna of text columns in the usual case
     if numeric.shape[1] and numeric.notna().to_numpy().any(axis=1).all():
