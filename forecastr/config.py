@@ -239,6 +239,22 @@ def one_of(**values: tuple[str, Any]) -> None:
 def validate(cfg: FitConfig) -> None:
     """Raise ConfigError naming the flag of the first out-of-range value."""
     types = field_types()
+    _check_choices(cfg, types)
+    _check_counts(cfg)
+    _check_numbers(cfg, types)
+    _check_outputs(cfg)
+    if not 0 <= cfg.dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0 <= cfg.teacher_forcing <= 1:
+        raise ConfigError(f"--teacher-forcing must be in [0, 1], got {cfg.teacher_forcing}")
+    if not cfg.lr > 0:
+        raise ConfigError(f"--lr must be above 0, got {cfg.lr}")
+    if not DEVICE_PATTERN.match(cfg.device):
+        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
+    _check_columns(cfg)
+
+
+def _check_choices(cfg: FitConfig, types: dict[str, Any]) -> None:
     for f in dataclasses.fields(cfg):
         allowed = choices(types[f.name])
         value = getattr(cfg, f.name)
@@ -246,6 +262,10 @@ def validate(cfg: FitConfig) -> None:
         if allowed is not None and value not in allowed and not (optional and value is None):
             raise ConfigError(
                 f"--{flag_name(f)} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _check_counts(cfg: FitConfig) -> None:
+    """Steps, sizes and counts: at least 1, and no more than a model file may ask for."""
     for name in ("window", "horizon", "stride", "layers", "hidden", "ensemble", "epochs",
                  "batch_size", "patience", "segment", "threads"):
         value = getattr(cfg, name)
@@ -262,6 +282,10 @@ def validate(cfg: FitConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value > MAX_STEPS:
             raise ConfigError(f"--{name} must be at most {MAX_STEPS:,}, got {value:,}")
+
+
+def _check_numbers(cfg: FitConfig, types: dict[str, Any]) -> None:
+    """Every float finite; seeds, bounds and limits 0 or more."""
     for f in dataclasses.fields(cfg):
         if base_type(types[f.name]) is float and not math.isfinite(getattr(cfg, f.name)):
             raise ConfigError(f"--{flag_name(f)} must be a finite number, got "
@@ -271,6 +295,11 @@ def validate(cfg: FitConfig) -> None:
         if getattr(cfg, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be 0 or more, "
                               f"got {getattr(cfg, name)}")
+
+
+def _check_outputs(cfg: FitConfig) -> None:
+    """Quantiles and interval levels: in range, each once, and intervals calibrated on
+    something."""
     for q in cfg.quantiles:
         if not 0 < q < 1:
             raise ConfigError(f"--quantiles must each be in (0, 1), got {q}")
@@ -284,18 +313,14 @@ def validate(cfg: FitConfig) -> None:
     if cfg.intervals and cfg.interval_method == "conformal" and cfg.val_windows == 0:
         raise ConfigError("--interval-method conformal calibrates on the validation windows; "
                           "give --val-windows 1 or more, or use --interval-method quantile")
-    if not 0 <= cfg.dropout < 1:
-        raise ConfigError(f"--dropout must be in [0, 1), got {cfg.dropout}")
-    if not 0 <= cfg.teacher_forcing <= 1:
-        raise ConfigError(f"--teacher-forcing must be in [0, 1], got {cfg.teacher_forcing}")
-    if not cfg.lr > 0:
-        raise ConfigError(f"--lr must be above 0, got {cfg.lr}")
-    if not DEVICE_PATTERN.match(cfg.device):
-        raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N; got {cfg.device!r}")
+
+
+def _check_columns(cfg: FitConfig) -> None:
+    """Each column in one role, once: a model of a column read twice is one no command can
+    load (its schema would name the column twice)."""
     roles = {"--target": cfg.targets, "--features": cfg.features,
              "--future-features": cfg.future_features, "--static-features": cfg.static_features}
-    for flag, names in roles.items():  # a model of a column read twice is one no command
-        # can load (its schema would name the column twice)
+    for flag, names in roles.items():
         if twice := sorted({n for n in names if names.count(n) > 1}):
             raise ConfigError(f"{flag} names column {twice[0]!r} twice: {','.join(names)}")
     for a, b in itertools.combinations(roles, 2):
