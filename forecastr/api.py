@@ -150,14 +150,7 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
     from forecastr.network import device
 
     at_least_one(folds=folds, step=step, season=season, horizon=horizon, threads=threads)
-    if plot_path is not None:
-        plot.require_matplotlib()
-        check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
-    loaded = artifact.load(model_path)
-    if horizon is not None and horizon > loaded.horizon:
-        raise ConfigError(f"--horizon must be at most {loaded.horizon}, the horizon "
-                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
-                          f"longer --horizon to score more steps)")
+    loaded = _model_to_evaluate(model_path, source, horizon, plot_path)
     target_device = device.resolve_device(device_spec)
     panel = model_data.read_for_model(source, loaded, str(model_path))
     horizon = horizon or loaded.horizon
@@ -185,13 +178,40 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
                               extra, reach)
     if plot_path is not None:
         plot.draw(panel, scored, plot_path)
+    return _evaluation_report(str(model_path), loaded, panel, scored, {
+        "horizon": horizon, "folds": folds, "step": step or horizon, "season": season,
+        "refit": refit})
+
+
+def _model_to_evaluate(model_path: str | Path, source: str | Path | BinaryIO,
+                       horizon: int | None, plot_path: str | Path | None) -> Artifact:
+    """The model file loaded, after the checks that need no data: the plot can be drawn and
+    written, and the model forecasts `horizon` steps."""
+    from forecastr.evaluation import plot
+    from forecastr.modelfile import artifact
+
+    if plot_path is not None:
+        plot.require_matplotlib()
+        check_writable(plot_path, inputs={"MODEL": model_path, "DATA": source})
+    loaded = artifact.load(model_path)
+    if horizon is not None and horizon > loaded.horizon:
+        raise ConfigError(f"--horizon must be at most {loaded.horizon}, the horizon "
+                          f"{model_path} was fitted for; got {horizon} (fit a model with a "
+                          f"longer --horizon to score more steps)")
+    return loaded
+
+
+def _evaluation_report(model: str, loaded: Artifact, panel: Panel, scored: Any,
+                       settings: dict[str, Any]) -> dict[str, Any]:
+    """evaluate's report: what was scored with which `settings`, then backtest.report's
+    scores."""
+    from forecastr.evaluation import backtest
+
     clock = has_clock_times(panel.times)
     result = backtest.report(scored, panel.ids, lambda t: time_text(t, clock))
-    return {"model": str(model_path), "data": panel.source, "horizon": horizon,
-            "folds": folds, "step": step or horizon, "season": season, "refit": refit,
-            "in_sample_forecasts": 0 if refit else _in_sample(loaded, panel, scored),
-            "starting_point": _starting_point(loaded),
-            **result}
+    in_sample = 0 if settings["refit"] else _in_sample(loaded, panel, scored)
+    return {"model": model, "data": panel.source, **settings, "in_sample_forecasts": in_sample,
+            "starting_point": _starting_point(loaded), **result}
 
 
 def _numbered(on_epoch: Callable[[dict[str, Any]], None] | None, number: int, fits: int
