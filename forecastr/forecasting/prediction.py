@@ -166,7 +166,6 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
     table.to_frame takes them), counting in `tally` what it passed over. A model with
     future features reads them from `future`: DATA itself (rows past each series' end) or,
     `separate`, a --future file."""
-    from forecastr.data import future_values
     from forecastr.forecasting import forecast, table
 
     loaded = predictor.artifact
@@ -174,6 +173,30 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
         raise DataError(f"{panel.source}: series {shown_id(panel.empty[0])} has no usable history "
                         f"(every value is empty); {len(panel.empty)} such series; give it "
                         f"values or drop it")
+    panel = _series_to_forecast(panel, loaded, tally, new_series)
+    if not panel.n_series:  # all skipped, a shard that holds none of them, or no data
+        return _no_forecasts(panel, loaded, horizon, with_history, mark_forecasts)
+    tally.short += int((panel.lengths < loaded.window).sum())
+    known = _future_values(predictor, panel, horizon, future, separate) \
+        if loaded.dimensions.n_future else None
+    inputs = forecast.model_inputs(loaded, panel, predictor.device, horizon, known)
+    _lap(clock, "windows")
+    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES), \
+            limited(predictor.threads):
+        values, times = forecast.forward(predictor.network, loaded, inputs,
+                                         horizon or loaded.horizon, predictor.device)
+    _check_finite(values, panel, loaded)
+    _lap(clock, "forward")
+    frame = table.to_frame(panel, values, times, with_history, extra_outputs(loaded.config),
+                           loaded.dimensions.point, mark_forecasts)
+    _lap(clock, "table")
+    return frame
+
+
+def _series_to_forecast(panel: Panel, loaded: Artifact, tally: Tally, new_series: NewSeries
+                        ) -> Panel:
+    """`panel`'s series, less those the model never saw under new_series "skip" (and an
+    error under "error"), counted in `tally`."""
     tally.series += panel.n_series
     trained = set(loaded.series["ids"])
     unseen = [i for i in panel.ids if i not in trained]
@@ -186,40 +209,45 @@ def forecast_panel(predictor: Predictor, panel: Panel, tally: Tally, *,
         tally.skipped += len(unseen)
         panel = select(panel, np.flatnonzero([i in trained for i in panel.ids]))
     tally.forecast_series += panel.n_series
-    if not panel.n_series:  # all skipped, a shard that holds none of them, or no data
-        frame = table.to_frame(panel, *_nothing(loaded, horizon), with_history,
-                               extra_outputs(loaded.config), loaded.dimensions.point,
-                               mark_forecasts)
-        if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
-            frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
-        return frame
-    tally.short += int((panel.lengths < loaded.window).sum())
-    known = None
-    if loaded.dimensions.n_future:
-        if hasattr(future, "seek"):
-            future.seek(0)
-        known = future_values.read(future, loaded.config, panel,
-                                   forecast.future_steps(loaded, horizon), predictor.path,
-                                   separate=separate)
-    inputs = forecast.model_inputs(loaded, panel, predictor.device, horizon, known)
-    _lap(clock, "windows")
-    with out_of_memory(f"forecasting {panel.n_series:,} series", FEWER_SERIES), \
-            limited(predictor.threads):
-        values, times = forecast.forward(predictor.network, loaded, inputs,
-                                         horizon or loaded.horizon, predictor.device)
+    return panel
+
+
+def _no_forecasts(panel: Panel, loaded: Artifact, horizon: int | None, with_history: bool,
+                  mark_forecasts: bool) -> pd.DataFrame:
+    """The table of a panel with no series to forecast: its columns alone."""
+    from forecastr.forecasting import table
+
+    frame = table.to_frame(panel, *_nothing(loaded, horizon), with_history,
+                           extra_outputs(loaded.config), loaded.dimensions.point,
+                           mark_forecasts)
+    if loaded.schema.id_col is not None:  # the dtype this pandas gives ids, not object
+        frame[loaded.schema.id_col] = frame[loaded.schema.id_col].astype(str)
+    return frame
+
+
+def _future_values(predictor: Predictor, panel: Panel, horizon: int | None,
+                   future: str | Path | BinaryIO | None, separate: bool) -> np.ndarray:
+    """The future features' values at the forecast steps of each series, from `future`."""
+    from forecastr.data import future_values
+    from forecastr.forecasting import forecast
+
+    if hasattr(future, "seek"):
+        future.seek(0)
+    return future_values.read(future, predictor.artifact.config, panel,
+                              forecast.future_steps(predictor.artifact, horizon),
+                              predictor.path, separate=separate)
+
+
+def _check_finite(values: np.ndarray, panel: Panel, loaded: Artifact) -> None:
+    """Never a forecast of inf or NaN with exit 0."""
     broken = ~np.isfinite(values).all(axis=(1, 2, 3))
-    if broken.any():  # never a forecast of inf or NaN with exit 0
+    if broken.any():
         s = int(np.argmax(broken))
         largest = float(np.nanmax(np.abs(panel.series(s)[0][:, :loaded.dimensions.n_targets])))
         raise DataError(f"{panel.source}: the forecast of series {shown_id(panel.ids[s])} is not a "
                         f"finite number ({int(broken.sum())} such series); its values reach "
                         f"{largest:.3g}; scale the data (e.g. to thousands or millions) "
                         f"and refit")
-    _lap(clock, "forward")
-    frame = table.to_frame(panel, values, times, with_history, extra_outputs(loaded.config),
-                           loaded.dimensions.point, mark_forecasts)
-    _lap(clock, "table")
-    return frame
 
 
 def _nothing(loaded: Artifact, horizon: int | None) -> tuple[np.ndarray, np.ndarray]:
