@@ -23,7 +23,7 @@ LAYERS = {  # module (its path under forecastr/) -> layer
     "evaluation.backtest": 3, "evaluation.plot": 3, "forecasting.forecast": 3,
     "forecasting.frames": 3, "forecasting.model_data": 3, "forecasting.prediction": 3,
     "modelfile.artifact": 3, "modelfile.integrity": 3, "training.checkpoint": 3,
-    "training.resume": 3, "training.sharding": 3, "training.train": 3,
+    "training.resume": 3, "training.sharded_panel": 3, "training.train": 3,
     "api": 4, "training.fitting": 4,
     "cli.commands": 5, "cli.launch": 5, "cli.options": 5, "cli.stdout": 5, "cli.ui": 5,
 }

@@ -22,7 +22,7 @@ from forecastr.data.reader import read_panel
 from forecastr.data.shards import Shard, shard_of
 from forecastr.errors import ConfigError, DataError
 from forecastr.modelfile import artifact
-from forecastr.training import checkpoint, sharding
+from forecastr.training import checkpoint, sharded_panel
 from forecastr.training.sampling import apportion, epoch_plan
 from tests.test_distributed import run_forecastr, signal_rank_1
 
@@ -141,30 +141,30 @@ def test_the_processes_must_agree_on_the_time_axis():
     schema = Schema("long", "ds", "datetime", "D", 1, None, "unique_id", ("y",), (), ("y",))
     weekly = Schema("long", "ds", "datetime", "W-SUN", 1, None, "unique_id", ("y",), (),
                     ("y",))
-    sharding._check_agreement([schema, schema], "d.csv")
+    sharded_panel._check_agreement([schema, schema], "d.csv")
     with pytest.raises(DataError, match="disagree on their freq: 'D' on rank 0, 'W-SUN' on "
                                         "rank 1; give --freq"):
-        sharding._check_agreement([schema, weekly], "d.csv")
+        sharded_panel._check_agreement([schema, weekly], "d.csv")
 
 
 def test_the_processes_read_dates_in_one_order_which_the_model_keeps(tmp_path):
-    assert sharding._day_order([None, True, True], "d.csv") is True
-    assert sharding._day_order([None, None], "d.csv") is None
+    assert sharded_panel._day_order([None, True, True], "d.csv") is True
+    assert sharded_panel._day_order([None, None], "d.csv") is None
     # rank 1's series show no day above 12: month first gave it the more regular reading
     with pytest.raises(DataError, match=r"d.csv: the processes read dates such as 01/02/2020 "
                                         r"in different orders \(day first on rank 0, month "
                                         r"first on rank 1: .*pass --dayfirst or --no-dayfirst"):
-        sharding._day_order([True, False], "d.csv")
+        sharded_panel._day_order([True, False], "d.csv")
     # a process whose own series decide nothing records the order the others decided
     data = tmp_path / "iso.csv"
     pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=40),
                   "y": np.arange(40.0)}).to_csv(data, index=False)
     panel = read_panel(data)
     assert panel.dayfirst is None
-    peers = sharding.Peers((1, 1), None, 0, dayfirst=True)
+    shares = sharded_panel.PanelShares((1, 1), None, 0, dayfirst=True)
     from forecastr.training.fitting import prepare
 
-    assert prepare(panel, FitConfig(), peers).cfg.dayfirst is True
+    assert prepare(panel, FitConfig(), shares).cfg.dayfirst is True
 
 
 def test_resuming_a_sharded_run_without_sharding_is_refused(tmp_path):

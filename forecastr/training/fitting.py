@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import numpy as np
 
@@ -26,12 +26,15 @@ from forecastr.errors import ConfigError, Interrupted, PeerFailed, out_of_memory
 from forecastr.network import scaling, static, threads
 from forecastr.network.outputs import quantile_levels
 from forecastr.network.windows import Split, build
-from forecastr.training import sharding
+from forecastr.training import sharded_panel
 from forecastr.training.resume import UnfitState
 from forecastr.training.stopping import StopRequest
 
 if TYPE_CHECKING:
     from forecastr.modelfile.contents import Artifact
+    from forecastr.network.model import Ensemble
+    from forecastr.training.distributed import Alone, Group
+    from forecastr.training.train import Paused, TrainingData, TrainResult
 
 log = logging.getLogger(__name__)
 FEWER_SERIES = "split DATA into files of fewer series, or run where there is more memory"
@@ -63,12 +66,13 @@ class Prepared:
     static_numbers: np.ndarray  # (S, Z) float32 scaled numeric static features
 
 
-def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -> Prepared:
+def prepare(panel: Panel, cfg: FitConfig, shares: sharded_panel.PanelShares | None = None
+            ) -> Prepared:
     """Settle the config for the panel's frequency, then window and scale it, as fit does.
-    `peers`: the panel is one process's share of the series (--shard-series), and its
+    `shares`: the panel is one process's share of the series (--shard-series), and its
     static features and ids are encoded as the whole panel's."""
     cfg = calendar.settle(cfg, panel.schema.freq)
-    decided = panel.dayfirst if peers is None else peers.dayfirst
+    decided = panel.dayfirst if shares is None else shares.dayfirst
     if cfg.dayfirst is None and decided is not None:  # the order the data decided, kept,
         # so that predict reads dates such as 01/02/2020 alike in any file or chunk
         cfg = dataclasses.replace(cfg, dayfirst=decided)
@@ -77,8 +81,8 @@ def prepare(panel: Panel, cfg: FitConfig, peers: sharding.Peers | None = None) -
     names = calendar.names(cfg, panel.schema.freq)
     values = np.concatenate([scaling.apply(panel, stats),
                              calendar.features(panel.times, names)], axis=1)
-    static_stats = static.fit(panel) if peers is None else peers.static
-    first = 0 if peers is None else peers.first
+    static_stats = static.fit(panel) if shares is None else shares.static
+    first = 0 if shares is None else shares.first
     codes, numbers = static.encode(panel, static_stats, first + np.arange(panel.n_series)
                                    if cfg.id_embedding else None)
     return Prepared(cfg, panel, split, stats, names, values,
@@ -117,30 +121,108 @@ def fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     return result
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """The panel a fit trains on: this process's prepared series and, when each process
+    holds only its own (--shard-series), what the processes told each other of theirs."""
+
+    ready: Prepared
+    digest: str  # of the training data of every process, for checkpoints
+    shares: sharded_panel.PanelShares | None = None
+    all_series: sharded_panel.AllSeries | None = None
+
+    @property
+    def n_series(self) -> int:
+        return self.ready.panel.n_series if self.shares is None else self.shares.total
+
+    @property
+    def n_val(self) -> int:
+        split, every = self.ready.split, self.all_series
+        return len(split.val) if every is None else every.val_windows
+
+    @property
+    def n_train(self) -> int:
+        split, every = self.ready.split, self.all_series
+        return len(split.train) if every is None else sum(every.held)
+
+    @property
+    def scale_stats(self) -> scaling.ScaleStats:
+        return self.ready.stats if self.all_series is None else self.all_series.scaling
+
+    def record(self) -> dict[str, list]:
+        """Every series' id, last time and length, for the model file."""
+        every = self.all_series
+        return _series_record(self.ready.panel) if every is None else every.series
+
+
 def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
          output: str | Path | None, on_epoch: Callable[[dict[str, Any]], None] | None,
          stop: StopRequest | None, resume: bool, checkpoint: str | Path | None,
          shard_series: bool, used: threads.ThreadPlan) -> FitResult:
-    import torch
-
+    """The steps of a fit: check, read and prepare, build, train, calibrate, save."""
     from forecastr.modelfile import artifact, container
     from forecastr.network import device
-    from forecastr.network.model import Dimensions, Ensemble, static_inputs
-    from forecastr.training import checkpoint as checkpoints
-    from forecastr.training import distributed, train
+    from forecastr.training import distributed
 
     group = distributed.from_environment()  # one of several processes (torchrun), or Alone
-    main = group.main
+    sharded = _check_processes(source, group, shard_series)
+    checkpoint = _check_files(source, output, checkpoint, resume)
+    target_device = distributed.start(group, device.resolve_device(cfg.device))
+    precision = device.resolve_precision(cfg.precision, target_device)
+    clock = Clock()
+    gathered, group = _read(source, cfg, group, sharded, clock)
+    ready, cfg = gathered.ready, gathered.ready.cfg
+    if cfg.val_windows and not gathered.n_val:
+        log.warning("%s: no series is long enough to hold out validation windows; early "
+                    "stopping watches the training loss", ready.panel.source)
+    _check_conformal(cfg, gathered.n_val, ready.panel.source)
+    model, data = _build(gathered, target_device, group)
+    if output is not None:  # a full disk fails now, not after training
+        check_writable(output, _bytes_to_write(_parameters(model), gathered.record()["ids"]))
+    state = _resume_state(checkpoint, gathered, group, sharded) if resume else None
+    result = _train(model, data, gathered, precision, on_epoch, stop, state, checkpoint,
+                    group, sharded)
+    clock.lap("training")
+    summary = _summary(result, gathered, model, target_device, precision, group, used,
+                       resume)
+    fitted = artifact.Artifact(
+        config=cfg, schema=ready.panel.schema, dimensions=model.dims, calendar=ready.calendar,
+        scaling=gathered.scale_stats,
+        series=gathered.record(), state_dict=model.state_dict(), training=summary,
+        versions=container.versions(),
+        conformal=_calibrate(model, data, gathered, precision, group),
+        static=ready.static_stats if ready.panel.schema.static_features else None)
+    if output is not None and group.main:
+        artifact.save(output, fitted)
+        clock.lap("saving")
+    if resume and group.main:  # finished: the interrupted run its checkpoint held is over
+        Path(checkpoint).unlink(missing_ok=True)
+    group.wait()  # the model file is there before any rank says it is done
+    log.info("timings: %s", clock)
+    return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
+
+
+def _check_processes(source: str | Path | BinaryIO | Panel, group: Group | Alone,
+                     shard_series: bool) -> bool:
+    """Whether each process reads only its own series; a source that every process cannot
+    read for itself is refused."""
     if not group.alone and not isinstance(source, Panel) and str(source) == "-":
         raise ConfigError("a distributed fit reads DATA on every process: give a file, not "
                           "stdin")
-    sharded = shard_series and not group.alone
     if shard_series and group.alone:
         log.info("--shard-series: one process reads every series (start several with --nproc "
                  "or torchrun to split them)")
-    if sharded and isinstance(source, Panel):
+    if shard_series and not group.alone and isinstance(source, Panel):
         raise ConfigError("--shard-series: each process reads its own series from DATA; give "
                           "a file, not a panel already read")
+    return shard_series and not group.alone
+
+
+def _check_files(source: str | Path | BinaryIO | Panel, output: str | Path | None,
+                 checkpoint: str | Path | None, resume: bool) -> str | Path | None:
+    """The checkpoint's path; before any reading or training, the output must be writable
+    and a run to resume must have its checkpoint."""
+    from forecastr.training import checkpoint as checkpoints
 
     if checkpoint is None and output is not None:
         checkpoint = checkpoints.path_for(output)
@@ -153,42 +235,52 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
     if resume and (checkpoint is None or not Path(checkpoint).is_file()):
         raise ConfigError(f"--resume: no checkpoint {checkpoint or '(no output given)'} to "
                           f"continue from; run without --resume to start")
-    target_device = distributed.start(group, device.resolve_device(cfg.device))
-    precision = device.resolve_precision(cfg.precision, target_device)
-    clock = Clock()
+    return checkpoint
+
+
+def _read(source: str | Path | BinaryIO | Panel, cfg: FitConfig, group: Group | Alone,
+          sharded: bool, clock: Clock) -> tuple[Gathered, Group | Alone]:
+    """Read the panel (each process its own series when sharded) and prepare it; sharded,
+    gather what the loop and the model file need of every process's series, and return the
+    group that knows each one's windows."""
+    from forecastr.training import checkpoint as checkpoints
+    from forecastr.training import distributed
+
     reading = group if sharded else distributed.ALONE  # each process its own series, or all
-    watched = distributed.peers_watched(reading)  # a peer that failed while reading
-    with sharding.held_warnings(reading) as notes, watched:
+    with sharded_panel.held_warnings(reading) as notes, distributed.peers_watched(reading):
         panel = source if isinstance(source, Panel) else read_panel(
             source, cfg, shard=Shard(group.rank + 1, group.world) if sharded else None)
-        peers = sharding.introduce(panel, group) if sharded else None
+        shares = sharded_panel.agree_on_panel(panel, group) if sharded else None
         clock.lap("read")
         with out_of_memory(f"building the windows of {panel.n_series:,} series "
                            f"({int(panel.lengths.sum()):,} points)", FEWER_SERIES):
-            ready = prepare(panel, cfg, peers)
+            ready = prepare(panel, cfg, shares)
     clock.lap("windows")
-    cfg, panel, split, values = ready.cfg, ready.panel, ready.split, ready.values
-    digest = checkpoints.fingerprint(values, panel.indptr, split.train.origins,
+    split = ready.split
+    digest = checkpoints.fingerprint(ready.values, panel.indptr, split.train.origins,
                                      split.train.series, split.val.origins)
-    whole = None
-    if sharded:  # what the loop and the model file need of the other processes' series
-        with distributed.peers_watched(group):
-            sharding.said(notes, group)
-            whole = sharding.account(split, ready.stats, _series_record(panel), digest,
-                                     group, cfg.batch_size, panel.source)
-        group = dataclasses.replace(group, held=whole.held, val_windows=whole.val_windows)
-        digest = whole.digest
-    n_val = len(split.val) if whole is None else whole.val_windows
-    if cfg.val_windows and not n_val:
-        log.warning("%s: no series is long enough to hold out validation windows; early "
-                    "stopping watches the training loss", panel.source)
-    _check_conformal(cfg, n_val, panel.source)
-    n_series = panel.n_series if peers is None else peers.total
-    record = _series_record(panel) if whole is None else whole.series
-    state = checkpoints.load(checkpoint, cfg, digest, group.world, sharded) if resume \
-        else None
-    if state is not None:  # this rank's random states (alone: the one there is)
-        state = distributed.own_random(state, group)
+    if not sharded:
+        return Gathered(ready, digest), group
+    with distributed.peers_watched(group):
+        sharded_panel.log_held_warnings(notes, group)
+        all_series = sharded_panel.gather_all_series(
+            split, ready.stats, _series_record(panel), digest, group, ready.cfg.batch_size,
+            panel.source)
+    return (Gathered(ready, all_series.digest, shares, all_series),
+            dataclasses.replace(group, held=all_series.held,
+                                val_windows=all_series.val_windows))
+
+
+def _build(gathered: Gathered, target_device: Any, group: Group | Alone
+           ) -> tuple[Ensemble, TrainingData]:
+    """The network, with its weights drawn from the seed, and the data on its device."""
+    import torch
+
+    from forecastr.network.model import Dimensions, Ensemble, static_inputs
+    from forecastr.training.train import TrainingData
+
+    ready = gathered.ready
+    cfg, panel, values = ready.cfg, ready.panel, ready.values
     levels = quantile_levels(cfg)
     # + 1: the observed-step mask is an input channel too (inputs.encoder_inputs)
     dims = Dimensions(n_inputs=values.shape[1] + 1, n_targets=panel.schema.n_targets,
@@ -196,96 +288,139 @@ def _fit(source: str | Path | BinaryIO | Panel, cfg: FitConfig,
                       n_quantiles=len(levels) or 1, point=levels.index(0.5) if levels else 0,
                       season=ready.season, n_future=len(panel.schema.future_features),
                       static_levels=static.embedding_levels(
-                          ready.static_stats, n_series if cfg.id_embedding else None),
+                          ready.static_stats, gathered.n_series if cfg.id_embedding else None),
                       n_static_numbers=ready.static_numbers.shape[1])
     torch.manual_seed(cfg.seed)  # weights and dropout: the same seed, the same CPU run
     model = Ensemble(cfg, dims).to(target_device)
     if group.rank:  # the same weights, each rank its own dropout
         torch.manual_seed(cfg.seed + group.rank)  # masks (rank 0 draws as one process does)
-    parameters = sum(p.numel() for p in model.parameters())
-    if output is not None:  # a full disk fails now, not after training
-        check_writable(output, _bytes_to_write(parameters, record["ids"]))
-    data = train.TrainingData(
+    data = TrainingData(
         values=torch.from_numpy(values).to(target_device),
         indptr=torch.from_numpy(panel.indptr).to(target_device), window=cfg.window,
         horizon=cfg.horizon, n_targets=panel.schema.n_targets,
         known_from=panel.schema.future_from,
         window_floor=scaling.window_floor(ready.stats),
         static=static_inputs(ready.static_codes, ready.static_numbers, target_device))
+    return model, data
+
+
+def _parameters(model: Ensemble) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _resume_state(checkpoint: str | Path, gathered: Gathered, group: Group | Alone,
+                  sharded: bool) -> dict[str, Any]:
+    """The interrupted run's state, checked against this run's config and data, with this
+    rank's random states (alone: the one there is)."""
+    from forecastr.training import checkpoint as checkpoints
+    from forecastr.training import distributed
+
+    state = checkpoints.load(checkpoint, gathered.ready.cfg, gathered.digest, group.world,
+                             sharded)
+    return distributed.own_random(state, group)
+
+
+def _train(model: Ensemble, data: TrainingData, gathered: Gathered, precision: str,
+           on_epoch: Callable[[dict[str, Any]], None] | None, stop: StopRequest | None,
+           state: dict[str, Any] | None, checkpoint: str | Path | None,
+           group: Group | Alone, sharded: bool) -> TrainResult:
+    """Train the network; a stop asked for writes the checkpoint and raises Interrupted."""
+    from forecastr.network import device
+    from forecastr.training import distributed, train
+
+    cfg, split = gathered.ready.cfg, gathered.ready.split
+    target_device = data.values.device
     stop = stop or StopRequest()
 
     def asked() -> int | None:  # which signal, for the other ranks
         return (getattr(stop, "signal", None) or signal.SIGTERM) if stop.requested() else None
 
-    val_windows = train.Windows.from_index(split.val, target_device)
     try:
         with stop.deferred(), device.flush_denormals(target_device), \
                 distributed.peers_watched(group), out_of_memory(
-                f"training {parameters:,} parameters on batches of {cfg.batch_size} windows "
-                f"of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
+                f"training {_parameters(model):,} parameters on batches of {cfg.batch_size} "
+                f"windows of {cfg.window} steps", "lower --batch-size, --window or --hidden"):
             result = train.train(
                 model, data, train.Windows.from_index(split.train, target_device),
-                val_windows, cfg, target_device, precision, on_epoch if main else None, asked,
-                state, group)
-        clock.lap("training")
+                train.Windows.from_index(split.val, target_device), cfg, target_device,
+                precision, on_epoch if group.main else None, asked, state, group)
     except UnfitState as exc:
         raise ConfigError(f"{checkpoint}: corrupt checkpoint ({exc}); run without --resume to "
                           f"start over") from None
     except train.Paused as paused:
-        if not group.alone:  # each rank's dropout masks go on as they would have
-            with distributed.peers_watched(group):
-                paused.state = distributed.with_every_ranks_random(paused.state, group)
-        if checkpoint is not None and main:
-            checkpoints.save(checkpoint, paused.state, cfg, digest, group.world, sharded)
-        # every rank exits as the one that was sent a signal, and only once the checkpoint
-        # is written (the launcher stops the rest when one exits)
-        if isinstance(stop, StopRequest) and stop.signal is None:
-            stop.signal = paused.signal
-        group.wait()
-        raise Interrupted(f"training stopped at {paused.where}; " + (
-            f"checkpoint written to {checkpoint}" if checkpoint is not None
-            else "no checkpoint written (no output path)"),
-            None if checkpoint is None else str(checkpoint)) from None
+        _pause(paused, stop, checkpoint, gathered, group, sharded)
     if result.stopped.startswith("diverged"):
         log.warning("training %s (loss not finite); kept the weights of epoch %d",
                     result.stopped, result.best_epoch)
+    return result
+
+
+def _pause(paused: Paused, stop: StopRequest, checkpoint: str | Path | None,
+           gathered: Gathered, group: Group | Alone, sharded: bool) -> NoReturn:
+    """Write the checkpoint of a run asked to stop (rank 0, with every rank's random
+    states), then raise Interrupted on every rank."""
+    from forecastr.training import checkpoint as checkpoints
+    from forecastr.training import distributed
+
+    if not group.alone:  # each rank's dropout masks go on as they would have
+        with distributed.peers_watched(group):
+            paused.state = distributed.with_every_ranks_random(paused.state, group)
+    if checkpoint is not None and group.main:
+        checkpoints.save(checkpoint, paused.state, gathered.ready.cfg, gathered.digest,
+                         group.world, sharded)
+    # every rank exits as the one that was sent a signal, and only once the checkpoint is
+    # written (the launcher stops the rest when one exits)
+    if isinstance(stop, StopRequest) and stop.signal is None:
+        stop.signal = paused.signal
+    group.wait()
+    raise Interrupted(f"training stopped at {paused.where}; " + (
+        f"checkpoint written to {checkpoint}" if checkpoint is not None
+        else "no checkpoint written (no output path)"),
+        None if checkpoint is None else str(checkpoint)) from None
+
+
+def _summary(result: TrainResult, gathered: Gathered, model: Ensemble, target_device: Any,
+             precision: str, group: Group | Alone, used: threads.ThreadPlan, resume: bool
+             ) -> dict[str, Any]:
+    """The training record the model file keeps (and `info` shows)."""
+    split, every = gathered.ready.split, gathered.all_series
     summary = {**dataclasses.asdict(result), "device": str(target_device),
                "processes": group.world, "threads": used.count,
-               "threads_reason": used.reason,
-               "precision": precision, "train_windows": len(split.train) if whole is None
-               else sum(whole.held), "val_windows": n_val,
-               "monitored": "validation" if n_val else "training", "parameters": parameters,
-               "padded_series": len(split.padded) if whole is None else whole.padded,
-               "skipped_series": list(split.skipped if whole is None else whole.skipped),
-               "resumed": resume, "data": panel.source}
-    if peers is not None:  # each process read only its own series
-        summary["series_per_process"] = list(peers.series)
-    calibrated = None
-    if cfg.intervals and cfg.interval_method == "conformal":
-        with device.flush_denormals(target_device):
-            errors = train.residuals(model, data, val_windows, cfg, target_device, precision
-                                     ) if len(val_windows) else torch.zeros(
-                (0, cfg.horizon, panel.schema.n_targets))
-        errors, series = errors.numpy(), split.val.series
-        if peers is not None:  # widths from every process's windows
-            with distributed.peers_watched(group):
-                errors, series = sharding.residuals(errors, series, peers.first, group)
-        calibrated = calibrate_intervals(errors, series, n_series, cfg.intervals)
-    fitted = artifact.Artifact(
-        config=cfg, schema=panel.schema,
-        dimensions=dims, calendar=ready.calendar,
-        scaling=ready.stats if whole is None else whole.scaling,
-        series=record, state_dict=model.state_dict(), training=summary,
-        versions=container.versions(), conformal=calibrated,
-        static=ready.static_stats if panel.schema.static_features else None)
-    if output is not None and main:
-        artifact.save(output, fitted)
-        clock.lap("saving")
-    if resume and main:  # finished: the interrupted run its checkpoint held is over
-        Path(checkpoint).unlink(missing_ok=True)
-    group.wait()  # the model file is there before any rank says it is done
-    log.info("timings: %s", clock)
-    return FitResult(fitted, Path(output) if output is not None else None, clock.seconds)
+               "threads_reason": used.reason, "precision": precision,
+               "train_windows": gathered.n_train, "val_windows": gathered.n_val,
+               "monitored": "validation" if gathered.n_val else "training",
+               "parameters": _parameters(model),
+               "padded_series": len(split.padded) if every is None else every.padded,
+               "skipped_series": list(split.skipped if every is None else every.skipped),
+               "resumed": resume, "data": gathered.ready.panel.source}
+    if gathered.shares is not None:  # each process read only its own series
+        summary["series_per_process"] = list(gathered.shares.series)
+    return summary
+
+
+def _calibrate(model: Ensemble, data: TrainingData, gathered: Gathered, precision: str,
+               group: Group | Alone) -> dict[str, np.ndarray] | None:
+    """Conformal widths from the validation windows' errors, when conformal intervals are
+    asked for; sharded, from every process's windows."""
+    import torch
+
+    from forecastr.network import device
+    from forecastr.training import distributed, train
+
+    cfg, split, shares = gathered.ready.cfg, gathered.ready.split, gathered.shares
+    if not cfg.intervals or cfg.interval_method != "conformal":
+        return None
+    val_windows = train.Windows.from_index(split.val, data.values.device)
+    with device.flush_denormals(data.values.device):
+        errors = train.residuals(model, data, val_windows, cfg, data.values.device, precision
+                                 ) if len(val_windows) else torch.zeros(
+            (0, cfg.horizon, data.n_targets))
+    errors, series = errors.numpy(), split.val.series
+    if shares is not None:  # widths from every process's windows
+        with distributed.peers_watched(group):
+            errors, series = sharded_panel.gather_residuals(errors, series, shares.first,
+                                                            group)
+    return calibrate_intervals(errors, series, gathered.n_series, cfg.intervals)
 
 
 def _check_conformal(cfg: FitConfig, n_val: int, source: str) -> None:

@@ -160,6 +160,26 @@ def budget_spent(cfg: FitConfig, progress: Progress, seconds: float) -> str | No
     return None
 
 
+@dataclass(frozen=True)
+class Run:
+    """What every epoch and batch of one training run reads: the network and the parts that
+    optimise it, the data, the config, and the processes it shares batches with."""
+
+    model: Ensemble
+    data: TrainingData
+    train_windows: Windows
+    val_windows: Windows  # those scored after each epoch (a spread sample of a large set)
+    n_val: int  # validation windows of all processes
+    cfg: FitConfig
+    device: torch.device
+    precision: str
+    group: Group | Alone
+    generator: torch.Generator  # shuffles and teacher forcing
+    parts: dict[str, Any]  # model, optimiser, plateau (the scheduler) and gradient scaler
+    forward: Callable[..., torch.Tensor]  # the members' outputs (M, B, H, K, Q)
+    loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windows: Windows,
           cfg: FitConfig, device: torch.device, precision: str,
           on_epoch: Callable[[dict[str, float | int | None]], None] | None = None,
@@ -180,120 +200,36 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
     # first call imports torch._dynamo, about a second) and scoring the starting point too,
     # so that it agrees with --verbose's timings
     started = time.perf_counter()
-    generator = torch.Generator().manual_seed(cfg.seed)  # shuffles and teacher forcing
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    # the rate is halved after a third of early stopping's patience without progress, so
-    # that a stalled run gets two or three smaller steps before it is stopped
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
-                                                         patience=max(1, cfg.patience // 3))
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
-    parts = {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler}
-    sharded = group.sharded
+    run = _start(model, data, train_windows, val_windows, cfg, device, precision, group)
     # the saved order is rank 0's: when each rank holds its own windows, each draws its own
     # again (from the epoch's seed: the same as before it stopped)
     progress = Progress() if resume is None else restore(
-        resume, parts, generator, device, group.held[0] if sharded else len(train_windows))
-    n_val = group.val_windows if sharded else len(val_windows)  # of all ranks
-    # every rank takes the same step through its windows; when sharded, each its own
-    val_windows = val_windows.spread_sample(validation_step(cfg, n_val))
-    if resume is None and n_val and cfg.baseline != "none":  # the starting
-        # point, the baseline forecast, competes too: training must beat it on validation
-        progress.best_loss = validation_loss(model, data, val_windows, cfg, device, precision,
-                                             group)
-        progress.baseline_loss = progress.best_loss
-        progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    loss_of = loss_function(cfg, model, device)
-    forward = group.wrap(Members(model), device)  # DDP's, over several processes
-    n_windows = sum(group.held) if sharded else len(train_windows)  # of all ranks
+        resume, run.parts, run.generator, device,
+        group.held[0] if group.sharded else len(train_windows))
+    if resume is None and run.n_val and cfg.baseline != "none":
+        _score_starting_point(run, progress)
+    n_windows = sum(group.held) if group.sharded else len(train_windows)  # of all ranks
     batch_size = min(cfg.batch_size, n_windows)
     per_epoch = cfg.epoch_size or n_windows
-    if sharded and progress.order is not None:
-        progress.order = epoch_order(len(train_windows), per_epoch, batch_size, generator,
+    if group.sharded and progress.order is not None:
+        progress.order = epoch_order(len(train_windows), per_epoch, batch_size, run.generator,
                                      group, cfg.seed, progress.epoch).to(device)
     most_steps = cfg.epochs * -(-per_epoch // batch_size)
     most_steps = min(most_steps, cfg.max_steps) if cfg.max_steps else most_steps
-    while True:
+    stopped = None
+    while stopped is None:
         if progress.order is None:  # a new epoch, unless a bound is reached (a resumed
             # epoch is finished first)
             stopped = budget_spent(cfg, progress, progress.train_seconds) or (
-                "epochs" if progress.epoch > cfg.epochs else "")
+                "epochs" if progress.epoch > cfg.epochs else None)
             if stopped:
                 break
             progress.order = epoch_order(len(train_windows), per_epoch, batch_size,
-                                         generator, group, cfg.seed, progress.epoch).to(device)
+                                         run.generator, group, cfg.seed,
+                                         progress.epoch).to(device)
             progress.total, progress.next_batch = torch.zeros((), device=device), 0
-        epoch = progress.epoch
-        model.train()
-        epoch_start = time.perf_counter()
-        batches, sizes = epoch_batches(progress.order, per_epoch, batch_size, group)
-        for number in range(progress.next_batch, len(batches)):
-            if budget_spent(cfg, progress, progress.train_seconds):
-                break  # resumed at the bound
-            chosen, size = batches[number], int(sizes[number])
-            mine, weight = group.share(chosen, size)
-            batch = data.batch(train_windows, mine)
-            use_teacher = (model.mode == "many-to-many"
-                           and torch.rand((), generator=generator).item() < cfg.teacher_forcing)
-            with autocast(device, precision):
-                output = forward(batch.inputs, batch.known,
-                                 batch.target if use_teacher else None, batch.static)
-            loss = loss_of(output, batch.target)  # the members' mean
-            optimiser.zero_grad(set_to_none=True)
-            # summed over members, so that each gets the gradient it would get alone
-            scaler.scale(loss * len(output) * weight).backward()
-            if cfg.clip > 0:
-                scaler.unscale_(optimiser)
-                for member in model.nets:  # each member clipped as if trained alone
-                    nn.utils.clip_grad_norm_(member.parameters(), cfg.clip)
-            scaler.step(optimiser)
-            scaler.update()
-            progress.next_batch, progress.steps = number + 1, progress.steps + 1
-            progress.windows += size
-            asked = stop is not None and stop()
-            time_up = budget_spent(cfg, progress,
-                                   progress.train_seconds + time.perf_counter() - epoch_start)
-            # the ranks stop, and count the loss, alike
-            signum, time_up, summed = group.agree(asked or None, bool(time_up),
-                                                  loss.detach() * len(mine) * (weight > 0))
-            progress.total += summed
-            asked = signum is not None
-            if asked:
-                progress.train_seconds += time.perf_counter() - epoch_start
-                raise Paused(snapshot(progress, parts, generator, device),
-                             f"epoch {epoch}, batch {number + 1} of {len(batches)}", signum)
-            if time_up:
-                break  # the epoch ends here and is validated like a whole one
-        done = int(sum(sizes[:progress.next_batch]))  # windows this epoch
-        train_loss = (progress.total / max(done, 1)).item()
-        progress.train_seconds += time.perf_counter() - epoch_start
-        progress.train_seconds = group.latest(progress.train_seconds)  # bounds agree
-        progress.order, progress.epoch = None, epoch + 1
-        if not math.isfinite(train_loss):
-            stopped = f"diverged at epoch {epoch}"
-            break
-        val_loss = validation_loss(model, data, val_windows, cfg, device, precision, group) \
-            if n_val else None
-        monitored = val_loss if val_loss is not None else train_loss
-        if not math.isfinite(monitored):
-            stopped = f"diverged at epoch {epoch}"
-            break
-        plateau.step(monitored)
-        if monitored < progress.best_loss:
-            progress.best_loss, progress.best_epoch = monitored, epoch
-            progress.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        stats = {"epoch": epoch, "epochs": cfg.epochs, "step": progress.steps,
-                 "steps": most_steps, "train_loss": train_loss,
-                 "val_loss": val_loss, "best_epoch": progress.best_epoch,
-                 "best_loss": progress.best_loss, "lr": optimiser.param_groups[0]["lr"],
-                 "windows_per_second": progress.windows / max(progress.train_seconds, 1e-9),
-                 "seconds": time.perf_counter() - started}
-        progress.history.append({k: stats[k] for k in ("epoch", "step", "train_loss",
-                                                       "val_loss", "lr")})
-        if on_epoch is not None:
-            on_epoch(stats)
-        if epoch - progress.best_epoch >= cfg.patience:
-            stopped = "patience"
-            break
+        train_loss = _train_epoch(run, progress, per_epoch, batch_size, stop)
+        stopped = _end_epoch(run, progress, train_loss, most_steps, started, on_epoch)
     if progress.best_state is None:
         raise TrainingError(f"training {stopped}: the loss became infinite or NaN before any "
                             f"epoch finished; try a lower --lr, a --clip value, or check the "
@@ -303,6 +239,126 @@ def train(model: Ensemble, data: TrainingData, train_windows: Windows, val_windo
                        time.perf_counter() - started,
                        progress.windows / max(progress.train_seconds, 1e-9),
                        progress.history, progress.steps, progress.baseline_loss)
+
+
+def _start(model: Ensemble, data: TrainingData, train_windows: Windows, val_windows: Windows,
+           cfg: FitConfig, device: torch.device, precision: str, group: Group | Alone) -> Run:
+    """A run's optimiser, scheduler, gradient scaler, random generator and loss, built."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # the rate is halved after a third of early stopping's patience without progress, so
+    # that a stalled run gets two or three smaller steps before it is stopped
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                         patience=max(1, cfg.patience // 3))
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "16")
+    n_val = group.val_windows if group.sharded else len(val_windows)  # of all ranks
+    # every rank takes the same step through its windows; when sharded, each its own
+    sampled = val_windows.spread_sample(validation_step(cfg, n_val))
+    return Run(model, data, train_windows, sampled, n_val, cfg, device, precision, group,
+               torch.Generator().manual_seed(cfg.seed),
+               {"model": model, "optimiser": optimiser, "plateau": plateau, "scaler": scaler},
+               group.wrap(Members(model), device),  # DDP's, over several processes
+               loss_function(cfg, model, device))
+
+
+def _score_starting_point(run: Run, progress: Progress) -> None:
+    """The starting point, the baseline forecast (what the untrained network adds nothing
+    to), competes too: training must beat its validation loss to be kept."""
+    progress.best_loss = validation_loss(run.model, run.data, run.val_windows, run.cfg,
+                                         run.device, run.precision, run.group)
+    progress.baseline_loss = progress.best_loss
+    progress.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+
+
+def _train_epoch(run: Run, progress: Progress, per_epoch: int, batch_size: int,
+                 stop: Callable[[], bool | int | None] | None) -> float:
+    """The drawn epoch's batches from where it stands: a step each, until the epoch ends or
+    a bound on time or steps is reached; its mean training loss. A stop asked for raises
+    Paused, with the state that resumes the epoch at its next batch."""
+    cfg, group = run.cfg, run.group
+    run.model.train()
+    epoch_start = time.perf_counter()
+    batches, sizes = epoch_batches(progress.order, per_epoch, batch_size, group)
+    for number in range(progress.next_batch, len(batches)):
+        if budget_spent(cfg, progress, progress.train_seconds):
+            break  # resumed at the bound
+        mine, weight = group.share(batches[number], int(sizes[number]))
+        loss = _step(run, run.data.batch(run.train_windows, mine), weight)
+        progress.next_batch, progress.steps = number + 1, progress.steps + 1
+        progress.windows += int(sizes[number])
+        asked = stop is not None and stop()
+        time_up = budget_spent(cfg, progress,
+                               progress.train_seconds + time.perf_counter() - epoch_start)
+        # the ranks stop, and count the loss, alike
+        signum, time_up, summed = group.agree(asked or None, bool(time_up),
+                                              loss.detach() * len(mine) * (weight > 0))
+        progress.total += summed
+        if signum is not None:
+            progress.train_seconds += time.perf_counter() - epoch_start
+            raise Paused(snapshot(progress, run.parts, run.generator, run.device),
+                         f"epoch {progress.epoch}, batch {number + 1} of {len(batches)}",
+                         signum)
+        if time_up:
+            break  # the epoch ends here and is validated like a whole one
+    done = int(sum(sizes[:progress.next_batch]))  # windows this epoch
+    progress.train_seconds += time.perf_counter() - epoch_start
+    progress.train_seconds = group.latest(progress.train_seconds)  # bounds agree
+    return (progress.total / max(done, 1)).item()
+
+
+def _step(run: Run, batch: Batch, weight: float) -> torch.Tensor:
+    """One optimiser step on a batch (this rank's share of it, `weight` its part of the
+    whole); the members' mean loss."""
+    model, cfg, optimiser, scaler = run.model, run.cfg, run.parts["optimiser"], \
+        run.parts["scaler"]
+    use_teacher = (model.mode == "many-to-many"
+                   and torch.rand((), generator=run.generator).item() < cfg.teacher_forcing)
+    with autocast(run.device, run.precision):
+        output = run.forward(batch.inputs, batch.known,
+                             batch.target if use_teacher else None, batch.static)
+    loss = run.loss_of(output, batch.target)  # the members' mean
+    optimiser.zero_grad(set_to_none=True)
+    # summed over members, so that each gets the gradient it would get alone
+    scaler.scale(loss * len(output) * weight).backward()
+    if cfg.clip > 0:
+        scaler.unscale_(optimiser)
+        for member in model.nets:  # each member clipped as if trained alone
+            nn.utils.clip_grad_norm_(member.parameters(), cfg.clip)
+    scaler.step(optimiser)
+    scaler.update()
+    return loss
+
+
+def _end_epoch(run: Run, progress: Progress, train_loss: float, most_steps: int,
+               started: float, on_epoch: Callable[[dict[str, float | int | None]], None] | None
+               ) -> str | None:
+    """Validate the epoch just trained, keep its weights if they are the best yet, adjust
+    the learning rate and report; why training stops here, if it does."""
+    epoch = progress.epoch
+    progress.order, progress.epoch = None, epoch + 1
+    if not math.isfinite(train_loss):
+        return f"diverged at epoch {epoch}"
+    val_loss = validation_loss(run.model, run.data, run.val_windows, run.cfg, run.device,
+                               run.precision, run.group) if run.n_val else None
+    monitored = val_loss if val_loss is not None else train_loss
+    if not math.isfinite(monitored):
+        return f"diverged at epoch {epoch}"
+    run.parts["plateau"].step(monitored)
+    if monitored < progress.best_loss:
+        progress.best_loss, progress.best_epoch = monitored, epoch
+        progress.best_state = {k: v.detach().clone()
+                               for k, v in run.model.state_dict().items()}
+    stats = {"epoch": epoch, "epochs": run.cfg.epochs, "step": progress.steps,
+             "steps": most_steps, "train_loss": train_loss,
+             "val_loss": val_loss, "best_epoch": progress.best_epoch,
+             "best_loss": progress.best_loss,
+             "lr": run.parts["optimiser"].param_groups[0]["lr"],
+             "windows_per_second": progress.windows / max(progress.train_seconds, 1e-9),
+             "seconds": time.perf_counter() - started}
+    progress.history.append({k: stats[k] for k in ("epoch", "step", "train_loss",
+                                                   "val_loss", "lr")})
+    if on_epoch is not None:
+        on_epoch(stats)
+    return "patience" if epoch - progress.best_epoch >= run.cfg.patience else None
 
 
 def free_running(model: Ensemble, data: TrainingData, windows: Windows, cfg: FitConfig,

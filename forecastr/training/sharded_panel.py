@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Peers:
+class PanelShares:
     """What the processes told each other of their series before cutting windows."""
 
     series: tuple[int, ...]  # how many series each process holds
@@ -46,7 +46,7 @@ class Peers:
 
 
 @dataclass(frozen=True)
-class Whole:
+class AllSeries:
     """What the training loop and the model file need of every process's series."""
 
     held: tuple[int, ...]  # training windows of each process
@@ -58,7 +58,7 @@ class Whole:
     skipped: tuple[str, ...]
 
 
-def introduce(panel: Panel, group: Group) -> Peers:
+def agree_on_panel(panel: Panel, group: Group) -> PanelShares:
     """Exchange what cutting windows depends on: the schemas, which must agree (the time
     axis above all), each process's number of series and its static features."""
     told = group.gather((panel.schema, panel.n_series,
@@ -68,7 +68,7 @@ def introduce(panel: Panel, group: Group) -> Peers:
     names = panel.schema.static_features
     static = fit_values({name: np.concatenate([values[name] for _, _, values, _ in told])
                          for name in names}, names) if names else None
-    return Peers(tuple(count for _, count, *_ in told), static, group.rank,
+    return PanelShares(tuple(count for _, count, *_ in told), static, group.rank,
                  _day_order([order for *_, order in told], panel.source))
 
 
@@ -97,8 +97,8 @@ def _check_agreement(schemas: list[Schema], source: str) -> None:
                             f"{seen[differs]!r} on rank {differs}; {hint}")
 
 
-def account(split: Split, stats: ScaleStats, record: dict[str, list], digest: str,
-            group: Group, batch_size: int, source: str) -> Whole:
+def gather_all_series(split: Split, stats: ScaleStats, record: dict[str, list], digest: str,
+            group: Group, batch_size: int, source: str) -> AllSeries:
     """Gather what the loop and the model file need of every process's series; refuse a
     run in which some process has no window to train on."""
     told = group.gather({"train": len(split.train), "val": len(split.val), "record": record,
@@ -115,7 +115,7 @@ def account(split: Split, stats: ScaleStats, record: dict[str, list], digest: st
                           f"processes; with --shard-series every batch needs a window from "
                           f"each process: give at least {group.world}")
 
-    return Whole(
+    return AllSeries(
         held=held, val_windows=sum(theirs["val"] for theirs in told),
         series={key: [item for theirs in told for item in theirs["record"][key]]
                 for key in record},
@@ -126,7 +126,7 @@ def account(split: Split, stats: ScaleStats, record: dict[str, list], digest: st
         skipped=tuple(series_id for theirs in told for series_id in theirs["skipped"]))
 
 
-def residuals(errors: np.ndarray, series: np.ndarray, first: int, group: Group
+def gather_residuals(errors: np.ndarray, series: np.ndarray, first: int, group: Group
               ) -> tuple[np.ndarray, np.ndarray]:
     """Every process's validation errors (N, H, K) and their series in the whole panel's
     numbering, for conformal widths calibrated on all of them."""
@@ -137,7 +137,7 @@ def residuals(errors: np.ndarray, series: np.ndarray, first: int, group: Group
 @contextlib.contextmanager
 def held_warnings(group: Group | Alone) -> Iterator[list[tuple[int, str]]]:
     """Within, the warnings of a process that holds only its own series are kept (as
-    (level, message)) rather than shown: `said` has rank 0 say every process's, once.
+    (level, message)) rather than shown: `log_held_warnings` has rank 0 say every process's, once.
     Alone, nothing is held. Should an error end it, what was held is shown."""
     notes: list[tuple[int, str]] = []
     if group.alone:
@@ -162,7 +162,7 @@ def held_warnings(group: Group | Alone) -> Iterator[list[tuple[int, str]]]:
     notes += [(record.levelno, record.getMessage()) for record in held.buffer]
 
 
-def said(notes: list[tuple[int, str]], group: Group) -> None:
+def log_held_warnings(notes: list[tuple[int, str]], group: Group) -> None:
     """Rank 0 logs every process's held warnings, the others' with their rank."""
     for rank, theirs in enumerate(group.gather(notes)):
         if group.main:
