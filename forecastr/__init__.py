@@ -17,12 +17,21 @@ _PUBLIC = {
     "Panel": "forecastr.data.panel",
     "read_panel": "forecastr.data.reader",
     **dict.fromkeys(["inspect", "fit", "info", "predict", "predict_chunks", "forecast_frame",
-                     "evaluate"], "forecastr.api"),
+                     "evaluate", "tune"], "forecastr.api"),
 }
 __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:
-    from forecastr.api import evaluate, fit, forecast_frame, info, inspect, predict, predict_chunks
+    from forecastr.api import (
+        evaluate,
+        fit,
+        forecast_frame,
+        info,
+        inspect,
+        predict,
+        predict_chunks,
+        tune,
+    )
     from forecastr.config import FitConfig
     from forecastr.data.panel import Panel
     from forecastr.data.reader import read_panel

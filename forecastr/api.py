@@ -34,6 +34,7 @@ from forecastr.network.outputs import extra_outputs
 from forecastr.network.threads import limited, plan
 from forecastr.network.windows import build
 from forecastr.training.fitting import FEWER_SERIES, FitResult, Prepared, fit, prepare  # noqa: F401
+from forecastr.tuning.search import TuneResult, tune  # noqa: F401
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -67,20 +67,26 @@ def from_mapping(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping of option: value, "
                           f"got {type(raw).__name__}")
-    names = [f.name for f in dataclasses.fields(FitConfig)]
     typed = {}
     for key, value in raw.items():
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = (f" (did you mean {close[0]!r}?)" if close else
-                    "; the keys are fit's options, listed by forecastr fit --print-config")
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+        check_key(key, where)
         typed[key] = coerce(key, value, where)
     return typed
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file into typed values; every failure is a one-line ConfigError."""
+def check_key(key: Any, where: str) -> None:
+    """Refuse a key that is not one of fit's options, suggesting the nearest."""
+    names = [f.name for f in dataclasses.fields(FitConfig)]
+    if key not in names:
+        close = difflib.get_close_matches(str(key), names, n=1)
+        hint = (f" (did you mean {close[0]!r}?)" if close else
+                "; the keys are fit's options, listed by forecastr fit --print-config")
+        raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+def read_yaml(path: str | Path, option: str = "--config") -> Any:
+    """A YAML file's contents as read; every failure is a one-line ConfigError that names
+    the file (and the `option` that gave it, where the path is wrong)."""
     import yaml  # lazily: `forecastr --help` should not pay for it
 
     try:
@@ -90,15 +96,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
                           f"UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc}); check "
-                          f"the path of --config") from None
+                          f"the path of {option}") from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: YAML syntax error{at}: {problem}") from None
-    typed = from_mapping(raw, str(path))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into typed values; every failure is a one-line ConfigError."""
+    typed = from_mapping(read_yaml(path), str(path))
     try:  # out-of-range values here, so that the message names this file
         FitConfig(**typed)
     except ConfigError as exc:

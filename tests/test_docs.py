@@ -25,10 +25,16 @@ def test_every_command_has_help_and_a_readme_entry():
         assert f"forecastr {name}" in README, name
 
 
-def test_readme_yaml_example_is_a_valid_config():
-    (example,) = blocks("yaml")
-    cfg = merge(FitConfig(), from_mapping(yaml.safe_load(example), "README"), {})
+def test_readme_yaml_examples_are_a_valid_config_and_a_valid_search_space(tmp_path):
+    space_example, config_example = blocks("yaml")  # in the README's order
+    cfg = merge(FitConfig(), from_mapping(yaml.safe_load(config_example), "README"), {})
     assert cfg.targets == ("demand",) and cfg.window == 48
+    from forecastr.tuning.space import Choice, Span, load_space
+
+    path = tmp_path / "space.yaml"
+    path.write_text(space_example)
+    space = load_space(path)
+    assert space["cell"] == Choice(("gru", "lstm")) and space["lr"] == Span(3e-4, 3e-3, True)
 
 
 def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():

@@ -153,6 +153,64 @@ def default_output(data: str) -> str:
 
 
 @cli.command()
+@click.argument("data", type=click.Path(allow_dash=True))
+@config_options("data", "windows", "model", "training", "system", leaving=("max_time",))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Model file of the best options [default: DATA's name with .fcst, here]; "
+                   "the trials are kept in OUTPUT.tune.")
+@click.option("--space", "space_path", type=click.Path(dir_okay=False),
+              help="YAML file of the options to search: 'option: [values]' or 'option: "
+                   "{low: L, high: H, log: true}' [default: cell, window, hidden, layers, "
+                   "dropout, lr, loss and baseline].")
+@click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Trials to run (a resumed search counts the earlier ones).")
+@click.option("--max-time", "search_seconds", type=click.FloatRange(min=0), default=0.0,
+              metavar="SECONDS", help="Bound on the search's time: no trial starts after it, "
+                                      "and the one under way stops at it (0 = no bound).")
+@click.option("--folds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Origins at the tail of every series that each trial is scored on.")
+@click.option("--step", type=click.IntRange(min=1), default=None,
+              help="Steps between those origins [default: the horizon].")
+@click.option("--table", type=click.Path(dir_okay=False),
+              help="Table of every trial (.csv, or .json) [default: OUTPUT's name with "
+                   ".trials.csv].")
+@click.option("--refit/--no-refit", default=True, show_default=True,
+              help="Fit the best options on every series' whole history, or keep them as "
+                   "the trial trained (on the history before the scored origins).")
+@click.option("--resume", is_flag=True,
+              help="Continue the search that OUTPUT.tune holds (interrupted, or for more "
+                   "--trials); give the same data and options.")
+@output_options
+@click.pass_context
+def tune(ctx: click.Context, data: str, output: str | None, space_path: str | None,
+         trials: int, search_seconds: float, folds: int, step: int | None,
+         table: str | None, refit: bool, resume: bool, quiet: bool, verbose: bool,
+         debug: bool, **params: Any) -> None:
+    """Search fit's options for DATA, scoring each trial on rolling origins at the tail of
+    every series that it never trained on, and write the best as a model file.
+
+    Needs Optuna: pip install 'forecastr[tune]'. The first trial is the defaults'.
+    """
+    cfg = build_config(ctx, params)
+    if output == "-":
+        raise click.UsageError("-o -: a model file cannot go to stdout; give a file path")
+    from forecastr import api
+    from forecastr.cli import ui
+    from forecastr.tuning.space import load_space
+
+    ui.setup_logging(quiet, verbose)
+    output = output or default_output(data)
+    space = load_space(space_path) if space_path else None
+    shown = (sys.stderr.isatty() or verbose) and not quiet
+    result = api.tune(data, cfg, output, space=space, trials=trials,
+                      max_time=search_seconds, folds=folds, step=step, resume=resume,
+                      table=table, refit=refit, stop=ctx.find_object(StopRequest),
+                      on_trial=ui.trial_line if shown else None)
+    if not quiet:
+        click.echo("forecastr: " + ui.tune_summary(result, output), err=True)
+
+
+@cli.command()
 @click.argument("model", type=click.Path(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Write the report as JSON to stdout.")
 @output_options

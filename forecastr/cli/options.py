@@ -28,11 +28,13 @@ def field_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return decorate
 
 
-def config_options(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a command with one option per FitConfig field of the given groups, and
-    --config for a YAML file of them."""
+def config_options(*groups: str, leaving: tuple[str, ...] = ()
+                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with one option per FitConfig field of the given groups (but those
+    it is `leaving` out), and --config for a YAML file of them."""
     fields_option = field_options(*[f.name for f in dataclasses.fields(FitConfig)
-                                    if f.metadata["group"] in groups])
+                                    if f.metadata["group"] in groups
+                                    and f.name not in leaving])
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         return click.option("--config", "config_path", type=click.Path(dir_okay=False),

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -333,3 +334,33 @@ def _metric_text(value: float, best: float | None) -> str | Text:
         return "-"
     text = f"{value:,.4g}"
     return Text(text, style="bold") if best is not None and abs(value) == best else text
+
+
+def trial_line(record: Any, trials: int) -> None:
+    """A finished trial on stderr: its number, score, time and options."""
+    score = f"MASE {record.score:.4f}" if record.score is not None else record.state
+    why = f" ({record.error})" if record.error else ""
+    options = ", ".join(f"{k}={_short(v)}" for k, v in record.options.items())
+    click.echo(f"forecastr: trial {record.number} of {trials}: {score}{why} in "
+               f"{record.seconds or 0:.1f} s; {options}", err=True)
+
+
+def tune_summary(result: Any, output: str) -> str:
+    """One line: how the search went, the best trial against the defaults and the
+    references on the same origins, its options and where it all went."""
+    done = sum(r.state == "complete" for r in result.trials)
+    refs = ", ".join(f"{name.replace('_', ' ')} {value:.4f}"
+                     for name, value in result.references.items())
+    defaults = result.defaults
+    against = (f", the defaults' {defaults.score:.4f}" if defaults is not None
+               and defaults.score is not None else "")
+    options = ", ".join(f"{k}={_short(v)}" for k, v in result.best.options.items())
+    stopped = "the --max-time bound" if result.stopped == "max_time" else "--trials done"
+    return (f"tuned: {counted(done, 'trial')} scored ({len(result.trials)} run, stopped: "
+            f"{stopped}); best MASE {result.best.score:.4f} (trial {result.best.number})"
+            f"{against}; {refs} on the same origins; best options {options}; wrote {output}"
+            + (f", trials in {result.table}" if result.table else ""))
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

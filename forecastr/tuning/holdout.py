@@ -1,0 +1,73 @@
+"""How `forecastr tune` scores a trial: a model of the trial's options is fitted on every
+series up to its last few horizons, then forecasts from rolling origins over them, each from
+the history before it; its MASE there (never on data it trained on) is the trial's score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from forecastr.data.panel import Panel, select, truncate
+from forecastr.errors import DataError
+from forecastr.evaluation import backtest
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """A panel and the tail of it that trials are scored on: `folds` origins, `step` steps
+    apart, forecasting `horizon` steps each."""
+
+    panel: Panel
+    horizon: int
+    folds: int
+    step: int
+    season: int
+
+    @property
+    def reach(self) -> int:
+        """Rows after the earliest origin that a trial's model never trains on."""
+        return self.horizon + (self.folds - 1) * self.step
+
+    def training_panel(self) -> Panel:
+        """Every series up to its earliest scored origin (series too short to keep two
+        points before it are left out, as the backtest leaves them out)."""
+        cuts = self.panel.lengths - self.reach
+        keep = np.flatnonzero(cuts >= 2)
+        if not len(keep):
+            raise DataError(f"{self.panel.source}: no series is long enough to hold out "
+                            f"{self.folds} origins of {self.horizon} steps and train before "
+                            f"them ({self.reach + 2} points are needed); give --folds 1 or "
+                            f"more history")
+        return truncate(select(self.panel, keep), cuts[keep])
+
+
+def score(holdout: Holdout, fitted: Any, device: Any) -> backtest.Scored:
+    """The backtest of a fitted model (its Artifact) over the holdout's origins."""
+    from forecastr.forecasting import forecast
+    from forecastr.modelfile import artifact
+
+    model = artifact.build_model(fitted).to(device)
+    schema = holdout.panel.schema
+
+    def predict(history: Panel, ahead: np.ndarray) -> np.ndarray:  # (S, H, K, 1)
+        points = forecast.forecast(model, fitted, history, holdout.horizon, device,
+                                   future=ahead[..., schema.future_from:])[0]
+        return points[..., [fitted.dimensions.point]]
+
+    reach = forecast.future_steps(fitted, holdout.horizon) if fitted.dimensions.n_future \
+        else holdout.horizon
+    return backtest.run(holdout.panel, predict, holdout.horizon, holdout.folds, holdout.step,
+                        holdout.season, None, reach)
+
+
+def mase(scored: backtest.Scored, method: str = "model") -> float:
+    """The mean MASE over every (series, origin) pair and target."""
+    return backtest.summarise(scored.actual, scored.forecasts[method], scored.scale)["mase"]
+
+
+def references(scored: backtest.Scored) -> dict[str, float]:
+    """The baselines' MASE on the same origins: naive, seasonal naive and Theta."""
+    return {name: mase(scored, name) for name in backtest.METHODS if name != "model"}
+

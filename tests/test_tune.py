@@ -1,0 +1,165 @@
+"""forecastr tune: a search over fit's options, each trial scored on origins it never trained
+on; reproducible with a seed, resumable after an interruption with the same result, its
+space file checked key by key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecastr import api
+from forecastr.config import FitConfig
+from forecastr.data.reader import read_panel
+from forecastr.errors import ConfigError, Interrupted
+from forecastr.modelfile.artifact import load
+from forecastr.training.stopping import StopRequest
+from forecastr.tuning import holdout
+from forecastr.tuning.space import Choice, Span, load_space
+from tests.conftest import run_cli, seasonal_frame
+
+SMALL = FitConfig(max_steps=15, batch_size=32, epoch_size=128, window=12, horizon=4,
+                  device="cpu")
+SPACE = {"hidden": Choice((8, 16)), "lr": Span(1e-3, 1e-2, log=True)}
+FLAGS = ["--max-steps", "15", "--batch-size", "32", "--epoch-size", "128", "--window", "12",
+         "--horizon", "4", "--device", "cpu"]
+SPACE_YAML = "hidden: [8, 16]\nlr: {low: 0.001, high: 0.01, log: true}\n"
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "d.csv"
+    seasonal_frame(n_series=3, length=60).to_csv(path, index=False)
+    return path
+
+
+def scored(result):
+    return [(r.number, r.state, r.score, r.options) for r in result.trials]
+
+
+def test_a_search_scores_the_defaults_first_and_writes_the_best_as_a_model_file(data, tmp_path):
+    out = tmp_path / "m.fcst"
+    result = api.tune(data, SMALL, out, space=SPACE, trials=3)
+    assert [r.number for r in result.trials] == [1, 2, 3]
+    assert result.trials[0].defaults and result.defaults == result.trials[0]
+    # the default lr lies in the space and is kept; the default hidden (64) does not
+    assert result.trials[0].options["lr"] == pytest.approx(1e-3)
+    assert not any(r.defaults for r in result.trials[1:])
+    assert all(r.state == "complete" and r.score > 0 for r in result.trials)
+    best = min(result.trials, key=lambda r: r.score)
+    assert result.best == best
+    loaded = load(out)
+    assert loaded.config.hidden == best.options["hidden"]
+    assert loaded.config.lr == pytest.approx(best.options["lr"])
+    assert set(result.references) == {"naive", "seasonal_naive", "theta"}
+    table = pd.read_csv(tmp_path / "m.trials.csv")
+    assert list(table["trial"]) == [1, 2, 3]
+    assert list(table.columns[:6]) == ["trial", "state", "mase", "seconds", "defaults", "error"]
+    assert np.allclose(table["mase"], [r.score for r in result.trials])
+
+
+def test_the_same_seed_gives_the_same_search(data, tmp_path):
+    first = api.tune(data, SMALL, tmp_path / "a.fcst", space=SPACE, trials=4)
+    second = api.tune(data, SMALL, tmp_path / "b.fcst", space=SPACE, trials=4)
+    other = api.tune(data, dataclasses.replace(SMALL, seed=1), tmp_path / "c.fcst",
+                     space=SPACE, trials=4)
+    assert scored(first) == scored(second)
+    assert [r.options for r in other.trials[1:]] != [r.options for r in first.trials[1:]]
+
+
+def test_an_interrupted_search_resumes_to_the_result_of_one_never_interrupted(data, tmp_path):
+    whole = api.tune(data, SMALL, tmp_path / "whole.fcst", space=SPACE, trials=4)
+    stop = StopRequest()
+
+    def stop_after_two(record, trials):
+        if record.number == 2:
+            stop.signal = 2  # the next trial's first batch stops it, as Ctrl-C would
+
+    out = tmp_path / "m.fcst"
+    with pytest.raises(Interrupted, match="stopped during trial 3; the finished trials are "
+                                          "kept in") as caught:
+        api.tune(data, SMALL, out, space=SPACE, trials=4, stop=stop,
+                 on_trial=stop_after_two)
+    assert caught.value.checkpoint == f"{out}.tune" and not out.exists()
+    resumed = api.tune(data, SMALL, out, space=SPACE, trials=4, resume=True)
+    states = [r.state for r in resumed.trials]
+    assert states == ["complete", "complete", "cut short", "complete", "complete"]
+    kept = [(r.score, r.options) for r in resumed.trials if r.state == "complete"]
+    assert kept == [(r.score, r.options) for r in whole.trials]
+    assert resumed.best.options == whole.best.options
+    with pytest.raises(ConfigError, match="another space"):
+        api.tune(data, SMALL, out, space={"hidden": Choice((8, 32))}, trials=5, resume=True)
+
+
+def test_a_resumed_search_can_go_on_for_more_trials(data, tmp_path):
+    out = tmp_path / "m.fcst"
+    api.tune(data, SMALL, out, space=SPACE, trials=2)
+    more = api.tune(data, SMALL, out, space=SPACE, trials=3, resume=True)
+    assert [r.number for r in more.trials] == [1, 2, 3]
+
+
+def test_trials_are_scored_only_on_data_they_never_trained_on(data):
+    panel = read_panel(data)
+    held = holdout.Holdout(panel, horizon=4, folds=3, step=4, season=12)
+    training = held.training_panel()
+    assert list(training.lengths) == [60 - 4 - 2 * 4] * 3  # up to the earliest origin
+    fitted = api.fit(training, SMALL).artifact
+    from forecastr.network import device
+
+    scored_ = holdout.score(held, fitted, device.resolve_device("cpu"))
+    first_origin = panel.times[60 - 12]
+    assert scored_.origin.min() == first_origin
+    assert (scored_.origin > training.times[training.indptr[1] - 1]).all()
+
+
+def test_the_command_writes_a_model_a_table_and_one_summary_line(data, tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE_YAML)
+    out, table = tmp_path / "m.fcst", tmp_path / "trials.json"
+    result = run_cli(["tune", data, "-o", out, "--space", space, "--trials", "2",
+                      "--table", table, *FLAGS])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("forecastr: tuned: 2 trials scored")
+    assert "the defaults'" in lines[0] and "seasonal naive" in lines[0]
+    rows = [json.loads(line) for line in table.read_text().splitlines()]  # JSON lines
+    assert [row["trial"] for row in rows] == [1, 2]
+    assert load(out).config.hidden in (8, 16)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("hiden: [8, 16]\n", "unknown key 'hiden' (did you mean 'hidden'?)"),
+    ("seed: [1, 2]\n", "'seed' cannot be searched"),
+    ("hidden: [8, -1]\n", "hidden"),
+    ("lr: {low: 0.01, high: 0.001}\n", "needs low < high"),
+    ("cell: {low: 1, high: 2}\n", "'cell' is not a number"),
+    ("hidden: 8\n", "must be a list of values"),
+    ("- hidden\n", "must be a mapping"),
+])
+def test_a_bad_space_file_is_a_one_line_error(data, tmp_path, text, message):
+    space = tmp_path / "space.yaml"
+    space.write_text(text)
+    with pytest.raises(ConfigError, match="space.yaml") as caught:
+        load_space(space)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    result = run_cli(["tune", data, "-o", tmp_path / "m.fcst", "--space", space, *FLAGS])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_resume_without_a_search_is_refused(data, tmp_path):
+    result = run_cli(["tune", data, "-o", tmp_path / "m.fcst", "--resume", *FLAGS])
+    assert result.exit_code == 2 and "no search" in result.stderr
+
+
+def test_without_optuna_the_command_says_which_extra_to_install(data, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if it were not installed
+    result = run_cli(["tune", data, "-o", tmp_path / "m.fcst", *FLAGS])
+    assert result.exit_code == 2
+    assert result.stderr == ("forecastr: error: forecastr tune needs Optuna, an optional "
+                             "extra: pip install 'forecastr[tune]'\n")
