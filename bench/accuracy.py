@@ -224,13 +224,25 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 # ---- the runs ----
 
 def run_forecastr(name: str, data: Path, split: Holdout, cfg: FitConfig, horizon: int,
-                  folder: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fit on the training CSV, forecast the held-out horizon with the library's predict."""
+                  folder: Path, tune: tuple[int, float] | None = None
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fit on the training CSV (or with `tune`, (trials, seconds), search fit's options on
+    it with forecastr tune), forecast the held-out horizon with the library's predict."""
     from forecastr import api
 
     model = folder / f"{name}.fcst"
     started = time.perf_counter()
-    fitted = api.fit(data, cfg, model)
+    searched = {}
+    if tune is None:
+        fitted = api.fit(data, cfg, model)
+    else:
+        result = api.tune(data, cfg, model, trials=tune[0], max_time=tune[1])
+        fitted = result.fitted
+        searched = {"tune": {
+            "trials": len(result.trials), "stopped": result.stopped,
+            "best_trial": result.best.number, "best_options": result.best.options,
+            "best_score": result.best.score, "references": result.references,
+            "defaults_score": None if result.defaults is None else result.defaults.score}}
     fit_seconds = time.perf_counter() - started
     frame = api.predict(model, data, horizon=horizon, device_spec=cfg.device)
     training = fitted.artifact.training
@@ -238,7 +250,7 @@ def run_forecastr(name: str, data: Path, split: Holdout, cfg: FitConfig, horizon
         "fit_seconds": round(fit_seconds, 2),
         "predict_seconds": round(time.perf_counter() - started - fit_seconds, 2),
         "epochs": training["epochs_run"], "stopped": training["stopped"],
-        "window": fitted.artifact.window, "horizon": fitted.artifact.horizon}
+        "window": fitted.artifact.window, "horizon": fitted.artifact.horizon, **searched}
 
 
 def fit_references(split: Holdout, freq: str, season: int, horizon: int) -> dict[str, Any]:
@@ -274,7 +286,7 @@ def references(name: str, digest: str, split: Holdout, freq: str, season: int, h
 
 
 def run_set(name: str, cfg: FitConfig | None, with_references: bool, refresh: bool,
-            folder: Path) -> dict[str, Any]:
+            folder: Path, tune: tuple[int, float] | None = None) -> dict[str, Any]:
     """Hold out, fit and score every method on one set; its row of the results."""
     spec = SETS[name]
     suggested = rhythm(spec.freq)
@@ -295,7 +307,8 @@ def run_set(name: str, cfg: FitConfig | None, with_references: bool, refresh: bo
             forecasts[method] = np.asarray(entry[method]["forecast"])
             seconds[method] = entry[method]["seconds"]
     if cfg is not None:
-        forecasts["forecastr"], fitted = run_forecastr(name, data, split, cfg, horizon, folder)
+        forecasts["forecastr"], fitted = run_forecastr(name, data, split, cfg, horizon, folder,
+                                                       tune)
         seconds["forecastr"] = fitted["fit_seconds"]
     methods = {m: {**score(split, forecasts[m], season), "fit_seconds": seconds[m]}
                for m in METHODS if m in forecasts}
@@ -331,6 +344,11 @@ def arguments(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
                         help="refit the references instead of reading their cache")
     parser.add_argument("--no-forecastr", action="store_true",
                         help="score the references only")
+    parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
+                        help="instead of a fit with the config, forecastr tune of N trials "
+                        "(needs forecastr[tune])")
+    parser.add_argument("--tune-time", type=float, default=0.0, metavar="SECONDS",
+                        help="with --tune-trials, tune's --max-time for each set")
     args = parser.parse_args(argv)
     if args.label is not None and (args.label == "references" or "/" in args.label):
         parser.error("--label: references.json is the references' cache; pick another name")
@@ -360,7 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.sets.split(","):
-        rows.append(run_set(name, cfg, not args.no_references, args.refresh_references, folder))
+        rows.append(run_set(name, cfg, not args.no_references, args.refresh_references, folder,
+                            (args.tune_trials, args.tune_time) if args.tune_trials else None))
         f = rows[-1]["methods"].get("forecastr")
         progress = (f"forecastr MASE {f['mase']:.3f}, {f['ratio']:.3f} x snaive, fit "
                     f"{f['fit_seconds']:.1f} s" if f else "references only")
