@@ -184,6 +184,51 @@ def evaluate(model_path: str | Path, source: str | Path | BinaryIO, *, folds: in
         "refit": refit})
 
 
+def compare(model_paths: list[str | Path], source: str | Path | BinaryIO, *, folds: int = 3,
+            step: int | None = None, season: int | None = None, horizon: int | None = None,
+            device_spec: str = "auto", refit: bool = False, threads: int | None = None,
+            on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Backtest several models on the same origins of DATA, as `evaluate` backtests one:
+    each model's overall scores and verdict, the references (naive, seasonal naive, Theta)
+    once, and the best model by MASE. The horizon scored is the shortest the models were
+    fitted for, unless `horizon` says; models that cannot be scored on the same origins
+    (their future features reach further) raise ConfigError."""
+    from forecastr.modelfile import artifact
+
+    if not model_paths:
+        raise ConfigError("compare: give at least one model")
+    horizon = horizon or min(artifact.load(path).horizon for path in model_paths)
+    held = _rereadable(source)
+    reports = []
+    for path in model_paths:
+        if hasattr(held, "seek"):
+            held.seek(0)
+        reports.append(evaluate(path, held, folds=folds, step=step, season=season,
+                                horizon=horizon, device_spec=device_spec, refit=refit,
+                                threads=threads, on_epoch=on_epoch))
+    first = reports[0]
+    for path, report in zip(model_paths[1:], reports[1:]):
+        if [f["origin"] for f in report["per_fold"]] != [f["origin"] for f in first["per_fold"]] \
+                or report["forecasts"] != first["forecasts"]:
+            raise ConfigError(f"{path} is scored on other origins or series of DATA than "
+                              f"{model_paths[0]} (its future features or columns differ); "
+                              f"evaluate it on its own")
+    keys = ("relative_mase", "relative_mase_naive", "relative_mase_theta")
+    models = [{"model": str(path), "scores": report["overall"]["model"],
+               **{key: report["overall"][key] for key in keys},
+               "starting_point": report["starting_point"],
+               "in_sample_forecasts": report["in_sample_forecasts"]}
+              for path, report in zip(model_paths, reports)]
+    scored = [m for m in models if m["scores"]["mase"] == m["scores"]["mase"]]
+    return {"data": first["data"], "horizon": horizon, "folds": folds, "step": first["step"],
+            "season": first["season"], "refit": refit, "forecasts": first["forecasts"],
+            "models": models,
+            "references": {name: first["overall"][name]
+                           for name in ("naive", "seasonal_naive", "theta")},
+            "best": min(scored, key=lambda m: m["scores"]["mase"])["model"] if scored
+            else None}
+
+
 def _model_to_evaluate(model_path: str | Path, source: str | Path | BinaryIO,
                        horizon: int | None, plot_path: str | Path | None) -> Artifact:
     """The model file loaded, after the checks that need no data: the plot can be drawn and

@@ -333,7 +333,8 @@ def _spool_error(exc: OSError) -> Exception:
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=True))
+@click.argument("models", nargs=-1, metavar="MODEL...",
+                type=click.Path(dir_okay=True))
 @click.argument("data", type=click.Path(allow_dash=True, dir_okay=True))
 @click.option("--folds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Forecast origins, stepping back from the end of each series.")
@@ -354,23 +355,32 @@ def _spool_error(exc: OSError) -> Exception:
                    "forecasting with MODEL as it is.")
 @field_options("device", "threads")
 @output_options
-def evaluate(model: str, data: str, folds: int, step: int | None, horizon: int | None,
-             season: int | None, as_json: bool, plot: str | None, refit: bool, device: str,
-             threads: int | None, quiet: bool, verbose: bool, debug: bool) -> None:
+def evaluate(models: tuple[str, ...], data: str, folds: int, step: int | None,
+             horizon: int | None, season: int | None, as_json: bool, plot: str | None,
+             refit: bool, device: str, threads: int | None, quiet: bool, verbose: bool,
+             debug: bool) -> None:
     """Backtest MODEL on the tail of DATA from rolling origins and compare it with the naive
-    and seasonal naive forecasts (MAE, RMSE, MAPE, sMAPE, MASE, bias)."""
+    and seasonal naive forecasts and the Theta method's (MAE, RMSE, MAPE, sMAPE, MASE,
+    bias). Several models are scored on the same origins, side by side in one table."""
     from forecastr import api
     from forecastr.cli import ui
 
+    if not models:  # one path given: click took it for DATA, the last argument
+        raise click.UsageError("Missing argument 'DATA'.")
     if plot == "-":
         raise click.UsageError("--plot -: a PNG cannot go to stdout; give a file path")
+    if plot is not None and len(models) > 1:
+        raise click.UsageError("--plot draws one model's forecasts: evaluate one MODEL")
     ui.setup_logging(quiet, verbose)
     bar = refit and sys.stderr.isatty() and not quiet  # refits train: as long as a fit
-    with ui.training_progress(bar, verbose and refit, folds) as on_epoch:
-        report = api.evaluate(model, data, folds=folds, step=step, season=season,
-                              horizon=horizon, device_spec=device, plot_path=plot, refit=refit,
-                              threads=threads, on_epoch=on_epoch if refit else None)
-    emit(ui.json_text(report) if as_json else ui.table_text(ui.show_evaluation, report,
+    with ui.training_progress(bar, verbose and refit, folds * len(models)) as on_epoch:
+        options = {"folds": folds, "step": step, "season": season, "horizon": horizon,
+                   "device_spec": device, "refit": refit, "threads": threads,
+                   "on_epoch": on_epoch if refit else None}
+        report = api.evaluate(models[0], data, plot_path=plot, **options) \
+            if len(models) == 1 else api.compare(list(models), data, **options)
+    show = ui.show_evaluation if len(models) == 1 else ui.show_comparison
+    emit(ui.json_text(report) if as_json else ui.table_text(show, report,
                                                             stdout_is_terminal()))
 
 

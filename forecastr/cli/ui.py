@@ -304,6 +304,39 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     _show_probabilistic(overall["model"], console)
 
 
+def show_comparison(report: dict[str, Any], console: Console) -> None:
+    """Several models' overall metrics on the same origins, the references once, and a
+    verdict for each model."""
+    console.print(f"{report['data']}: {report['forecasts']} forecasts of {report['horizon']} "
+                  f"steps per model from {report['folds']} origin(s), {report['step']} steps "
+                  f"apart; season {report['season']}"
+                  f"{'; refitted on the history before each origin' if report['refit'] else ''}")
+    rows = [(visible(m["model"]), m["scores"]) for m in report["models"]]
+    rows += [(name.replace("_", " "), scores) for name, scores in report["references"].items()]
+    table = Table()
+    table.add_column("forecast")
+    for metric in METRICS:
+        table.add_column(LABELS.get(metric, metric.upper()), justify="right")
+    best = {metric: min((abs(s[metric]) for _, s in rows if s[metric] == s[metric]),
+                        default=None) for metric in METRICS}
+    for name, scores in rows:
+        table.add_row(name, *[_metric_text(scores[metric], best[metric]) for metric in METRICS])
+    console.print(table)
+    for model in report["models"]:
+        line = verdict(model["relative_mase"], model["relative_mase_naive"],
+                       model["relative_mase_theta"])
+        notes = []
+        if (model["starting_point"] or {}).get("kept") == "baseline":
+            notes.append(f"forecasts its {model['starting_point']['baseline']} starting point "
+                         f"alone")
+        if model["in_sample_forecasts"]:
+            notes.append(f"{model['in_sample_forecasts']} forecasts in-sample")
+        console.print(f"{visible(model['model'])}: {line}"
+                      + (f" ({'; '.join(notes)})" if notes else ""))
+    if report["best"] is not None and len(report["models"]) > 1:
+        console.print(f"best by MASE: {visible(report['best'])}")
+
+
 def _show_probabilistic(model: dict[str, Any], console: Console) -> None:
     """Quantile losses and interval coverage, with intervals off their level flagged."""
     if model.get("quantiles"):

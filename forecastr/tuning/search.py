@@ -143,7 +143,8 @@ def _each_message_once() -> Iterator[None]:
         return new
 
     logger = logging.getLogger("forecastr")
-    handlers = logger.handlers or logging.getLogger().handlers
+    # where the messages go: the logger's handlers, the root's, or Python's last resort
+    handlers = logger.handlers or logging.getLogger().handlers or [logging.lastResort]
     for handler in handlers:
         handler.addFilter(first_time)
     try:
