@@ -163,3 +163,14 @@ def test_without_optuna_the_command_says_which_extra_to_install(data, tmp_path, 
     assert result.exit_code == 2
     assert result.stderr == ("forecastr: error: forecastr tune needs Optuna, an optional "
                              "extra: pip install 'forecastr[tune]'\n")
+
+
+def test_trials_run_in_parallel_processes_share_one_search(data, tmp_path):
+    out = tmp_path / "m.fcst"
+    result = api.tune(data, SMALL, out, space=SPACE, trials=6, jobs=3)
+    assert [r.state for r in result.trials] == ["complete"] * 6  # never more than asked
+    assert result.trials[0].defaults
+    assert result.best == min(result.trials, key=lambda r: (r.score, r.number))
+    assert len(pd.read_csv(tmp_path / "m.trials.csv")) == 6
+    with pytest.raises(ConfigError, match="--jobs: processes share the trials"):
+        api.tune(data, SMALL, space=SPACE, trials=2, jobs=2)

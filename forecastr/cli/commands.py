@@ -177,6 +177,9 @@ def default_output(data: str) -> str:
 @click.option("--refit/--no-refit", default=True, show_default=True,
               help="Fit the best options on every series' whole history, or keep them as "
                    "the trial trained (on the history before the scored origins).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials run at once, each in its own process (use as many as idle "
+                   "cores); which options they draw then depends on which finishes first.")
 @click.option("--resume", is_flag=True,
               help="Continue the search that OUTPUT.tune holds (interrupted, or for more "
                    "--trials); give the same data and options.")
@@ -184,7 +187,7 @@ def default_output(data: str) -> str:
 @click.pass_context
 def tune(ctx: click.Context, data: str, output: str | None, space_path: str | None,
          trials: int, search_seconds: float, folds: int, step: int | None,
-         table: str | None, refit: bool, resume: bool, quiet: bool, verbose: bool,
+         table: str | None, refit: bool, jobs: int, resume: bool, quiet: bool, verbose: bool,
          debug: bool, **params: Any) -> None:
     """Search fit's options for DATA, scoring each trial on rolling origins at the tail of
     every series that it never trained on, and write the best as a model file.
@@ -204,7 +207,7 @@ def tune(ctx: click.Context, data: str, output: str | None, space_path: str | No
     shown = (sys.stderr.isatty() or verbose) and not quiet
     result = api.tune(data, cfg, output, space=space, trials=trials,
                       max_time=search_seconds, folds=folds, step=step, resume=resume,
-                      table=table, refit=refit, stop=ctx.find_object(StopRequest),
+                      table=table, refit=refit, jobs=jobs, stop=ctx.find_object(StopRequest),
                       on_trial=ui.trial_line if shown else None)
     if not quiet:
         click.echo("forecastr: " + ui.tune_summary(result, output), err=True)

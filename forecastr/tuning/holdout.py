@@ -67,7 +67,14 @@ def mase(scored: backtest.Scored, method: str = "model") -> float:
     return backtest.summarise(scored.actual, scored.forecasts[method], scored.scale)["mase"]
 
 
-def references(scored: backtest.Scored) -> dict[str, float]:
-    """The baselines' MASE on the same origins: naive, seasonal naive and Theta."""
+def references(holdout: Holdout) -> dict[str, float]:
+    """The references' MASE on the holdout's origins: naive, seasonal naive and Theta."""
+    k = holdout.panel.schema.n_targets
+
+    def nothing(history: Panel, ahead: np.ndarray) -> np.ndarray:  # no model to score
+        return np.zeros((history.n_series, holdout.horizon, k, 1))
+
+    scored = backtest.run(holdout.panel, nothing, holdout.horizon, holdout.folds,
+                          holdout.step, holdout.season)
     return {name: mase(scored, name) for name in backtest.METHODS if name != "model"}
 

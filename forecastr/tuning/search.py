@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
          max_time: float = 0.0, folds: int = 3, step: int | None = None,
          resume: bool = False, table: str | Path | None = None, refit: bool = True,
          on_trial: Callable[[TrialRecord, int], None] | None = None,
-         stop: StopRequest | None = None) -> TuneResult:
+         stop: StopRequest | None = None, jobs: int = 1) -> TuneResult:
     """Search fit's options for DATA and fit the best into OUTPUT.
 
     Trials run until `trials` are done (a resumed search counts the earlier ones) or
@@ -95,12 +96,17 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     table goes to `table` (default OUTPUT's name with .trials.csv; .json for JSON). The
     best options are fitted on every series' whole history (`refit`), or as the trial was
     (on the history before the held-out origins). `stop` stops the search between two
-    batches: Interrupted, with the finished trials kept.
+    batches: Interrupted, with the finished trials kept. `jobs` > 1 runs that many trials
+    at once in as many processes (each on one thread, sharing the journal: an output is
+    needed); the trials they draw then depend on which finishes first.
     """
     optuna = _optuna()
     cfg, stop = cfg or FitConfig(), stop or StopRequest()
     journal = journal_path(output) if output is not None else None
     table = Path(table) if table is not None else table_path(output) if output else None
+    if jobs > 1 and journal is None:
+        raise ConfigError("--jobs: processes share the trials through OUTPUT.tune; give an "
+                          "output")
     _check_files(source, output, journal, table, resume)
     panel = source if isinstance(source, Panel) else read_panel(source, cfg)
     base = calendar.settle(cfg, panel.schema.freq)
@@ -111,10 +117,18 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     search = Search(base, space or default_space(base), held, held.training_panel(),
                     base.seed, stop, journal)
     study = _study(optuna, journal, search, resume)
+    references = scoring.references(held)
+    reported: set[int] = set()
     with _each_message_once():
-        stopped, references = _run_trials(optuna, study, search, trials, max_time, table,
-                                          on_trial)
-    records = _records(study)
+        try:
+            stopped = _run_in_parallel(optuna, study, search, trials, max_time, jobs, table,
+                                       on_trial, reported) if jobs > 1 else \
+                _run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
+                            reported)
+        except Interrupted:  # the table shows the trials cut short too
+            _report(study, table, None, reported, trials)
+            raise
+    records = _report(study, table, on_trial, reported, trials)
     done = [r for r in records if r.state == "complete"]
     if not done:
         failed = next((r.error for r in records if r.error), "no trial finished")
@@ -127,7 +141,7 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     fitted = fit(panel if refit else search.training, chosen, output, stop=stop,
                  resume=resume and checkpoint is not None and checkpoint.is_file())
     return TuneResult(best, next((r for r in records if r.defaults), None),
-                      references or {}, records, stopped, fitted, journal, table)
+                      references, records, stopped, fitted, journal, table)
 
 
 @contextlib.contextmanager
@@ -182,13 +196,8 @@ def _check_files(source: Any, output: str | Path | None, journal: Path | None,
 def _study(optuna: Any, journal: Path | None, search: Search, resume: bool) -> Any:
     """A new study (its first trial the defaults'), or the one the journal holds, checked to
     be a search of the same space and scoring."""
-    from optuna.storages import InMemoryStorage, JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(journal))) if journal is not None \
-        else InMemoryStorage()
-    study = optuna.create_study(study_name=STUDY, storage=storage, direction="minimize",
-                                load_if_exists=resume)
+    study = optuna.create_study(study_name=STUDY, storage=_storage(journal),
+                                direction="minimize", load_if_exists=resume)
     held = search.holdout
     identity = {"space": describe(search.space), "horizon": held.horizon,
                 "folds": held.folds, "step": held.step, "seed": search.seed,
@@ -211,36 +220,127 @@ def _study(optuna: Any, journal: Path | None, search: Search, resume: bool) -> A
     return study
 
 
+def _storage(journal: Path | None) -> Any:
+    """Optuna's journal file (processes share it, and a search resumes from it), or memory."""
+    from optuna.storages import InMemoryStorage, JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(journal))) if journal is not None \
+        else InMemoryStorage()
+
+
 def _run_trials(optuna: Any, study: Any, search: Search, trials: int, max_time: float,
-                table: Path | None, on_trial: Callable[[TrialRecord, int], None] | None
-                ) -> tuple[str, dict[str, float] | None]:
-    """Trials until `trials` are done or `max_time` is spent; why it stopped, and the
-    references' scores (None when no trial reached scoring)."""
-    started, references = time.monotonic(), None
+                worker: int = 0, table: Path | None = None,
+                on_trial: Callable[[TrialRecord, int], None] | None = None,
+                reported: set[int] | None = None) -> str:
+    """Trials until `trials` are done or under way, or `max_time` is spent; why it stopped.
+    Several processes (`worker` 0, 1, ...) may run this on one study at once; after each of
+    its trials, this one writes the table and reports every trial finished since."""
+    started, reported = time.monotonic(), set() if reported is None else reported
     while True:
-        counted = [t for t in study.get_trials(deepcopy=False) if not _cut_short(t)]
-        if sum(t.state.is_finished() for t in counted) >= trials:
-            return "trials", references
         left = max_time - (time.monotonic() - started) if max_time else math.inf
         if left <= 0:
-            return "max_time", references
-        # seeded by the number of trials before it, not counting those cut short (run
-        # again), the sampler draws in a resumed search as in one never interrupted
-        study.sampler = optuna.samplers.TPESampler(seed=int(np.random.SeedSequence(
-            [search.seed, len(counted)]).generate_state(1)[0]))
-        trial = study.ask()
-        scored = _trial(optuna, study, trial, search, left)
-        references = references or scored
-        records = _records(study)
-        if table is not None:
-            write_table(records, table)
-        if on_trial is not None:
-            on_trial(next(r for r in records if r.number == trial.number + 1), trials)
+            return "max_time"
+        with _in_turn(search.journal):  # no two processes count and start at once
+            counted = [t for t in study.get_trials(deepcopy=False) if not _cut_short(t)]
+            if sum(t.state.name != "WAITING" for t in counted) >= trials:
+                return "trials"
+            # seeded by the number of trials before it, not counting those cut short (run
+            # again), the sampler draws in a resumed search as in one never interrupted
+            study.sampler = optuna.samplers.TPESampler(seed=int(np.random.SeedSequence(
+                [search.seed, len(counted), worker]).generate_state(1)[0]))
+            trial = study.ask()
+        _trial(optuna, study, trial, search, left)
+        _report(study, table, on_trial, reported, trials)
 
 
-def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float
-           ) -> dict[str, float] | None:
-    """Fit and score one trial, and tell the study; the references' scores."""
+@contextlib.contextmanager
+def _in_turn(journal: Path | None) -> Iterator[None]:
+    """Within, this process alone among those sharing the journal (an exclusive flock on
+    it; Optuna's own lock is another file)."""
+    if journal is None:
+        yield
+        return
+    import fcntl
+
+    with open(journal, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _report(study: Any, table: Path | None,
+            on_trial: Callable[[TrialRecord, int], None] | None, reported: set[int],
+            trials: int) -> list[TrialRecord]:
+    """Rewrite the table, and report the trials finished since the last report."""
+    records = _records(study)
+    if table is not None:
+        write_table(records, table)
+    for record in records:
+        if record.state in ("complete", "failed") and record.number not in reported:
+            reported.add(record.number)
+            if on_trial is not None:
+                on_trial(record, trials)
+    return records
+
+
+def _run_in_parallel(optuna: Any, study: Any, search: Search, trials: int,
+                     max_time: float, jobs: int, table: Path | None,
+                     on_trial: Callable[[TrialRecord, int], None] | None,
+                     reported: set[int]) -> str:
+    """This process runs trials as worker 0 while jobs - 1 others run theirs on the same
+    journal; a stop asked of this one is passed on to them, and each stops its trial at the
+    next batch. They are waited for before the result is read."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")  # torch and forked threads do not mix
+    others = [context.Process(target=_worker, args=(search, trials, max_time, number),
+                              daemon=True) for number in range(1, jobs)]
+    for process in others:
+        process.start()
+    try:
+        stopped = _run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
+                              reported)
+    except BaseException:
+        for process in others:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+        raise
+    finally:
+        for process in others:
+            process.join(timeout=600)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    failed = [p.exitcode for p in others if p.exitcode]
+    if failed:
+        raise ForecastrError(f"tune: a trial process ended with status {failed[0]}; the "
+                             f"finished trials are kept in {search.journal}")
+    return stopped
+
+
+def _worker(search: Search, trials: int, max_time: float, number: int) -> None:
+    """A process that runs trials beside the first: quiet but for errors, stopped by the
+    first (SIGINT) at its next batch, its trial then cut short and run again on --resume."""
+    from forecastr.training.stopping import handle_signals
+
+    logging.getLogger("forecastr").setLevel(logging.ERROR)
+    optuna = _optuna()
+    study = optuna.load_study(study_name=STUDY, storage=_storage(search.journal))
+    stop = StopRequest()
+    with handle_signals(stop):
+        try:
+            _run_trials(optuna, study, dataclasses.replace(search, stop=stop), trials,
+                        max_time, number)
+        except Interrupted:
+            pass
+
+
+def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float) -> None:
+    """Fit and score one trial, and tell the study."""
     options = suggest(trial, search.space)
     cfg = dataclasses.replace(search.base, **options)
     if math.isfinite(left):
@@ -255,18 +355,17 @@ def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
         kept = f"kept in {search.journal}" if search.journal else "lost (no output given)"
-        raise Interrupted(f"tune stopped during trial {trial.number + 1}; the finished trials are "
-                          f"{kept}", None if search.journal is None else str(search.journal)
-                          ) from None
+        raise Interrupted(f"tune stopped during trial {trial.number + 1}; the finished trials "
+                          f"are {kept}", None if search.journal is None
+                          else str(search.journal)) from None
     except ForecastrError as exc:
         trial.set_user_attr("error", str(exc))
         trial.set_user_attr("seconds", time.perf_counter() - begun)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        log.warning("tune: trial %d failed: %s", trial.number, exc)
-        return None
+        log.warning("tune: trial %d failed: %s", trial.number + 1, exc)
+        return
     trial.set_user_attr("seconds", time.perf_counter() - begun)
     study.tell(trial, scoring.mase(scored))
-    return scoring.references(scored)
 
 
 def _cut_short(trial: Any) -> bool:
