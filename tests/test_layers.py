@@ -17,7 +17,7 @@ LAYERS = {  # module (its path under forecastr/) -> layer
     "data.future": 1, "data.reader": 1, "data.source": 1, "data.timegrid": 1, "data.times": 1,
     "data.writer": 1,
     "forecasting.table": 1, "network.scaling": 1, "network.static": 1, "network.theta": 1,
-    "tuning.space": 1,
+    "tuning.space": 1, "tuning.trials": 1,
     "data.future_values": 2, "modelfile.container": 2, "modelfile.contents": 2,
     "network.device": 2, "network.inputs": 2, "network.model": 2, "network.threads": 2,
     "network.windows": 2, "training.distributed": 2, "training.sampling": 2,
@@ -26,6 +26,7 @@ LAYERS = {  # module (its path under forecastr/) -> layer
     "modelfile.artifact": 3, "modelfile.integrity": 3, "training.checkpoint": 3,
     "training.resume": 3, "training.sharded_panel": 3, "training.train": 3,
     "api": 4, "training.fitting": 4, "tuning.holdout": 4, "tuning.search": 4,
+    "tuning.trial_loop": 4,
     "cli.commands": 5, "cli.launch": 5, "cli.options": 5, "cli.stdout": 5, "cli.ui": 5,
 }
 HEAVY = {"torch", "pandas", "numpy", "rich", "yaml", "matplotlib"}

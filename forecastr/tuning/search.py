@@ -8,15 +8,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
-import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import numpy as np
 
 from forecastr.config import FitConfig
 from forecastr.data import calendar
@@ -24,28 +19,24 @@ from forecastr.data.calendar import rhythm
 from forecastr.data.panel import Panel
 from forecastr.data.reader import read_panel
 from forecastr.data.writer import check_writable
-from forecastr.errors import ConfigError, ForecastrError, Interrupted
+from forecastr.errors import ConfigError, Interrupted
 from forecastr.training import checkpoint as checkpoints
 from forecastr.training.fitting import FitResult, fit
 from forecastr.training.stopping import StopRequest
 from forecastr.tuning import holdout as scoring
-from forecastr.tuning.space import Space, default_space, describe, starting_options, suggest
+from forecastr.tuning.space import Space, default_space, describe, starting_options
+from forecastr.tuning.trial_loop import (
+    STUDY,
+    Search,
+    load_optuna,
+    report,
+    run_in_parallel,
+    run_trials,
+    storage,
+)
+from forecastr.tuning.trials import TrialRecord
 
 log = logging.getLogger(__name__)
-STUDY = "forecastr-tune"
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the table shows it."""
-
-    number: int  # from 1, in the order the trials started
-    state: str  # complete, failed, cut short (run again on resuming), or running
-    score: float | None  # MASE over the held-out origins
-    seconds: float | None
-    options: dict[str, Any]
-    error: str | None = None
-    defaults: bool = False  # the defaults' options (the first trial of a search)
 
 
 @dataclass(frozen=True)
@@ -58,19 +49,6 @@ class TuneResult:
     fitted: FitResult  # the best options fitted on every series' whole history
     journal: Path | None
     table: Path | None
-
-
-@dataclass(frozen=True)
-class Search:
-    """What every trial of one search reads."""
-
-    base: FitConfig  # settled for the data
-    space: Space
-    holdout: scoring.Holdout
-    training: Panel  # the series up to the earliest held-out origin
-    seed: int
-    stop: StopRequest
-    journal: Path | None  # where the trials are kept, for a resumed search
 
 
 def journal_path(output: str | Path) -> Path:
@@ -100,7 +78,7 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     at once in as many processes (each on one thread, sharing the journal: an output is
     needed); the trials they draw then depend on which finishes first.
     """
-    optuna = _optuna()
+    optuna = load_optuna()
     cfg, stop = cfg or FitConfig(), stop or StopRequest()
     journal = journal_path(output) if output is not None else None
     table = Path(table) if table is not None else table_path(output) if output else None
@@ -121,27 +99,36 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     reported: set[int] = set()
     with _each_message_once():
         try:
-            stopped = _run_in_parallel(optuna, study, search, trials, max_time, jobs, table,
+            stopped = run_in_parallel(optuna, study, search, trials, max_time, jobs, table,
                                        on_trial, reported) if jobs > 1 else \
-                _run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
+                run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
                             reported)
         except Interrupted:  # the table shows the trials cut short too
-            _report(study, table, None, reported, trials)
+            report(study, table, None, reported, trials)
             raise
-    records = _report(study, table, on_trial, reported, trials)
+    records = report(study, table, on_trial, reported, trials)
+    best, fitted = _fit_best(records, search, output, refit, resume)
+    return TuneResult(best, next((r for r in records if r.defaults), None),
+                      references, records, stopped, fitted, journal, table)
+
+
+def _fit_best(records: list[TrialRecord], search: Search, output: str | Path | None,
+              refit: bool, resume: bool) -> tuple[TrialRecord, FitResult]:
+    """The best trial (the earliest of equal scores), and its options fitted on every
+    series' whole history (`refit`) or on the history its trial trained on; a final fit
+    interrupted before resumes from its checkpoint."""
     done = [r for r in records if r.state == "complete"]
     if not done:
         failed = next((r.error for r in records if r.error), "no trial finished")
         raise ConfigError(f"tune: every trial failed; the first: {failed}")
     best = min(done, key=lambda r: (r.score, r.number))
-    chosen = dataclasses.replace(base, **best.options)
     log.info("tune: fitting trial %d's options on %s", best.number,
              "every series' whole history" if refit else "the history before the origins")
     checkpoint = checkpoints.path_for(output) if output is not None else None
-    fitted = fit(panel if refit else search.training, chosen, output, stop=stop,
+    fitted = fit(search.holdout.panel if refit else search.training,
+                 dataclasses.replace(search.base, **best.options), output, stop=search.stop,
                  resume=resume and checkpoint is not None and checkpoint.is_file())
-    return TuneResult(best, next((r for r in records if r.defaults), None),
-                      references, records, stopped, fitted, journal, table)
+    return best, fitted
 
 
 @contextlib.contextmanager
@@ -168,16 +155,6 @@ def _each_message_once() -> Iterator[None]:
             handler.removeFilter(first_time)
 
 
-def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise ConfigError("forecastr tune needs Optuna, an optional extra: pip install "
-                          "'forecastr[tune]'") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
-
-
 def _check_files(source: Any, output: str | Path | None, journal: Path | None,
                  table: Path | None, resume: bool) -> None:
     inputs = {} if isinstance(source, Panel) else {"DATA": source}
@@ -196,7 +173,7 @@ def _check_files(source: Any, output: str | Path | None, journal: Path | None,
 def _study(optuna: Any, journal: Path | None, search: Search, resume: bool) -> Any:
     """A new study (its first trial the defaults'), or the one the journal holds, checked to
     be a search of the same space and scoring."""
-    study = optuna.create_study(study_name=STUDY, storage=_storage(journal),
+    study = optuna.create_study(study_name=STUDY, storage=storage(journal),
                                 direction="minimize", load_if_exists=resume)
     held = search.holdout
     identity = {"space": describe(search.space), "horizon": held.horizon,
@@ -218,180 +195,3 @@ def _study(optuna: Any, journal: Path | None, search: Search, resume: bool) -> A
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs=trial.user_attrs)
     return study
-
-
-def _storage(journal: Path | None) -> Any:
-    """Optuna's journal file (processes share it, and a search resumes from it), or memory."""
-    from optuna.storages import InMemoryStorage, JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(str(journal))) if journal is not None \
-        else InMemoryStorage()
-
-
-def _run_trials(optuna: Any, study: Any, search: Search, trials: int, max_time: float,
-                worker: int = 0, table: Path | None = None,
-                on_trial: Callable[[TrialRecord, int], None] | None = None,
-                reported: set[int] | None = None) -> str:
-    """Trials until `trials` are done or under way, or `max_time` is spent; why it stopped.
-    Several processes (`worker` 0, 1, ...) may run this on one study at once; after each of
-    its trials, this one writes the table and reports every trial finished since."""
-    started, reported = time.monotonic(), set() if reported is None else reported
-    while True:
-        left = max_time - (time.monotonic() - started) if max_time else math.inf
-        if left <= 0:
-            return "max_time"
-        with _in_turn(search.journal):  # no two processes count and start at once
-            counted = [t for t in study.get_trials(deepcopy=False) if not _cut_short(t)]
-            if sum(t.state.name != "WAITING" for t in counted) >= trials:
-                return "trials"
-            # seeded by the number of trials before it, not counting those cut short (run
-            # again), the sampler draws in a resumed search as in one never interrupted
-            study.sampler = optuna.samplers.TPESampler(seed=int(np.random.SeedSequence(
-                [search.seed, len(counted), worker]).generate_state(1)[0]))
-            trial = study.ask()
-        _trial(optuna, study, trial, search, left)
-        _report(study, table, on_trial, reported, trials)
-
-
-@contextlib.contextmanager
-def _in_turn(journal: Path | None) -> Iterator[None]:
-    """Within, this process alone among those sharing the journal (an exclusive flock on
-    it; Optuna's own lock is another file)."""
-    if journal is None:
-        yield
-        return
-    import fcntl
-
-    with open(journal, "rb") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
-
-
-def _report(study: Any, table: Path | None,
-            on_trial: Callable[[TrialRecord, int], None] | None, reported: set[int],
-            trials: int) -> list[TrialRecord]:
-    """Rewrite the table, and report the trials finished since the last report."""
-    records = _records(study)
-    if table is not None:
-        write_table(records, table)
-    for record in records:
-        if record.state in ("complete", "failed") and record.number not in reported:
-            reported.add(record.number)
-            if on_trial is not None:
-                on_trial(record, trials)
-    return records
-
-
-def _run_in_parallel(optuna: Any, study: Any, search: Search, trials: int,
-                     max_time: float, jobs: int, table: Path | None,
-                     on_trial: Callable[[TrialRecord, int], None] | None,
-                     reported: set[int]) -> str:
-    """This process runs trials as worker 0 while jobs - 1 others run theirs on the same
-    journal; a stop asked of this one is passed on to them, and each stops its trial at the
-    next batch. They are waited for before the result is read."""
-    import multiprocessing
-    import signal
-
-    context = multiprocessing.get_context("spawn")  # torch and forked threads do not mix
-    others = [context.Process(target=_worker, args=(search, trials, max_time, number),
-                              daemon=True) for number in range(1, jobs)]
-    for process in others:
-        process.start()
-    try:
-        stopped = _run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
-                              reported)
-    except BaseException:
-        for process in others:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGINT)
-        raise
-    finally:
-        for process in others:
-            process.join(timeout=600)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-    failed = [p.exitcode for p in others if p.exitcode]
-    if failed:
-        raise ForecastrError(f"tune: a trial process ended with status {failed[0]}; the "
-                             f"finished trials are kept in {search.journal}")
-    return stopped
-
-
-def _worker(search: Search, trials: int, max_time: float, number: int) -> None:
-    """A process that runs trials beside the first: quiet but for errors, stopped by the
-    first (SIGINT) at its next batch, its trial then cut short and run again on --resume."""
-    from forecastr.training.stopping import handle_signals
-
-    logging.getLogger("forecastr").setLevel(logging.ERROR)
-    optuna = _optuna()
-    study = optuna.load_study(study_name=STUDY, storage=_storage(search.journal))
-    stop = StopRequest()
-    with handle_signals(stop):
-        try:
-            _run_trials(optuna, study, dataclasses.replace(search, stop=stop), trials,
-                        max_time, number)
-        except Interrupted:
-            pass
-
-
-def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float) -> None:
-    """Fit and score one trial, and tell the study."""
-    options = suggest(trial, search.space)
-    cfg = dataclasses.replace(search.base, **options)
-    if math.isfinite(left):
-        cfg = dataclasses.replace(cfg, max_time=min(cfg.max_time or left, left))
-    begun = time.perf_counter()
-    try:
-        fitted = fit(search.training, cfg, stop=search.stop).artifact
-        from forecastr.network import device
-
-        scored = scoring.score(search.holdout, fitted, device.resolve_device(cfg.device))
-    except Interrupted:  # run again first when the search resumes
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
-        kept = f"kept in {search.journal}" if search.journal else "lost (no output given)"
-        raise Interrupted(f"tune stopped during trial {trial.number + 1}; the finished trials "
-                          f"are {kept}", None if search.journal is None
-                          else str(search.journal)) from None
-    except ForecastrError as exc:
-        trial.set_user_attr("error", str(exc))
-        trial.set_user_attr("seconds", time.perf_counter() - begun)
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        log.warning("tune: trial %d failed: %s", trial.number + 1, exc)
-        return
-    trial.set_user_attr("seconds", time.perf_counter() - begun)
-    study.tell(trial, scoring.mase(scored))
-
-
-def _cut_short(trial: Any) -> bool:
-    """A trial stopped by a signal or a killed process: failed without an error."""
-    return trial.state.name == "FAIL" and "error" not in trial.user_attrs
-
-
-def _records(study: Any) -> list[TrialRecord]:
-    states = {"COMPLETE": "complete", "FAIL": "failed", "RUNNING": "running",
-              "PRUNED": "failed"}
-    return [TrialRecord(t.number + 1, "cut short" if _cut_short(t) else states[t.state.name],
-                        t.value, t.user_attrs.get("seconds"),
-                        dict(t.params), t.user_attrs.get("error"),
-                        bool(t.user_attrs.get("defaults")))
-            for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
-
-
-def write_table(records: list[TrialRecord], path: str | Path) -> None:
-    """Every trial, one row each (its number, state, score, seconds, error, then its
-    options), atomically as CSV, or as JSON lines (one object per trial, as predict
-    writes JSON) where the name ends in .json."""
-    import pandas as pd
-
-    from forecastr.data.writer import render_bytes, write_bytes
-
-    rows = [{"trial": r.number, "state": r.state, "mase": r.score, "seconds": r.seconds,
-             "defaults": r.defaults, "error": r.error or "", **r.options} for r in records]
-    fmt = "json" if str(path).endswith(".json") else "csv"
-    write_bytes(render_bytes(pd.DataFrame(rows), fmt), path)
