@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -344,6 +345,9 @@ def arguments(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
                         help="refit the references instead of reading their cache")
     parser.add_argument("--no-forecastr", action="store_true",
                         help="score the references only")
+    parser.add_argument("--join", nargs="+", type=Path, metavar="JSON",
+                        help="join the sets of these runs' .json (e.g. one run per set) into "
+                        "one report, with --label or --out; nothing is fitted")
     parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
                         help="instead of a fit with the config, forecastr tune of N trials "
                         "(needs forecastr[tune])")
@@ -369,9 +373,30 @@ def arguments(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
     return args, overrides
 
 
+def joined(paths: list[Path], argv: list[str]) -> dict[str, Any]:
+    """Runs of some sets each, as one result: the sets in the order given, the first run's
+    config and environment (with this command)."""
+    runs = [json.loads(path.read_text()) for path in paths]
+    rows = [row for run in runs for row in run["sets"]]
+    return {**runs[0], "environment": {**runs[0]["environment"], "command": shlex.join(
+        ["python", "bench/accuracy.py", *argv])}, "summary": summary(rows),
+            "halves": halves(rows), "sets": rows}
+
+
+def write(result: dict[str, Any], out: Path, stem: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(markdown(result))
+    print(f"wrote {out / stem}.md and .json", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args, overrides = arguments(argv)
+    if args.join:
+        write(joined(args.join, argv), args.out or (WORK if args.label else ROOT / "bench" /
+                                                    "results"), args.label or "accuracy")
+        return
     cfg = None if args.no_forecastr else dataclasses.replace(
         FitConfig(), **{"device": "cpu", **overrides})
     folder = WORK / "models" / (args.label or "default")
@@ -388,12 +413,8 @@ def main(argv: list[str] | None = None) -> None:
               "references": REFERENCES, "summary": summary(rows), "halves": halves(rows),
               "sets": rows,
               "config": None if cfg is None else dataclasses.asdict(cfg)}
-    out = args.out or (WORK if args.label else ROOT / "bench" / "results")
-    stem = args.label or "accuracy"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(markdown(result))
-    print(f"wrote {out / stem}.md and .json", file=sys.stderr)
+    write(result, args.out or (WORK if args.label else ROOT / "bench" / "results"),
+          args.label or "accuracy")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ and `--half` parsing, the registry's halves and the data converters."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from bench.accuracy import (
     geometric_mean,
     halves,
     holdout,
+    joined,
     parse_overrides,
     score,
     series_mase,
@@ -303,3 +305,20 @@ def test_the_report_shows_each_half_and_its_targets():
     assert "| longest forecastr fit | 5.0 s on b | 4.0 s on e | 5.0 s on b |" in text
     assert "| targets met | 1 of 4 | 3 of 4 | 0 of 4 |" in text
     assert "| a | made up | 3 | 30 | x::y | CC0 | yearly panel, trend | development |" in text
+
+
+def test_runs_of_some_sets_each_join_into_one_result(tmp_path):
+    rows = two_halves()
+    env = {"date": "today", "command": "python bench/accuracy.py --sets a"}
+    paths = []
+    for number, part in enumerate((rows[:2], rows[2:])):
+        path = tmp_path / f"run{number}.json"
+        path.write_text(json.dumps({"environment": env, "config": {"seed": 0},
+                                    "sets": part, "summary": summary(part),
+                                    "halves": halves(part)}))
+        paths.append(path)
+    result = joined(paths, ["--join", *map(str, paths), "--label", "all"])
+    assert [row["name"] for row in result["sets"]] == ["a", "b", "c", "d", "e"]
+    assert result["summary"] == summary(rows) and result["halves"] == halves(rows)
+    assert result["config"] == {"seed": 0}
+    assert result["environment"]["command"].startswith("python bench/accuracy.py --join ")
