@@ -173,3 +173,16 @@ def _line_at(stream: BinaryIO, offset: int) -> int:
         while offset > 0 and (chunk := stream.read(min(BLOCK, offset))):
             lines, offset = lines + chunk.count(b"\n"), offset - len(chunk)
     return lines + 1
+
+
+def rereadable(source: str | Path | BinaryIO) -> str | Path | BinaryIO:
+    """A path as it is; stdin or a stream held in memory, so that it can be read twice."""
+    if hasattr(source, "read"):
+        name, data = getattr(source, "name", "<stream>"), source.read()
+    elif str(source) == "-":
+        name, data = "<stdin>", sys.stdin.buffer.read()
+    else:
+        return source
+    held = io.BytesIO(data)
+    held.name = name
+    return held
