@@ -162,6 +162,11 @@ def section(context) -> dict:
             "mask_threads": masked, "mask_met": masked.startswith("1 thread")}
 
 
+def _cell(figure: dict, phase: str) -> str:
+    """A command's wall time with the seconds of its training or forward phase."""
+    return f"{figure['seconds']:.2f} ({phase} {figure[phase + '_seconds']:.2f})"
+
+
 def render_section(s: dict) -> list[str]:
     rows = [f"Wall time in seconds (median of {next(iter(s['figures'].values()))['runs']}); "
             f"'per core' is torch's own default, {s['per_core']} threads here.", "",
@@ -172,9 +177,9 @@ def render_section(s: dict) -> list[str]:
             default = s["figures"][f"{command}/{condition}/default"]
             other = s["figures"].get(f"{command}/{condition}/per_core")
             phase = "training" if command == "fit" else "forward"
-            cell = (lambda f: f"{f['seconds']:.2f} ({phase} {f[phase + '_seconds']:.2f})")
-            rows.append(f"| {command} | {condition.replace('_', ' ')} | {cell(default)} | "
-                        f"{cell(other) if other else '-'} | {default['threads']} |")
+            rows.append(f"| {command} | {condition.replace('_', ' ')} | "
+                        f"{_cell(default, phase)} | "
+                        f"{_cell(other, phase) if other else '-'} | {default['threads']} |")
     verdict = "**met**" if s["fit_met"] else "**not met**"
     rows += ["", f"Default fit beside a busy process: {s['fit_busy_vs_idle']:.2f}x its idle "
              f"time (target {s['fit_target']}): {verdict}. In a one-CPU mask the default "

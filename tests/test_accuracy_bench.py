@@ -322,3 +322,53 @@ def test_runs_of_some_sets_each_join_into_one_result(tmp_path):
     assert result["summary"] == summary(rows) and result["halves"] == halves(rows)
     assert result["config"] == {"seed": 0}
     assert result["environment"]["command"].startswith("python bench/accuracy.py --join ")
+
+
+def budget_row(name: str, seeds: tuple[float, float], tune: float, ensemble: float,
+               best_score: float, defaults_score: float) -> dict:
+    seconds = {"seed0": 10.0, "seed1": 11.0, "tune": 100.0, "ensemble": 40.0}
+    scores = {"seed0": seeds[0], "seed1": seeds[1], "tune": tune, "ensemble": ensemble}
+    return {"name": name, "half": "development", "freq": "MS", "series": 2, "horizon": 18,
+            "references": {"snaive": 2.0, "theta": 1.5, "AutoETS": 1.0, "AutoTheta": 2.0},
+            "runs": {run: {"mase": scores[run], "fit_seconds": seconds[run]} for run in scores},
+            "tune": {"trials": 20, "stopped": "trials", "best_trial": 3,
+                     "best_options": {"hidden": 32}, "best_score": best_score,
+                     "defaults_score": defaults_score},
+            "ensemble_members": 10}
+
+
+def test_the_tune_budget_summary_and_report_by_hand():
+    from bench.tune_budget import markdown as budget_markdown
+    from bench.tune_budget import summarise
+
+    # defaults: the geometric mean of seeds 0 and 1, 2.0 on a and 1.0 on b
+    rows = [budget_row("a", (1.0, 4.0), 1.0, 3.0, 0.5, 0.9),
+            budget_row("b", (1.0, 1.0), 4.0, 1.0, 0.8, 0.7)]
+    total = summarise(rows)
+    assert total["sets"] == 2
+    assert total["over_defaults"]["tune"] == pytest.approx(math.sqrt(0.5 * 4.0))
+    assert total["over_defaults"]["ensemble"] == pytest.approx(math.sqrt(1.5 * 1.0))
+    assert total["over_defaults"]["seed0"] == pytest.approx(math.sqrt(0.5 * 1.0))
+    assert total["over_best_reference"]["defaults"] == pytest.approx(math.sqrt(2.0 * 1.0))
+    assert total["over_best_reference"]["tune"] == pytest.approx(2.0)
+    assert (total["tune_beats_defaults"], total["ensemble_beats_defaults"],
+            total["tune_beats_ensemble"], total["tune_holdout_beats_defaults_holdout"]) == (
+                1, 0, 1, 1)
+    assert total["seconds"] == {"seed0": 20.0, "seed1": 22.0, "tune": 200.0, "ensemble": 80.0}
+    text = budget_markdown({"environment": {"date": "today", "command": "python x"},
+                            "budget": {"trials": 20, "max_time": 300.0, "max_ensemble": 16},
+                            "summary": total, "sets": rows})
+    assert ("| a | 2 | 1.000 / 4.000 | 1.000 | 3.000 (10) | 0.500 | 1.500 | 1.000 | "
+            "10, 100, 40 | 20 (trials) |") in text
+    assert "tune better than the defaults on 1 sets, the ensemble on 0" in text
+    assert "over the better of AutoETS and AutoTheta: defaults 1.414, tune 2.000" in text
+
+
+def test_the_tune_budget_refuses_a_set_of_the_other_half(capsys):
+    from bench.tune_budget import main as budget_main
+
+    held_out = next(name for name, spec in SETS.items() if spec.half == "held-out")
+    with pytest.raises(SystemExit) as exit_info:
+        budget_main(["--sets", held_out])
+    assert exit_info.value.code == 2
+    assert "are not sets of the development half" in capsys.readouterr().err

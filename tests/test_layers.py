@@ -25,8 +25,8 @@ LAYERS = {  # module (its path under forecastr/) -> layer
     "forecasting.frames": 3, "forecasting.model_data": 3, "forecasting.prediction": 3,
     "modelfile.artifact": 3, "modelfile.integrity": 3, "training.checkpoint": 3,
     "training.resume": 3, "training.sharded_panel": 3, "training.train": 3,
-    "api": 4, "evaluation.evaluate": 4, "training.fitting": 4, "tuning.holdout": 4, "tuning.search": 4,
-    "tuning.trial_loop": 4,
+    "api": 4, "evaluation.evaluate": 4, "training.fitting": 4, "tuning.holdout": 4,
+    "tuning.search": 4, "tuning.trial_loop": 4,
     "cli.commands": 5, "cli.launch": 5, "cli.options": 5, "cli.stdout": 5, "cli.ui": 5,
 }
 HEAVY = {"torch", "pandas", "numpy", "rich", "yaml", "matplotlib"}
