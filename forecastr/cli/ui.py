@@ -1,5 +1,5 @@
 """Everything the user reads: rich tables on a terminal, JSON for scripts, and the stderr
-log handler. Imported only by cli.py; the library never prints."""
+log handler. Imported only by cli/commands.py; the library never prints."""
 
 from __future__ import annotations
 
