@@ -116,6 +116,30 @@ def test_trials_are_scored_only_on_data_they_never_trained_on(data):
     assert (scored_.origin > training.times[training.indptr[1] - 1]).all()
 
 
+def test_a_panel_too_short_for_every_origin_is_scored_on_the_origins_it_holds(tmp_path):
+    path = tmp_path / "short.csv"
+    seasonal_frame(n_series=3, length=13).to_csv(path, index=False)
+    held = holdout.Holdout(read_panel(path), horizon=4, folds=3, step=4, season=12)
+    # 13 points hold 2 before the earliest origin and two origins of 4; a third needs 4 more
+    assert held.within_history().folds == 2
+    assert holdout.Holdout(held.panel, 4, 1, 4, 12).within_history().folds == 1
+    result = run_cli(["tune", path, "-o", tmp_path / "m.fcst", "--trials", "1", *FLAGS])
+    assert result.exit_code == 0, result.stderr
+    assert "holds 2 origin(s) of 4 steps, 4 apart, with history before them, not 3" \
+        in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("forecastr: tuned: 1 trial scored")
+
+
+def test_a_panel_too_short_for_one_origin_is_a_one_line_error(tmp_path):
+    path = tmp_path / "short.csv"
+    seasonal_frame(n_series=2, length=5).to_csv(path, index=False)
+    result = run_cli(["tune", path, "-o", tmp_path / "m.fcst", *FLAGS])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "no series is long enough to hold out 1 origin(s) of 4 steps" in result.stderr
+    assert "give a shorter --horizon or more history" in result.stderr
+
+
 def test_the_command_writes_a_model_a_table_and_one_summary_line(data, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE_YAML)

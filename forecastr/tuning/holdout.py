@@ -4,6 +4,8 @@ the history before it; its MASE there (never on data it trained on) is the trial
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,8 @@ import numpy as np
 from forecastr.data.panel import Panel, select, truncate
 from forecastr.errors import DataError
 from forecastr.evaluation import backtest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,16 +34,33 @@ class Holdout:
         """Rows after the earliest origin that a trial's model never trains on."""
         return self.horizon + (self.folds - 1) * self.step
 
+    def within_history(self) -> Holdout:
+        """This holdout, or one of fewer origins where even the longest series cannot hold
+        out `folds` of them and keep two points before (a panel of short yearly series):
+        scoring on the origins the data have beats refusing to search."""
+        room = int(self.panel.lengths.max()) - 2 - self.horizon
+        possible = room // self.step + 1 if room >= 0 else 0
+        if possible >= self.folds:
+            return self
+        if possible < 1:  # not even one: training_panel says so
+            return dataclasses.replace(self, folds=1)
+        log.warning("%s: the longest series holds %d origin(s) of %d steps, %d apart, "
+                    "with history before them, not %d; trials are scored on %d",
+                    self.panel.source, possible, self.horizon, self.step, self.folds,
+                    possible)
+        return dataclasses.replace(self, folds=possible)
+
     def training_panel(self) -> Panel:
         """Every series up to its earliest scored origin (series too short to keep two
         points before it are left out, as the backtest leaves them out)."""
         cuts = self.panel.lengths - self.reach
         keep = np.flatnonzero(cuts >= 2)
         if not len(keep):
+            fewer = "give --folds 1 or more history" if self.folds > 1 else \
+                "give a shorter --horizon or more history"
             raise DataError(f"{self.panel.source}: no series is long enough to hold out "
-                            f"{self.folds} origins of {self.horizon} steps and train before "
-                            f"them ({self.reach + 2} points are needed); give --folds 1 or "
-                            f"more history")
+                            f"{self.folds} origin(s) of {self.horizon} steps and train "
+                            f"before them ({self.reach + 2} points are needed); {fewer}")
         return truncate(select(self.panel, keep), cuts[keep])
 
 

@@ -91,7 +91,7 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     if base.dayfirst is None and panel.dayfirst is not None:
         base = dataclasses.replace(base, dayfirst=panel.dayfirst)
     held = scoring.Holdout(panel, base.horizon, folds, step or base.horizon,
-                           rhythm(panel.schema.freq).season)
+                           rhythm(panel.schema.freq).season).within_history()
     search = Search(base, space or default_space(base), held, held.training_panel(),
                     base.seed, stop, journal)
     study = _study(optuna, journal, search, resume)
