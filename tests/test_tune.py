@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -17,8 +20,9 @@ from forecastr.config import FitConfig
 from forecastr.data.reader import read_panel
 from forecastr.errors import ConfigError, Interrupted
 from forecastr.modelfile.artifact import load
+from forecastr.training import fitting
 from forecastr.training.stopping import StopRequest
-from forecastr.tuning import holdout
+from forecastr.tuning import holdout, trial_loop
 from forecastr.tuning.space import Choice, Span, load_space
 from tests.conftest import run_cli, seasonal_frame
 
@@ -71,23 +75,35 @@ def test_the_same_seed_gives_the_same_search(data, tmp_path):
     assert [r.options for r in other.trials[1:]] != [r.options for r in first.trials[1:]]
 
 
-def test_an_interrupted_search_resumes_to_the_result_of_one_never_interrupted(data, tmp_path):
+@pytest.mark.parametrize("when", ["during trial 3", "between two trials"])
+def test_an_interrupted_search_resumes_to_the_result_of_one_never_interrupted(
+        data, tmp_path, monkeypatch, when):
     whole = api.tune(data, SMALL, tmp_path / "whole.fcst", space=SPACE, trials=4)
-    stop = StopRequest()
+    stop, fits = StopRequest(), []
 
-    def stop_after_two(record, trials):
+    def fit_asked_to_stop(*args, **kwargs):  # as Ctrl-C before the third trial's first batch
+        fits.append(1)
+        if len(fits) == 3:
+            stop.signal = 2
+        return fitting.fit(*args, **kwargs)
+
+    def asked_after_two(record, trials):  # as Ctrl-C while the second trial was scored
         if record.number == 2:
-            stop.signal = 2  # the next trial's first batch stops it, as Ctrl-C would
+            stop.signal = 2
 
+    if when.startswith("during"):
+        monkeypatch.setattr(trial_loop, "fit", fit_asked_to_stop)
     out = tmp_path / "m.fcst"
-    with pytest.raises(Interrupted, match="stopped during trial 3; the finished trials are "
-                                          "kept in") as caught:
+    with pytest.raises(Interrupted, match=f"stopped {when}; the finished trials are kept "
+                                          "in") as caught:
         api.tune(data, SMALL, out, space=SPACE, trials=4, stop=stop,
-                 on_trial=stop_after_two)
+                 on_trial=None if when.startswith("during") else asked_after_two)
+    monkeypatch.undo()
     assert caught.value.checkpoint == f"{out}.tune" and not out.exists()
     resumed = api.tune(data, SMALL, out, space=SPACE, trials=4, resume=True)
     states = [r.state for r in resumed.trials]
-    assert states == ["complete", "complete", "cut short", "complete", "complete"]
+    assert states == ["complete", "complete", "cut short", "complete", "complete"] \
+        if when.startswith("during") else ["complete"] * 4
     kept = [(r.score, r.options) for r in resumed.trials if r.state == "complete"]
     assert kept == [(r.score, r.options) for r in whole.trials]
     assert resumed.best.options == whole.best.options
@@ -198,3 +214,36 @@ def test_trials_run_in_parallel_processes_share_one_search(data, tmp_path):
     assert len(pd.read_csv(tmp_path / "m.trials.csv")) == 6
     with pytest.raises(ConfigError, match="--jobs: processes share the trials"):
         api.tune(data, SMALL, space=SPACE, trials=2, jobs=2)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, jobs", [(signal.SIGINT, 130, 1),
+                                                  (signal.SIGTERM, 143, 1),
+                                                  (signal.SIGINT, 130, 2)])
+def test_a_real_signal_keeps_the_trials_and_the_search_resumes(data, tmp_path, signum, status,
+                                                               jobs):
+    out = tmp_path / "m.fcst"
+    slower = [flag if flag != "15" else "150" for flag in FLAGS]  # trials of seconds each
+    args = ["tune", str(data), "-o", str(out), "--trials", "4", "--jobs", str(jobs), *slower]
+    process = subprocess.Popen([sys.executable, "-m", "forecastr", *args, "-v"],
+                               stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:  # the first trial is scored: signal during a later one
+        lines.append(line)
+        if line.startswith("forecastr: trial 1 of 4: MASE"):
+            process.send_signal(signum)
+            break
+    lines += process.stderr.readlines()
+    assert process.wait(timeout=120) == status, "".join(lines)
+    # whether the signal came during a trial's fit, its scoring or between two trials
+    assert re.match(r"forecastr: interrupted: tune stopped (during trial [2-4]|between two "
+                    r"trials); ", lines[-1]), lines[-1]
+    assert f"the finished trials are kept in {out}.tune; to continue: forecastr tune " \
+        in lines[-1] and lines[-1].rstrip().endswith("--resume")
+    assert not out.exists()
+    resumed = run_cli([*args[:1], data, *args[2:], "--resume"])
+    assert resumed.exit_code == 0, resumed.stderr
+    table = pd.read_csv(tmp_path / "m.trials.csv")
+    assert (table["state"] == "complete").sum() == 4
+    assert set(table["state"]) <= {"complete", "cut short"}
+    assert load(out).config.horizon == 4

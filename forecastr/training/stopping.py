@@ -43,12 +43,13 @@ class StopRequest:
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[StopRequest]:
-        """While inside, a first signal only sets the request."""
-        self.deferring = True
+        """While inside, a first signal only sets the request (nested: a search defers
+        between its fits as each fit defers between its batches)."""
+        before, self.deferring = self.deferring, True
         try:
             yield self
         finally:
-            self.deferring = False
+            self.deferring = before
 
 
 def on_signal(stop: StopRequest, signum: int, deliveries: int = 1) -> None:

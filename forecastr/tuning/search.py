@@ -97,7 +97,7 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     study = _study(optuna, journal, search, resume)
     references = scoring.references(held)
     reported: set[int] = set()
-    with _each_message_once():
+    with _each_message_once(), stop.deferred():  # a signal stops at a batch or trial's end
         try:
             stopped = run_in_parallel(optuna, study, search, trials, max_time, jobs, table,
                                        on_trial, reported) if jobs > 1 else \

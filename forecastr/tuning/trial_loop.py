@@ -71,6 +71,8 @@ def run_trials(optuna: Any, study: Any, search: Search, trials: int, max_time: f
     its trials, this one writes the table and reports every trial finished since."""
     started, reported = time.monotonic(), set() if reported is None else reported
     while True:
+        if search.stop.requested():  # asked between two trials, or while one was scored
+            raise _interrupted(search, "between two trials")
         left = max_time - (time.monotonic() - started) if max_time else math.inf
         if left <= 0:
             return "max_time"
@@ -149,12 +151,18 @@ def _worker(search: Search, trials: int, max_time: float, number: int) -> None:
     optuna = load_optuna()
     study = optuna.load_study(study_name=STUDY, storage=storage(search.journal))
     stop = StopRequest()
-    with handle_signals(stop):
+    with handle_signals(stop), stop.deferred():  # never cut off inside a journal write
         try:
             run_trials(optuna, study, dataclasses.replace(search, stop=stop), trials,
                         max_time, number)
         except Interrupted:
             pass
+
+
+def _interrupted(search: Search, when: str) -> Interrupted:
+    kept = f"kept in {search.journal}" if search.journal else "lost (no output given)"
+    return Interrupted(f"tune stopped {when}; the finished trials are {kept}",
+                       None if search.journal is None else str(search.journal))
 
 
 def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float) -> None:
@@ -172,10 +180,7 @@ def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float) -> 
     except Interrupted:  # run again first when the search resumes
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
-        kept = f"kept in {search.journal}" if search.journal else "lost (no output given)"
-        raise Interrupted(f"tune stopped during trial {trial.number + 1}; the finished trials "
-                          f"are {kept}", None if search.journal is None
-                          else str(search.journal)) from None
+        raise _interrupted(search, f"during trial {trial.number + 1}") from None
     except ForecastrError as exc:
         trial.set_user_attr("error", str(exc))
         trial.set_user_attr("seconds", time.perf_counter() - begun)
