@@ -144,6 +144,8 @@ def test_a_panel_too_short_for_every_origin_is_scored_on_the_origins_it_holds(tm
     assert "holds 2 origin(s) of 4 steps, 4 apart, with history before them, not 3" \
         in result.stderr
     assert result.stderr.splitlines()[-1].startswith("forecastr: tuned: 1 trial scored")
+    # the trial and the final fit read the same short series: their warning is said once
+    assert result.stderr.count("left-padded 3 series shorter than window + horizon") == 1
 
 
 def test_a_panel_too_short_for_one_origin_is_a_one_line_error(tmp_path):

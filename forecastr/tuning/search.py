@@ -97,17 +97,18 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
     study = _study(optuna, journal, search, resume)
     references = scoring.references(held)
     reported: set[int] = set()
-    with _each_message_once(), stop.deferred():  # a signal stops at a batch or trial's end
+    with _each_message_once():  # the final fit reads the same data as the trials
         try:
-            stopped = run_in_parallel(optuna, study, search, trials, max_time, jobs, table,
-                                       on_trial, reported) if jobs > 1 else \
-                run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
-                            reported)
+            with stop.deferred():  # a signal stops the search at a batch or a trial's end
+                stopped = run_in_parallel(optuna, study, search, trials, max_time, jobs,
+                                          table, on_trial, reported) if jobs > 1 else \
+                    run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
+                               reported)
         except Interrupted:  # the table shows the trials cut short too
             report(study, table, None, reported, trials)
             raise
-    records = report(study, table, on_trial, reported, trials)
-    best, fitted = _fit_best(records, search, output, refit, resume)
+        records = report(study, table, on_trial, reported, trials)
+        best, fitted = _fit_best(records, search, output, refit, resume)
     return TuneResult(best, next((r for r in records if r.defaults), None),
                       references, records, stopped, fitted, journal, table)
 
@@ -133,8 +134,8 @@ def _fit_best(records: list[TrialRecord], search: Search, output: str | Path | N
 
 @contextlib.contextmanager
 def _each_message_once() -> Iterator[None]:
-    """Within, a log message said before is not said again: every trial reads the same data,
-    and its fit would repeat the same warnings."""
+    """Within, a log message said before is not said again: every trial and the final fit
+    read the same data, and each fit would repeat the same warnings."""
     said: set[tuple[int, str]] = set()
 
     def first_time(record: logging.LogRecord) -> bool:
