@@ -136,9 +136,13 @@ def test_a_panel_too_short_for_every_origin_is_scored_on_the_origins_it_holds(tm
     path = tmp_path / "short.csv"
     seasonal_frame(n_series=3, length=13).to_csv(path, index=False)
     held = holdout.Holdout(read_panel(path), horizon=4, folds=3, step=4, season=12)
-    # 13 points hold 2 before the earliest origin and two origins of 4; a third needs 4 more
+    # 13 points hold a training window (4 + 1 points) before two origins of 4, not three
     assert held.within_history().folds == 2
     assert holdout.Holdout(held.panel, 4, 1, 4, 12).within_history().folds == 1
+    eleven = tmp_path / "eleven.csv"
+    seasonal_frame(n_series=3, length=11).to_csv(eleven, index=False)
+    fewer = holdout.Holdout(read_panel(eleven), 4, 3, 4, 12).within_history()
+    assert fewer.folds == 1 and list(fewer.training_panel().lengths) == [7] * 3
     result = run_cli(["tune", path, "-o", tmp_path / "m.fcst", "--trials", "1", *FLAGS])
     assert result.exit_code == 0, result.stderr
     assert "holds 2 origin(s) of 4 steps, 4 apart, with history before them, not 3" \

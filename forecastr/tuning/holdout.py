@@ -34,11 +34,17 @@ class Holdout:
         """Rows after the earliest origin that a trial's model never trains on."""
         return self.horizon + (self.folds - 1) * self.step
 
+    @property
+    def history_needed(self) -> int:
+        """Points before the earliest origin that a trial's fit needs in some series: one
+        window of horizon + 1 (its input padded on the left where shorter)."""
+        return self.horizon + 1
+
     def within_history(self) -> Holdout:
         """This holdout, or one of fewer origins where even the longest series cannot hold
-        out `folds` of them and keep two points before (a panel of short yearly series):
+        out `folds` of them with a training window before (a panel of short yearly series):
         scoring on the origins the data have beats refusing to search."""
-        room = int(self.panel.lengths.max()) - 2 - self.horizon
+        room = int(self.panel.lengths.max()) - self.history_needed - self.horizon
         possible = room // self.step + 1 if room >= 0 else 0
         if possible >= self.folds:
             return self
@@ -54,13 +60,14 @@ class Holdout:
         """Every series up to its earliest scored origin (series too short to keep two
         points before it are left out, as the backtest leaves them out)."""
         cuts = self.panel.lengths - self.reach
-        keep = np.flatnonzero(cuts >= 2)
-        if not len(keep):
+        if not (cuts >= self.history_needed).any():
             fewer = "give --folds 1 or more history" if self.folds > 1 else \
                 "give a shorter --horizon or more history"
             raise DataError(f"{self.panel.source}: no series is long enough to hold out "
                             f"{self.folds} origin(s) of {self.horizon} steps and train "
-                            f"before them ({self.reach + 2} points are needed); {fewer}")
+                            f"before them ({self.reach + self.history_needed} points are "
+                            f"needed); {fewer}")
+        keep = np.flatnonzero(cuts >= 2)
         return truncate(select(self.panel, keep), cuts[keep])
 
 
