@@ -152,6 +152,18 @@ def test_a_panel_too_short_for_every_origin_is_scored_on_the_origins_it_holds(tm
     assert result.stderr.count("left-padded 3 series shorter than window + horizon") == 1
 
 
+def test_a_search_scored_on_few_forecasts_says_so(tmp_path):
+    path = tmp_path / "one.csv"
+    seasonal_frame(n_series=1, length=60).to_csv(path, index=False)
+    assert holdout.Holdout(read_panel(path), 4, 3, 4, 12).forecasts == 3
+    result = run_cli(["tune", path, "-o", tmp_path / "m.fcst", "--trials", "1", *FLAGS])
+    assert result.exit_code == 0, result.stderr
+    assert "trials are scored on 3 forecasts only (series x origins)" in result.stderr
+    more = run_cli(["tune", path, "-o", tmp_path / "m.fcst", "--trials", "1", "--folds", "6",
+                    *FLAGS])
+    assert more.exit_code == 0 and "forecasts only" not in more.stderr
+
+
 def test_a_panel_too_short_for_one_origin_is_a_one_line_error(tmp_path):
     path = tmp_path / "short.csv"
     seasonal_frame(n_series=2, length=5).to_csv(path, index=False)

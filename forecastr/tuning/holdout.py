@@ -40,6 +40,13 @@ class Holdout:
         window of horizon + 1 (its input padded on the left where shorter)."""
         return self.horizon + 1
 
+    @property
+    def forecasts(self) -> int:
+        """How many (series, origin) forecasts a trial is scored on: at each origin, the
+        series with two points or more before it."""
+        return sum(int((self.panel.lengths - self.horizon - fold * self.step >= 2).sum())
+                   for fold in range(self.folds))
+
     def within_history(self) -> Holdout:
         """This holdout, or one of fewer origins where even the longest series cannot hold
         out `folds` of them with a training window before (a panel of short yearly series):

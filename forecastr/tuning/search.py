@@ -37,6 +37,10 @@ from forecastr.tuning.trial_loop import (
 from forecastr.tuning.trials import TrialRecord
 
 log = logging.getLogger(__name__)
+# below this many scored forecasts the best trial's edge is mostly noise: on one series and
+# 3 origins a tune did worse than the defaults on 6 of 10 benchmark sets, on panels better
+# on 7 of 9 (bench/results/tune_budget.md)
+FEW_FORECASTS = 6
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,11 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                            rhythm(panel.schema.freq).season).within_history()
     search = Search(base, space or default_space(base), held, held.training_panel(),
                     base.seed, stop, journal)
+    if held.forecasts < FEW_FORECASTS:
+        log.warning("%s: trials are scored on %d forecasts only (series x origins); the "
+                    "best of them on so few often does worse than the defaults on new data: "
+                    "give more --folds, or compare the model with a default fit in evaluate",
+                    panel.source, held.forecasts)
     study = _study(optuna, journal, search, resume)
     references = scoring.references(held)
     reported: set[int] = set()
