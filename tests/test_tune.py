@@ -22,7 +22,7 @@ from forecastr.errors import ConfigError, Interrupted
 from forecastr.modelfile.artifact import load
 from forecastr.training import fitting
 from forecastr.training.stopping import StopRequest
-from forecastr.tuning import holdout, trial_loop
+from forecastr.tuning import holdout, search, trial_loop
 from forecastr.tuning.space import Choice, Span, load_space
 from tests.conftest import run_cli, seasonal_frame
 
@@ -109,6 +109,26 @@ def test_an_interrupted_search_resumes_to_the_result_of_one_never_interrupted(
     assert resumed.best.options == whole.best.options
     with pytest.raises(ConfigError, match="another space"):
         api.tune(data, SMALL, out, space={"hidden": Choice((8, 32))}, trials=5, resume=True)
+
+
+def test_a_stop_asked_as_the_last_trials_end_comes_before_the_final_fit(data, tmp_path,
+                                                                         monkeypatch):
+    stop = StopRequest()
+
+    def trials_then_a_signal(*args, **kwargs):  # as Ctrl-C while --jobs waits for the others
+        stopped = trial_loop.run_trials(*args, **kwargs)
+        stop.signal = 2
+        return stopped
+
+    monkeypatch.setattr(search, "run_trials", trials_then_a_signal)
+    out = tmp_path / "m.fcst"
+    with pytest.raises(Interrupted, match="tune stopped after its trials, before the final "
+                                          "fit; the finished trials are kept in"):
+        api.tune(data, SMALL, out, space=SPACE, trials=2, stop=stop)
+    monkeypatch.undo()
+    assert not out.exists()
+    resumed = api.tune(data, SMALL, out, space=SPACE, trials=2, resume=True)
+    assert [r.state for r in resumed.trials] == ["complete"] * 2 and out.is_file()
 
 
 def test_a_resumed_search_can_go_on_for_more_trials(data, tmp_path):
@@ -255,7 +275,7 @@ def test_a_real_signal_keeps_the_trials_and_the_search_resumes(data, tmp_path, s
     assert process.wait(timeout=120) == status, "".join(lines)
     # whether the signal came during a trial's fit, its scoring or between two trials
     assert re.match(r"forecastr: interrupted: tune stopped (during trial [2-4]|between two "
-                    r"trials); ", lines[-1]), lines[-1]
+                    r"trials|after its trials, before the final fit); ", lines[-1]), lines[-1]
     assert f"the finished trials are kept in {out}.tune; to continue: forecastr tune " \
         in lines[-1] and lines[-1].rstrip().endswith("--resume")
     assert not out.exists()

@@ -32,6 +32,7 @@ from forecastr.tuning.trial_loop import (
     report,
     run_in_parallel,
     run_trials,
+    search_interrupted,
     storage,
 )
 from forecastr.tuning.trials import TrialRecord
@@ -113,6 +114,8 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                                           table, on_trial, reported) if jobs > 1 else \
                     run_trials(optuna, study, search, trials, max_time, 0, table, on_trial,
                                reported)
+                if stop.requested():  # asked while the last trials ended elsewhere
+                    raise search_interrupted(search, "after its trials, before the final fit")
         except Interrupted:  # the table shows the trials cut short too
             report(study, table, None, reported, trials)
             raise

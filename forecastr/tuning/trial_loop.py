@@ -72,7 +72,7 @@ def run_trials(optuna: Any, study: Any, search: Search, trials: int, max_time: f
     started, reported = time.monotonic(), set() if reported is None else reported
     while True:
         if search.stop.requested():  # asked between two trials, or while one was scored
-            raise _interrupted(search, "between two trials")
+            raise search_interrupted(search, "between two trials")
         left = max_time - (time.monotonic() - started) if max_time else math.inf
         if left <= 0:
             return "max_time"
@@ -159,7 +159,8 @@ def _worker(search: Search, trials: int, max_time: float, number: int) -> None:
             pass
 
 
-def _interrupted(search: Search, when: str) -> Interrupted:
+def search_interrupted(search: Search, when: str) -> Interrupted:
+    """The interruption of a search, which says where its finished trials are."""
     kept = f"kept in {search.journal}" if search.journal else "lost (no output given)"
     return Interrupted(f"tune stopped {when}; the finished trials are {kept}",
                        None if search.journal is None else str(search.journal))
@@ -180,7 +181,7 @@ def _trial(optuna: Any, study: Any, trial: Any, search: Search, left: float) -> 
     except Interrupted:  # run again first when the search resumes
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(trial.params, user_attrs=dict(trial.user_attrs))
-        raise _interrupted(search, f"during trial {trial.number + 1}") from None
+        raise search_interrupted(search, f"during trial {trial.number + 1}") from None
     except ForecastrError as exc:
         trial.set_user_attr("error", str(exc))
         trial.set_user_attr("seconds", time.perf_counter() - begun)
