@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [n for n in names if n not in SETS or not in_half(n, args.half)]
     if unknown:
         parser.error(f"--sets: {unknown} are not sets of the {args.half} half")
+    header = {"environment": {**environment({}, argv), "command": command},
+              "budget": {"trials": args.trials, "max_time": args.max_time,
+                         "max_ensemble": args.max_ensemble}}
     rows = []
     for name in names:  # the report is written after each set: a set that fails loses no other
         started = time.perf_counter()
@@ -178,10 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: defaults {runs['seed0']['mase']:.3f}/{runs['seed1']['mase']:.3f}, tune "
               f"{runs['tune']['mase']:.3f}, ensemble {runs['ensemble']['mase']:.3f} "
               f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-        write({"environment": {**environment({}, argv), "command": command},
-               "budget": {"trials": args.trials, "max_time": args.max_time,
-                          "max_ensemble": args.max_ensemble},
-               "summary": summarise(rows), "sets": rows}, args.out)
+        write({**header, "summary": summarise(rows), "sets": rows}, args.out)
+
 
 if __name__ == "__main__":
     main()

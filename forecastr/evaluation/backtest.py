@@ -16,6 +16,7 @@ from forecastr.network import outputs
 from forecastr.network.outputs import Output
 
 METHODS = ("model", "naive", "seasonal_naive", "theta")
+MIN_HISTORY = 2  # points before an origin that a series needs to be forecast from it
 # the Theta reference reads at most this many of the last steps of each history: several
 # seasons at every frequency forecastr suggests a season for, and a bound on its work
 THETA_REACH = 1_000
@@ -84,7 +85,7 @@ def run(panel: Panel, forecaster: ForecastFunction, horizon: int, folds: int, st
                                            "bands", *METHODS)}
     for fold in range(folds):
         cuts = panel.lengths - reach - fold * step
-        keep = np.flatnonzero(cuts >= 2)  # an origin needs some history to forecast from
+        keep = np.flatnonzero(cuts >= MIN_HISTORY)
         if not len(keep):
             continue
         subset = select(panel, keep)

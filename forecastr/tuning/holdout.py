@@ -44,7 +44,8 @@ class Holdout:
     def forecasts(self) -> int:
         """How many (series, origin) forecasts a trial is scored on: at each origin, the
         series with two points or more before it."""
-        return sum(int((self.panel.lengths - self.horizon - fold * self.step >= 2).sum())
+        lengths = self.panel.lengths - self.horizon
+        return sum(int((lengths - fold * self.step >= backtest.MIN_HISTORY).sum())
                    for fold in range(self.folds))
 
     def within_history(self) -> Holdout:
@@ -74,7 +75,7 @@ class Holdout:
                             f"{self.folds} origin(s) of {self.horizon} steps and train "
                             f"before them ({self.reach + self.history_needed} points are "
                             f"needed); {fewer}")
-        keep = np.flatnonzero(cuts >= 2)
+        keep = np.flatnonzero(cuts >= backtest.MIN_HISTORY)
         return truncate(select(self.panel, keep), cuts[keep])
 
 

@@ -99,11 +99,11 @@ def tune(source: str | Path | BinaryIO | Panel, cfg: FitConfig | None = None,
                            rhythm(panel.schema.freq).season).within_history()
     search = Search(base, space or default_space(base), held, held.training_panel(),
                     base.seed, stop, journal)
-    if held.forecasts < FEW_FORECASTS:
+    if (forecasts := held.forecasts) < FEW_FORECASTS:
         log.warning("%s: trials are scored on %d forecasts only (series x origins); the "
                     "best of them on so few often does worse than the defaults on new data: "
                     "give more --folds, or compare the model with a default fit in evaluate",
-                    panel.source, held.forecasts)
+                    panel.source, forecasts)
     study = _study(optuna, journal, search, resume)
     references = scoring.references(held)
     reported: set[int] = set()
