@@ -151,7 +151,9 @@ class FitConfig:
         "autoregressive shortcut beside the recurrent network (default: on for weekly and "
         "coarser data, off for daily and finer).", "model")
     # training
-    loss: Loss = option("huber", "Training loss on scaled values.", "training")
+    loss: Loss | None = option(
+        None, "Training loss on scaled values (default: mae for yearly and rarer data, "
+        "huber otherwise).", "training")
     lr: float = option(1e-3, "Adam learning rate (halved when validation stalls).", "training")
     epochs: int = option(100, "Upper bound on training epochs.", "training")
     max_steps: int = option(

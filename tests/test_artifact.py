@@ -58,10 +58,10 @@ def fitted(tmp_path_factory):
 
 def test_round_trip_keeps_everything(fitted, tmp_path):
     loaded = load(fitted)
-    # the choices that were left to the data (highway, step by step and the seasonal-naive
-    # baseline for monthly data) are recorded
+    # the choices that were left to the data (highway, step by step, the seasonal-naive
+    # baseline and the Huber loss for monthly data) are recorded
     assert loaded.config == dataclasses.replace(TINY, highway=True, segment=1,
-                                                baseline="seasonal-naive")
+                                                baseline="seasonal-naive", loss="huber")
     assert (loaded.window, loaded.horizon) == (12, 4)
     assert loaded.schema.layout == "long" and loaded.schema.freq == "MS"
     assert loaded.calendar == ("month",)

@@ -37,7 +37,7 @@ CLOCK = ("hour", "weekday")
     ("W-SUN", Rhythm(52, 52, 13, ("week",))),
     ("MS", Rhythm(12, 36, 18, ("month",))),
     ("QS-JAN", Rhythm(4, 16, 8, ("quarter",))),
-    ("YS-JAN", Rhythm(1, 12, 6, (), baseline="theta")),
+    ("YS-JAN", Rhythm(1, 12, 6, (), baseline="theta", loss="mae")),
     (None, Rhythm(1, 24, 12, (), baseline="theta")),
 ])
 def test_rhythm_of_each_frequency(freq, expected):
@@ -111,6 +111,27 @@ def test_calendar_features_are_sines_and_cosines_of_the_cycle():
 def test_the_baseline_is_settled_by_frequency_unless_given(freq, settled):
     assert calendar.settle(FitConfig(), freq).baseline == settled
     assert calendar.settle(FitConfig(baseline="none"), freq).baseline == "none"
+
+
+@pytest.mark.parametrize(("freq", "settled"), [
+    ("YS", "mae"), ("YS-JUL", "mae"), ("MS", "huber"), ("QS", "huber"), ("W-SUN", "huber"),
+    ("D", "huber"), ("h", "huber"), (None, "huber")])
+def test_the_loss_is_settled_by_frequency_unless_given(freq, settled):
+    assert calendar.settle(FitConfig(), freq).loss == settled
+    assert calendar.settle(FitConfig(loss="mse"), freq).loss == "mse"
+
+
+def test_a_yearly_fit_records_the_loss_it_trained_on_and_a_given_one_wins(tmp_path):
+    years = pd.date_range("1960-01-01", periods=40, freq="YS")
+    pd.DataFrame({"ds": years, "y": np.linspace(10.0, 50.0, 40) + np.sin(np.arange(40))}
+                 ).to_csv(tmp_path / "yearly.csv", index=False)
+    for given, recorded in ((), "mae"), (("--loss", "huber"), "huber"):
+        model = tmp_path / f"{recorded}.fcst"
+        fitted = run_cli(["fit", tmp_path / "yearly.csv", "-o", model, "--max-steps", "2",
+                          "--hidden", "4", *given])
+        assert fitted.exit_code == 0, fitted.stderr
+        shown = json.loads(run_cli(["info", model, "--json"]).stdout)
+        assert shown["config"]["loss"] == recorded
 
 
 def test_a_fit_of_quarter_second_data_writes_a_model_every_command_reads(tmp_path):
