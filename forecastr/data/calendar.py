@@ -74,8 +74,8 @@ def rhythm(freq: str | None) -> Rhythm:
 def settle(cfg: FitConfig, freq: str | None) -> FitConfig:
     """The config with every choice left to the data made for its frequency (None: integer
     steps): window, horizon, calendar inputs, the highway, the segment, the baseline and
-    the loss. Fit
-    makes them once, before anything is built, and the model file records them."""
+    the loss. Fit makes them once, before anything is built, and the model file records
+    them."""
     suggested = rhythm(freq)
     wanted = cfg.calendar if cfg.calendar is not None else suggested.high_frequency
     if cfg.calendar and not suggested.calendar:
