@@ -153,3 +153,23 @@ def test_the_reading_section_times_every_reader_and_renders_its_verdict():
     assert '| pandas.read_csv(engine="pyarrow") | 0.50 | 1.00 |' in text
     assert "load average 2.50 before, 3.00 after, on 2 cores" in text
     assert "(target read_panel <= 1.5 x pyarrow): **met**" in text
+
+
+def test_every_way_of_running_an_ensembles_members_gives_the_loops_states():
+    import torch
+
+    from bench import ensembles
+
+    rows = ensembles.encoder_rows(torch.device("cpu"), 0.0, batches=(4,), counts=(1, 3),
+                                  window=5, hidden=3)
+    assert [(r["cell"], r["members"]) for r in rows] == [
+        ("gru", 1), ("gru", 3), ("lstm", 1), ("lstm", 3)]
+    for row in rows:
+        for way in ("loop", "wide", "bmm"):
+            assert row[way]["largest_difference"] < 1e-6 and row[way]["ms"] > 0
+    loop = [{"cell": "gru", "window": 36, "hidden": 64, "batch": 256, "members": m,
+             "windows_per_s": rate} for m, rate in ((1, 3000.0), (3, 1000.0))]
+    text = "\n".join(ensembles.render({"device": "cpu", "threads": 1, "loop": loop,
+                                       "encoder": rows}))
+    assert "| gru | 36 | 64 | 256 | 3 | 1,000 | 3.00x |" in text
+    assert text.count("| lstm | 4 |") == 2
