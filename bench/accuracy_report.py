@@ -24,9 +24,12 @@ def environment(overrides: dict[str, Any], argv: list[str]) -> dict[str, Any]:
             return "not installed"
 
     import forecastr
+    from forecastr.network import threads
 
     return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "machine": report.machine(),
+            # the fits' own threads: forecastr's policy, not the bench process's torch default
+            "fit_threads": threads.plan(overrides.get("threads")).describe(),
             "versions": {"forecastr": forecastr.__version__, "torch": version("torch"),
                          "pandas": pd.__version__, "numpy": np.__version__,
                          "statsforecast": version("statsforecast"),
@@ -37,6 +40,13 @@ def environment(overrides: dict[str, Any], argv: list[str]) -> dict[str, Any]:
 
 def _number(scores: dict[str, Any] | None, key: str, digits: int = 3) -> str:
     return "–" if scores is None else f"{scores[key]:.{digits}f}"
+
+
+def _fit_threads(env: dict[str, Any]) -> str:
+    # records written before the fits' threads were recorded hold only the bench process's
+    if "fit_threads" in env:
+        return f"fits on {env['fit_threads']}"
+    return f"torch {env['machine']['torch_threads']} threads"
 
 
 HALF_TITLES = {"development": "Development half: every default is chosen on these sets",
@@ -50,8 +60,8 @@ def markdown(result: dict[str, Any]) -> str:
     m = env["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     lines = ["# forecastr accuracy on public data", "",
-             f"Run {env['date']} on {m['cpu']} ({m['cores']} cores, torch "
-             f"{m['torch_threads']} threads, GPU: {m['cuda'] or 'none'}); {versions}.",
+             f"Run {env['date']} on {m['cpu']} ({m['cores']} cores, {_fit_threads(env)}, "
+             f"GPU: {m['cuda'] or 'none'}); {versions}.",
              f"FitConfig overrides: {env['overrides'] or 'none (the defaults)'}.",
              f"Reproduce: `{env['command']}`", "",
              "Each set holds out the last horizon of every series (the horizon forecastr "

@@ -157,6 +157,22 @@ def test_the_report_shows_every_set_and_the_summary():
     assert "a third of their length or more: tiny (1)." in text
 
 
+def test_the_report_header_names_the_fits_threads_not_the_bench_processes(monkeypatch):
+    from bench.accuracy_report import environment
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # it would override --threads
+    env = environment({"seed": 0, "threads": 1}, ["--seed", "0"])
+    assert env["fit_threads"] == "1 thread (--threads 1)"
+    methods = ["forecastr", "naive", "snaive"]
+    result = {"environment": env, "methods": methods, "references": [], "sets": [],
+              "summary": summary([])}
+    assert ", fits on 1 thread (--threads 1), GPU:" in markdown(result)
+    # a record from before the fits' threads were recorded keeps its old header
+    del env["fit_threads"]
+    env["machine"]["torch_threads"] = 2
+    assert ", torch 2 threads, GPU:" in markdown(result)
+
+
 def test_r_time_encodings_become_timestamps():
     assert accuracy_data._ts_times(pd.Series([1991.5, 1956.25])).tolist() == [
         pd.Timestamp("1991-07-01"), pd.Timestamp("1956-04-01")]
