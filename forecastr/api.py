@@ -93,7 +93,8 @@ def _describe_windows(panel: Panel, cfg: FitConfig) -> dict[str, Any]:
 
 
 def info(model_path: str | Path) -> dict[str, Any]:
-    """What a model file holds: architecture, data schema, config and training summary."""
+    """What a model file holds: architecture, data schema, config and training summary, and
+    what it forecasts with (its starting point or its trained network)."""
     from forecastr.modelfile import artifact
 
     loaded = artifact.load(model_path)
@@ -117,6 +118,7 @@ def info(model_path: str | Path) -> dict[str, Any]:
                  "calendar": list(loaded.calendar), "scaler": loaded.scaling.kind,
                  "n_series": len(loaded.series["ids"])},
         "training": {k: v for k, v in loaded.training.items() if k != "history"},
+        "starting_point": loaded.starting_point(),
         "config": dataclasses.asdict(cfg),
     }
 

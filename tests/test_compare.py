@@ -60,6 +60,23 @@ def test_the_command_shows_one_table_with_the_references_once(fitted, monkeypatc
                                               "best by MASE: lstm.fcst")
 
 
+def test_each_models_verdict_says_what_it_forecasts_with(fitted, monkeypatch):
+    data, gru, lstm = fitted
+    monkeypatch.chdir(data.parent)
+    report = api.compare([gru, lstm], data, folds=2)
+    text = " ".join(run_cli(["evaluate", "gru.fcst", "lstm.fcst", "d.csv", "--folds", "2"]
+                            ).stdout.split())
+    for entry, path in zip(report["models"], (gru, lstm)):
+        start = entry["starting_point"]
+        assert start == api.info(path)["starting_point"]
+        if start["kept"] == "baseline":
+            assert "forecasts its seasonal-naive starting point alone" in text
+        else:
+            below = 1 - start["best_loss"] / start["baseline_loss"]
+            assert (f"its network's validation loss {below:.0%} below its seasonal-naive "
+                    f"starting point's") in text
+
+
 def test_json_and_stdin_serve_several_models(fitted):
     data, gru, lstm = fitted
     result = run_cli(["evaluate", gru, lstm, "-", "--folds", "2", "--json"],

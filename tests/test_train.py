@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 
 import numpy as np
@@ -21,7 +22,7 @@ from forecastr.forecasting.forecast import forecast
 from forecastr.modelfile.artifact import build_model
 from forecastr.training import train as train_module
 from forecastr.training.train import TrainingError, Windows, validation_step
-from tests.conftest import SAMPLE_DATA, run_cli
+from tests.conftest import SAMPLE_DATA, run_cli, seasonal_frame
 
 # epoch_size 0: an epoch is one pass over the windows, so that epochs are easy to count
 TINY = {"hidden": 8, "layers": 1, "epochs": 3, "batch_size": 32, "window": 12, "horizon": 4,
@@ -210,6 +211,45 @@ def test_evaluate_says_when_the_model_is_its_starting_point(tmp_path):
     report = api.evaluate(tmp_path / "m.fcst", tmp_path / "d.csv", device_spec="cpu")
     assert report["starting_point"] == {"baseline": "seasonal-naive", "kept": "baseline",
                                         "baseline_loss": 0.0, "best_loss": 0.0}
+
+
+def test_info_and_evaluate_say_what_the_model_forecasts_with():
+    from forecastr.cli.ui import starting_point_text
+
+    network = {"baseline": "theta", "kept": "network", "baseline_loss": 0.02,
+               "best_loss": 0.015}
+    assert starting_point_text(network) == (
+        "the model forecasts with its trained network: validation loss 0.015 against its "
+        "theta starting point's 0.02, 25% lower")
+    start = {"baseline": "seasonal-naive", "kept": "baseline", "baseline_loss": 0.0,
+             "best_loss": 0.0}
+    assert starting_point_text(start) == (
+        "the model forecasts its seasonal-naive starting point alone: no epoch of its "
+        "training beat it on validation")
+    # no baseline, no validation windows, or a file older than the record: nothing said
+    assert starting_point_text({"baseline": "none", "kept": None}) is None
+    assert starting_point_text(None) is None
+
+
+def test_info_and_evaluate_report_the_same_starting_point(tmp_path):
+    data = tmp_path / "d.csv"
+    seasonal_frame(n_series=3, length=60).to_csv(data, index=False)
+    model = tmp_path / "m.fcst"
+    assert run_cli(["fit", data, "-o", model, "--max-steps", "10", "--hidden", "8",
+                    "--window", "12", "--horizon", "4", "--seed", "3"]).exit_code == 0
+    start = json.loads(run_cli(["info", model, "--json"]).stdout)["starting_point"]
+    training = api.info(model)["training"]
+    assert start == {"baseline": "seasonal-naive",
+                     "kept": "baseline" if training["best_epoch"] == 0 else "network",
+                     "baseline_loss": training["baseline_loss"],
+                     "best_loss": training["best_loss"]}
+    assert api.evaluate(model, data, device_spec="cpu")["starting_point"] == start
+    from forecastr.cli.ui import starting_point_text
+
+    said = starting_point_text(start)
+    for command in (["info", model], ["evaluate", model, data]):
+        shown = run_cli(command)
+        assert shown.exit_code == 0 and said in " ".join(shown.stdout.split())
 
 
 def test_a_spread_sample_takes_one_window_in_step_rotating_the_origin():

@@ -220,6 +220,22 @@ def kept(training: dict[str, Any], baseline: str) -> str:
     return f" (the {baseline} starting point's: {start:.4f}; {better:.0%} lower)"
 
 
+def starting_point_text(start: dict[str, Any] | None) -> str | None:
+    """What a model forecasts with, from its starting-point record (Artifact.starting_point),
+    as info and evaluate say it; None where the file does not say."""
+    start = start or {}
+    baseline, kept = start.get("baseline"), start.get("kept")
+    if kept == "baseline":
+        return (f"the model forecasts its {baseline} starting point alone: no epoch of its "
+                f"training beat it on validation")
+    if kept == "network":
+        base, best = start["baseline_loss"], start["best_loss"]
+        lower = f", {1 - best / base:.0%} lower" if base > 0 else ""
+        return (f"the model forecasts with its trained network: validation loss {best:.4g} "
+                f"against its {baseline} starting point's {base:.4g}{lower}")
+    return None
+
+
 def _threads(training: dict[str, Any]) -> str:
     """' with 1 thread' on the CPU (where the count matters); nothing where a file predates
     the count or the model trained on a GPU."""
@@ -230,7 +246,8 @@ def _threads(training: dict[str, Any]) -> str:
 
 
 def show_info(report: dict[str, Any], console: Console) -> None:
-    """The model file as four small tables: architecture, data, training, configuration."""
+    """The model file as four small tables (architecture, data, training, configuration) and
+    a line on what it forecasts with."""
     for title in ("architecture", "data", "training", "config"):
         table = Table(title="configuration" if title == "config" else title, show_header=False,
                       title_justify="left")
@@ -243,6 +260,8 @@ def show_info(report: dict[str, Any], console: Console) -> None:
                 value = f"{value:.4g}"
             table.add_row(key, str(value))
         console.print(table)
+    if said := starting_point_text(report.get("starting_point")):
+        console.print(said)
     console.print(f"written by forecastr {report['versions'].get('forecastr')} with torch "
                   f"{report['versions'].get('torch')}")
 
@@ -286,10 +305,8 @@ def show_evaluation(report: dict[str, Any], console: Console) -> None:
     relative = overall["relative_mase"]
     console.print(verdict(relative, overall["relative_mase_naive"],
                           overall.get("relative_mase_theta", float("nan"))))
-    start = report.get("starting_point") or {}
-    if start.get("kept") == "baseline":
-        console.print(f"the model forecasts its {start['baseline']} starting point alone: no "
-                      f"epoch of its training beat it on validation")
+    if said := starting_point_text(report.get("starting_point")):
+        console.print(said)
     if inside := report.get("in_sample_forecasts"):
         console.print(f"{inside} of {report['forecasts']} forecasts start inside the data the "
                       f"model was trained on: their scores are in-sample and flatter it; "
@@ -326,9 +343,13 @@ def show_comparison(report: dict[str, Any], console: Console) -> None:
         line = verdict(model["relative_mase"], model["relative_mase_naive"],
                        model["relative_mase_theta"])
         notes = []
-        if (model["starting_point"] or {}).get("kept") == "baseline":
-            notes.append(f"forecasts its {model['starting_point']['baseline']} starting point "
-                         f"alone")
+        start = model["starting_point"] or {}
+        if start.get("kept") == "baseline":
+            notes.append(f"forecasts its {start['baseline']} starting point alone")
+        elif start.get("kept") == "network" and start["baseline_loss"] > 0:
+            notes.append(f"its network's validation loss "
+                         f"{1 - start['best_loss'] / start['baseline_loss']:.0%} below its "
+                         f"{start['baseline']} starting point's")
         if model["in_sample_forecasts"]:
             notes.append(f"{model['in_sample_forecasts']} forecasts in-sample")
         console.print(f"{visible(model['model'])}: {line}"

@@ -157,7 +157,7 @@ def _evaluation_report(model: str, loaded: Artifact, panel: Panel, scored: Any,
     result = backtest.report(scored, panel.ids, lambda t: time_text(t, clock))
     in_sample = 0 if settings["refit"] else _in_sample(loaded, panel, scored)
     return {"model": model, "data": panel.source, **settings, "in_sample_forecasts": in_sample,
-            "starting_point": _starting_point(loaded), **result}
+            "starting_point": loaded.starting_point(), **result}
 
 
 def _numbered(on_epoch: Callable[[dict[str, Any]], None] | None, number: int, fits: int
@@ -180,18 +180,6 @@ def _refitted(loaded: Artifact, history: Panel, device_spec: str, target_device:
     fitted = fit(history, dataclasses.replace(loaded.config, device=device_spec,
                                               threads=threads), on_epoch=on_epoch).artifact
     return artifact.build_model(fitted).to(target_device), fitted
-
-
-def _starting_point(loaded: Artifact) -> dict[str, Any]:
-    """The model's baseline and whether training beat it on validation (`kept`: "network",
-    "baseline", or None where the file does not say: no baseline, no validation windows, or
-    a file older than the record)."""
-    training, baseline = loaded.training, loaded.config.baseline
-    start = training.get("baseline_loss")
-    kept = None if start is None else "baseline" if training.get("best_epoch") == 0 \
-        else "network"
-    return {"baseline": baseline, "kept": kept, "baseline_loss": start,
-            "best_loss": training.get("best_loss")}
 
 
 def _in_sample(loaded: Artifact, panel: Panel, scored: Any) -> int:

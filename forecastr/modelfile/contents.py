@@ -43,3 +43,13 @@ class Artifact:
     @property
     def horizon(self) -> int:
         return self.config.horizon
+
+    def starting_point(self) -> dict[str, Any]:
+        """The model's baseline and whether training beat it on validation (`kept`:
+        "network", "baseline", or None where the file does not say: no baseline, no
+        validation windows, or a file older than the record), with both validation losses."""
+        start = self.training.get("baseline_loss")
+        kept = None if start is None else "baseline" if self.training.get("best_epoch") == 0 \
+            else "network"
+        return {"baseline": self.config.baseline, "kept": kept, "baseline_loss": start,
+                "best_loss": self.training.get("best_loss")}
