@@ -219,8 +219,8 @@ def test_info_and_evaluate_say_what_the_model_forecasts_with():
     network = {"baseline": "theta", "kept": "network", "baseline_loss": 0.02,
                "best_loss": 0.015}
     assert starting_point_text(network) == (
-        "the model forecasts with its trained network: validation loss 0.015 against its "
-        "theta starting point's 0.02, 25% lower")
+        "the model forecasts with its trained network: validation loss 0.0150 against its "
+        "theta starting point's 0.0200, 25% lower")
     start = {"baseline": "seasonal-naive", "kept": "baseline", "baseline_loss": 0.0,
              "best_loss": 0.0}
     assert starting_point_text(start) == (

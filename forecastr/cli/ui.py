@@ -231,8 +231,9 @@ def starting_point_text(start: dict[str, Any] | None) -> str | None:
     if kept == "network":
         base, best = start["baseline_loss"], start["best_loss"]
         lower = f", {1 - best / base:.0%} lower" if base > 0 else ""
-        return (f"the model forecasts with its trained network: validation loss {best:.4g} "
-                f"against its {baseline} starting point's {base:.4g}{lower}")
+        # four decimals, as the fit's summary line gives the same two losses
+        return (f"the model forecasts with its trained network: validation loss {best:.4f} "
+                f"against its {baseline} starting point's {base:.4f}{lower}")
     return None
 
 
