@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecastr import api
+from forecastr.cli.ui import starting_point_text
 from forecastr.config import FitConfig
 from forecastr.data.reader import read_panel
 from forecastr.forecasting.forecast import forecast
@@ -214,8 +215,6 @@ def test_evaluate_says_when_the_model_is_its_starting_point(tmp_path):
 
 
 def test_info_and_evaluate_say_what_the_model_forecasts_with():
-    from forecastr.cli.ui import starting_point_text
-
     network = {"baseline": "theta", "kept": "network", "baseline_loss": 0.02,
                "best_loss": 0.015}
     assert starting_point_text(network) == (
@@ -244,8 +243,6 @@ def test_info_and_evaluate_report_the_same_starting_point(tmp_path):
                      "baseline_loss": training["baseline_loss"],
                      "best_loss": training["best_loss"]}
     assert api.evaluate(model, data, device_spec="cpu")["starting_point"] == start
-    from forecastr.cli.ui import starting_point_text
-
     said = starting_point_text(start)
     for command in (["info", model], ["evaluate", model, data]):
         shown = run_cli(command)

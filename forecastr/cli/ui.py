@@ -216,8 +216,14 @@ def kept(training: dict[str, Any], baseline: str) -> str:
     if training["best_epoch"] == 0:
         return (f": no epoch beat the {baseline} starting point, so the model forecasts "
                 f"{baseline} alone")
-    better = 1 - training["best_loss"] / start if start > 0 else 0.0
+    better = _share_below(training["best_loss"], start)
     return f" (the {baseline} starting point's: {start:.4f}; {better:.0%} lower)"
+
+
+def _share_below(best: float, start: float) -> float:
+    """How much lower the kept network's validation loss is than its starting point's, as a
+    share of the latter (0 where the start's is 0: nothing is below it)."""
+    return 1 - best / start if start > 0 else 0.0
 
 
 def starting_point_text(start: dict[str, Any] | None) -> str | None:
@@ -230,7 +236,7 @@ def starting_point_text(start: dict[str, Any] | None) -> str | None:
                 f"training beat it on validation")
     if kept == "network":
         base, best = start["baseline_loss"], start["best_loss"]
-        lower = f", {1 - best / base:.0%} lower" if base > 0 else ""
+        lower = f", {_share_below(best, base):.0%} lower" if base > 0 else ""
         # four decimals, as the fit's summary line gives the same two losses
         return (f"the model forecasts with its trained network: validation loss {best:.4f} "
                 f"against its {baseline} starting point's {base:.4f}{lower}")
@@ -348,8 +354,8 @@ def show_comparison(report: dict[str, Any], console: Console) -> None:
         if start.get("kept") == "baseline":
             notes.append(f"forecasts its {start['baseline']} starting point alone")
         elif start.get("kept") == "network" and start["baseline_loss"] > 0:
-            notes.append(f"its network's validation loss "
-                         f"{1 - start['best_loss'] / start['baseline_loss']:.0%} below its "
+            below = _share_below(start["best_loss"], start["baseline_loss"])
+            notes.append(f"its network's validation loss {below:.0%} below its "
                          f"{start['baseline']} starting point's")
         if model["in_sample_forecasts"]:
             notes.append(f"{model['in_sample_forecasts']} forecasts in-sample")
